@@ -1,0 +1,79 @@
+"""The result every solver returns, and the warnings solvers emit."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+STATUSES = ("converged", "max_iter", "diverged", "separated", "stopped")
+
+
+class DivergenceWarning(RuntimeWarning):
+    """The cost grew without bound (learning rate too large); the best finite iterate was kept."""
+
+
+class SeparationWarning(RuntimeWarning):
+    """The classes are separable and alpha is 0: the log loss has no finite minimiser."""
+
+
+@dataclass
+class OptimizeResult:
+    """What a solver found.
+
+    Attributes
+    ----------
+    w : ndarray
+        The parameters ``[coef..., intercept]`` (the best finite iterate if the run diverged).
+    cost : float
+        The cost at ``w``.
+    n_iter : int
+        Iterations (steps) taken.
+    converged : bool
+        True when the stopping rule was met.
+    status : str
+        One of "converged", "max_iter", "diverged", "separated", "stopped".
+    message : str
+        Why the run ended, in words.
+    history : dict of str to ndarray
+        Per iteration: "cost" always; "grad_norm" (max-norm of the gradient) and "step"
+        (the learning rate or line-search step) where the method computes them.
+    x, fun, success
+        The same as ``w``, ``cost`` and ``converged``, under scipy.optimize's names.
+    """
+
+    w: np.ndarray
+    cost: float
+    n_iter: int
+    converged: bool
+    status: str
+    message: str
+    method: str
+    history: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def x(self) -> np.ndarray:
+        return self.w
+
+    @property
+    def fun(self) -> float:
+        return self.cost
+
+    @property
+    def success(self) -> bool:
+        return self.converged
+
+    def __repr__(self) -> str:
+        return (f"OptimizeResult(method={self.method!r}, status={self.status!r}, cost={self.cost!r}, "
+                f"n_iter={self.n_iter}, message={self.message!r})")
+
+
+@dataclass
+class IterationState:
+    """What a callback sees after each iteration; return True from the callback to stop."""
+
+    n_iter: int
+    w: np.ndarray
+    cost: float
+    grad_norm: float
+    extra: dict[str, Any] = field(default_factory=dict)

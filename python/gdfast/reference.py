@@ -1,0 +1,129 @@
+"""gdfast.reference: the same Objective and solvers in plain numpy.
+
+Simple and obviously right: the oracle the tests compare the compiled core against, and the
+baseline the benchmarks beat. Nothing in the fast path imports this module.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._validation import check_loss, check_sample_weight, check_X, check_y
+
+
+def _softplus(z: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, z)                 # log(1 + exp(z)) without overflow
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+class Objective:
+    """Plain numpy twin of :class:`gdfast.Objective` (same arguments, same methods)."""
+
+    def __init__(self, X: Any, y: Any, loss: str = "log_loss", alpha: float = 0.0,
+                 fit_intercept: bool = True, sample_weight: Any = None,
+                 n_threads: int | None = None) -> None:
+        self.loss = check_loss(loss)
+        self.alpha = float(alpha)
+        self.fit_intercept = bool(fit_intercept)
+        self.X = check_X(X)
+        self.n_samples, self.n_features = self.X.shape
+        self.y = check_y(y, self.n_samples, self.loss)
+        sw = check_sample_weight(sample_weight, self.n_samples)
+        sw = np.ones(self.n_samples) if sw is None else sw
+        self.s = sw / sw.sum()
+        self.n_params = self.n_features + int(self.fit_intercept)
+
+    def _split(self, w: Any) -> tuple[np.ndarray, float]:
+        w = np.asarray(w, dtype=np.float64)
+        return (w[:-1], float(w[-1])) if self.fit_intercept else (w, 0.0)
+
+    def _z(self, w: Any) -> np.ndarray:
+        coef, b = self._split(w)
+        return self.X.astype(np.float64, copy=False) @ coef + b
+
+    def _terms(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-sample loss, first and second derivative with respect to z."""
+        y = self.y
+        if self.loss == "squared_error":
+            return (z - y) ** 2, 2.0 * (z - y), np.full_like(z, 2.0)
+        p = _sigmoid(z)
+        return _softplus(z) - y * z, p - y, p * (1.0 - p)
+
+    def _Xa(self) -> np.ndarray:
+        X = self.X.astype(np.float64, copy=False)
+        return np.hstack([X, np.ones((self.n_samples, 1))]) if self.fit_intercept else X
+
+    def _penalty_diag(self) -> np.ndarray:
+        p = np.full(self.n_params, self.alpha)
+        if self.fit_intercept:
+            p[-1] = 0.0
+        return p
+
+    def cost(self, w: Any) -> float:
+        loss, _, _ = self._terms(self._z(w))
+        coef, _ = self._split(w)
+        return float(self.s @ loss + 0.5 * self.alpha * coef @ coef)
+
+    def gradient(self, w: Any) -> np.ndarray:
+        _, r, _ = self._terms(self._z(w))
+        return self._Xa().T @ (self.s * r) + self._penalty_diag() * np.asarray(w, dtype=np.float64)
+
+    def cost_gradient(self, w: Any) -> tuple[float, np.ndarray]:
+        return self.cost(w), self.gradient(w)
+
+    def hessian(self, w: Any) -> np.ndarray:
+        _, _, h = self._terms(self._z(w))
+        Xa = self._Xa()
+        return Xa.T @ (Xa * (self.s * h)[:, None]) + np.diag(self._penalty_diag())
+
+    def cost_gradient_hessian(self, w: Any) -> tuple[float, np.ndarray, np.ndarray]:
+        return self.cost(w), self.gradient(w), self.hessian(w)
+
+    def hessp(self, w: Any, v: Any) -> np.ndarray:
+        _, _, h = self._terms(self._z(w))
+        Xa = self._Xa()
+        v = np.asarray(v, dtype=np.float64)
+        return Xa.T @ (self.s * h * (Xa @ v)) + self._penalty_diag() * v
+
+
+def gradient_descent(obj: Objective, learning_rate: float, max_iter: int = 1000, tol: float = 0.0,
+                     w0: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed-step gradient descent. Returns the last iterate and the cost at every iterate."""
+    w = np.zeros(obj.n_params) if w0 is None else np.array(w0, dtype=np.float64)
+    costs = []
+    g0 = None
+    for it in range(max_iter + 1):
+        c, g = obj.cost_gradient(w)
+        costs.append(c)
+        gmax = np.max(np.abs(g))
+        g0 = gmax if g0 is None else g0
+        if gmax <= tol * g0 or it == max_iter:
+            break
+        w = w - learning_rate * g
+    return w, np.array(costs)
+
+
+def newton(obj: Objective, max_iter: int = 50, tol: float = 1e-10, w0: Any = None
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Newton's method with a backtracking line search. Returns the iterate and the cost history."""
+    w = np.zeros(obj.n_params) if w0 is None else np.array(w0, dtype=np.float64)
+    costs = []
+    g0 = None
+    for it in range(max_iter + 1):
+        c, g, H = obj.cost_gradient_hessian(w)
+        costs.append(c)
+        gmax = np.max(np.abs(g))
+        g0 = gmax if g0 is None else g0
+        if gmax <= tol * g0 or it == max_iter:
+            break
+        p = np.linalg.solve(H, -g)
+        t = 1.0
+        while obj.cost(w + t * p) > c + 1e-4 * t * (g @ p) and t > 1e-10:
+            t /= 2
+        w = w + t * p
+    return w, np.array(costs)
