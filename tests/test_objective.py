@@ -194,3 +194,23 @@ def test_curvature_bound_matches_eigenvalue():
     assert 0.97 * (lam / 4 + 0.5) <= log_bound <= (lam / 4 + 0.5) * (1 + 1e-12)
     sq_bound = gdfast.Objective(X, y, loss="squared_error").curvature_bound()
     assert 0.95 * 2 * lam <= sq_bound <= 2 * lam * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("dtype,order", list(itertools.product(DTYPES, "CF")))
+def test_cached_prediction_kernels(dtype, order):
+    """The pieces newton-cg reuses: Xa v, loss from z, Xa^T r, and Xa^T diag(h) Xa v."""
+    X, y, w = make_problem(n=700, d=9, dtype=dtype, order=order, seed=12)
+    sw = np.random.default_rng(0).uniform(0.5, 2, 700)
+    fast, ref = pair(X, y, alpha=0.3, sample_weight=sw)
+    k = fast._kernel
+    v = np.random.default_rng(1).standard_normal(10)
+    z = np.empty(700)
+    k.linear(w, z)
+    assert rel(z, ref._z(w)) < 1e-12
+    r, h, out = np.empty(700), np.empty(700), np.empty(10)
+    pen = np.r_[w[:-1], 0.0] * 0.3
+    assert rel(k.loss_from_z(z, r, h) + 0.15 * w[:-1] @ w[:-1], ref.cost(w)) < 1e-12
+    k.transpose(r, out)
+    assert rel(out + pen, ref.gradient(w)) < 1e-12
+    k.hessp_weighted(h, v, out)
+    assert rel(out + 0.3 * np.r_[v[:-1], 0.0], ref.hessp(w, v)) < 1e-12

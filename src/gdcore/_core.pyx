@@ -14,9 +14,11 @@
 # order, so a given thread count always gives the same bits.
 
 from cython.parallel cimport prange, parallel, threadid
-from libc.math cimport exp, log1p, fabs, sqrt, isfinite
+from libc.math cimport fabs, sqrt, isfinite
 from libc.string cimport memset, memcpy
 from scipy.linalg.cython_blas cimport dsyrk
+
+from gdfast._loss cimport log_loss_terms, squared_terms
 
 import numpy as np
 
@@ -74,40 +76,13 @@ def max_threads():
     return gd_max_threads()
 
 
-# ---------------------------------------------------------------------------------------------
-# Per-sample losses. Both are written in terms of z so that they stay finite for any z.
-# ---------------------------------------------------------------------------------------------
-
-cdef inline double _log_loss_terms(double z, double y, double* r, double* h) noexcept nogil:
-    # loss = log(1 + exp(z)) - y z = max(z, 0) - y z + log1p(exp(-|z|)).
-    # For y in {0, 1} the first two terms cancel exactly when they should (y = 1, z > 0), so the
-    # loss is exact even where it is tiny; exp(-|z|) never overflows.
-    cdef double e = exp(-fabs(z))
-    cdef double q = e / (1.0 + e)          # sigmoid(-|z|), in (0, 1/2]
-    # d loss / dz = sigmoid(z) - y. With p = 1 - q for z >= 0, write (1 - y) - q rather than
-    # (1 - q) - y so that a confident correct prediction gives -q exactly instead of 0.
-    if z >= 0:
-        r[0] = (1.0 - y) - q
-    else:
-        r[0] = q - y
-    h[0] = q * (1.0 - q)                   # p (1 - p), the same for both signs of z
-    return (z if z > 0 else 0.0) - y * z + log1p(e)
-
-
-cdef inline double _squared_terms(double z, double y, double* r, double* h) noexcept nogil:
-    cdef double res = z - y
-    r[0] = 2.0 * res
-    h[0] = 2.0
-    return res * res
-
-
 def loss_terms(int loss, double z, double y):
     """(loss, d loss/dz, d2 loss/dz2) of one sample: the per-sample math, for tests and users."""
     cdef double r, h, l
     if loss == C_LOG:
-        l = _log_loss_terms(z, y, &r, &h)
+        l = log_loss_terms(z, y, &r, &h)
     else:
-        l = _squared_terms(z, y, &r, &h)
+        l = squared_terms(z, y, &r, &h)
     return l, r, h
 
 
@@ -184,7 +159,7 @@ cdef double _block_loss(const Problem* P, Py_ssize_t i0, Py_ssize_t m, const dou
     cdef double total = 0, l, w
     if P.loss == C_LOG:
         for k in range(m):
-            l = _log_loss_terms(z[k], P.y[i0 + k], &r[k], &h[k])
+            l = log_loss_terms(z[k], P.y[i0 + k], &r[k], &h[k])
             if P.sw != NULL:
                 w = P.sw[i0 + k]
                 l *= w
@@ -193,7 +168,7 @@ cdef double _block_loss(const Problem* P, Py_ssize_t i0, Py_ssize_t m, const dou
             total += l
     else:
         for k in range(m):
-            l = _squared_terms(z[k], P.y[i0 + k], &r[k], &h[k])
+            l = squared_terms(z[k], P.y[i0 + k], &r[k], &h[k])
             if P.sw != NULL:
                 w = P.sw[i0 + k]
                 l *= w
@@ -318,18 +293,19 @@ cdef double _pass(const floating* X, const Problem* P, const double* w, double* 
     return cost
 
 
-cdef void _hessp_pass(const floating* X, const Problem* P, const double* w, const double* v,
-                      double* out, bint gram, int nt, double* work) noexcept nogil:
-    """out = (Xa^T diag(s h) Xa + alpha P) v at w, without forming the Hessian.
+cdef void _hessp_pass(const floating* X, const Problem* P, const double* w, const double* hw,
+                      const double* v, double* out, bint gram, int nt, double* work) noexcept nogil:
+    """out = Xa^T diag(c) Xa v, without forming the matrix, for one of three weightings c:
 
-    With gram, h = 1 (and no penalty): out = Xa^T S Xa v, the matrix whose largest eigenvalue
-    bounds the curvature of both losses.
+    - hw given: c = hw (precomputed Hessian weights, already including s); no penalty, no scale;
+    - gram: c = s (Xa^T S Xa, whose largest eigenvalue bounds the curvature of both losses);
+    - otherwise c = s * loss''(z(w)), plus the penalty: the Hessian at w times v.
     """
     cdef Py_ssize_t D = P.d + P.fit_intercept
     cdef Py_ssize_t stride = _acc_stride(D)
     cdef Py_ssize_t nblocks = (P.n + BLOCK - 1) // BLOCK
     cdef Py_ssize_t blk, i0, m, j, k, t
-    cdef double b = w[P.d] if P.fit_intercept else 0.0
+    cdef double b = w[P.d] if (w != NULL and P.fit_intercept) else 0.0
     cdef double vb = v[P.d] if P.fit_intercept else 0.0
     cdef double* acc
     cdef double* z
@@ -352,25 +328,73 @@ cdef void _hessp_pass(const floating* X, const Problem* P, const double* w, cons
             if m > BLOCK:
                 m = BLOCK
             _block_linear(X, P, i0, m, v, vb, r)       # r = Xa v
-            if gram:
+            if hw != NULL:
                 for k in range(m):
-                    h[k] = P.sw[i0 + k] if P.sw != NULL else 1.0
+                    r[k] *= hw[i0 + k]
+            elif gram:
+                if P.sw != NULL:
+                    for k in range(m):
+                        r[k] *= P.sw[i0 + k]
             else:
                 _block_linear(X, P, i0, m, w, b, z)
                 _block_loss(P, i0, m, z, z, h)          # only h is used; r[] is Xa v, keep it
-            for k in range(m):
-                r[k] *= h[k]
+                for k in range(m):
+                    r[k] *= h[k]
             _block_transpose_add(X, P, i0, m, r, acc)
     for j in range(D):
         out[j] = 0
     for t in range(nt):
         for j in range(D):
             out[j] += work[t * stride + j]
-    for j in range(D):
-        out[j] *= P.scale
-    if not gram:
+    if hw == NULL:
+        for j in range(D):
+            out[j] *= P.scale
+    if hw == NULL and not gram:
         for j in range(P.d):
             out[j] += P.alpha * v[j]
+
+
+cdef void _linear_pass(const floating* X, const Problem* P, const double* v, double* out,
+                       int nt) noexcept nogil:
+    """out = Xa v (length n)."""
+    cdef Py_ssize_t nblocks = (P.n + BLOCK - 1) // BLOCK
+    cdef Py_ssize_t blk, i0, m
+    cdef double vb = v[P.d] if P.fit_intercept else 0.0
+    for blk in prange(nblocks, schedule='static', num_threads=nt):
+        i0 = blk * BLOCK
+        m = P.n - i0
+        if m > BLOCK:
+            m = BLOCK
+        _block_linear(X, P, i0, m, v, vb, out + i0)
+
+
+cdef void _transpose_pass(const floating* X, const Problem* P, const double* r, double* out,
+                          int nt, double* work) noexcept nogil:
+    """out = Xa^T r (length D), unscaled."""
+    cdef Py_ssize_t D = P.d + P.fit_intercept
+    cdef Py_ssize_t stride = _acc_stride(D)
+    cdef Py_ssize_t nblocks = (P.n + BLOCK - 1) // BLOCK
+    cdef Py_ssize_t blk, i0, m, j, t
+    cdef double* acc
+    if nt > nblocks:
+        nt = <int>nblocks
+    if nt < 1:
+        nt = 1
+    memset(work, 0, nt * stride * sizeof(double))
+    with parallel(num_threads=nt):
+        t = threadid()
+        acc = work + t * stride
+        for blk in prange(nblocks, schedule='static'):
+            i0 = blk * BLOCK
+            m = P.n - i0
+            if m > BLOCK:
+                m = BLOCK
+            _block_transpose_add(X, P, i0, m, r + i0, acc)
+    for j in range(D):
+        out[j] = 0
+    for t in range(nt):
+        for j in range(D):
+            out[j] += work[t * stride + j]
 
 
 cdef inline double _cost_grad(const Problem* P, const double* w, double* grad, double* H,
@@ -464,9 +488,62 @@ cdef class Kernel:
         cdef double[::1] work = np.empty(_workspace_size(self.n_params, nt), dtype=np.float64)
         with nogil:
             if self.P.f32:
-                _hessp_pass(<const float*>self.P.X, &self.P, &w[0], &v[0], &out[0], gram, nt, &work[0])
+                _hessp_pass(<const float*>self.P.X, &self.P, &w[0], NULL, &v[0], &out[0], gram, nt, &work[0])
             else:
-                _hessp_pass(<const double*>self.P.X, &self.P, &w[0], &v[0], &out[0], gram, nt, &work[0])
+                _hessp_pass(<const double*>self.P.X, &self.P, &w[0], NULL, &v[0], &out[0], gram, nt, &work[0])
+
+    def hessp_weighted(self, const double[::1] hw, const double[::1] v, double[::1] out,
+                       n_threads=None):
+        """out = Xa^T diag(hw) Xa v for precomputed weights hw (no penalty, no scaling)."""
+        cdef int nt = self._threads(n_threads)
+        cdef double[::1] work = np.empty(_workspace_size(self.n_params, nt), dtype=np.float64)
+        with nogil:
+            if self.P.f32:
+                _hessp_pass(<const float*>self.P.X, &self.P, NULL, &hw[0], &v[0], &out[0], False, nt, &work[0])
+            else:
+                _hessp_pass(<const double*>self.P.X, &self.P, NULL, &hw[0], &v[0], &out[0], False, nt, &work[0])
+
+    def linear(self, const double[::1] v, double[::1] out, n_threads=None):
+        """out = Xa v: the raw predictions z for parameters v (length n)."""
+        cdef int nt = self._threads(n_threads)
+        with nogil:
+            if self.P.f32:
+                _linear_pass(<const float*>self.P.X, &self.P, &v[0], &out[0], nt)
+            else:
+                _linear_pass(<const double*>self.P.X, &self.P, &v[0], &out[0], nt)
+
+    def transpose(self, const double[::1] r, double[::1] out, n_threads=None):
+        """out = Xa^T r (length D), unscaled."""
+        cdef int nt = self._threads(n_threads)
+        cdef double[::1] work = np.empty(_workspace_size(self.n_params, nt), dtype=np.float64)
+        with nogil:
+            if self.P.f32:
+                _transpose_pass(<const float*>self.P.X, &self.P, &r[0], &out[0], nt, &work[0])
+            else:
+                _transpose_pass(<const double*>self.P.X, &self.P, &r[0], &out[0], nt, &work[0])
+
+    def loss_from_z(self, const double[::1] z, double[::1] r=None, double[::1] h=None):
+        """Mean weighted loss at predictions z (no penalty); r and h get s * loss' and s * loss''.
+
+        O(n) and no pass over X: with z = linear(w) and zd = linear(d) cached, a line search
+        evaluates loss_from_z(z + t * zd) at any step t for the price of a vector operation.
+        """
+        cdef Py_ssize_t i, n = self.P.n
+        cdef double total = 0, l, ri, hi, wi
+        cdef bint want_r = r is not None, want_h = h is not None
+        with nogil:
+            for i in range(n):
+                if self.P.loss == C_LOG:
+                    l = log_loss_terms(z[i], self.P.y[i], &ri, &hi)
+                else:
+                    l = squared_terms(z[i], self.P.y[i], &ri, &hi)
+                wi = self.P.scale if self.P.sw == NULL else self.P.sw[i] * self.P.scale
+                total += wi * l
+                if want_r:
+                    r[i] = wi * ri
+                if want_h:
+                    h[i] = wi * hi
+        return total
 
     def gd_run(self, double[::1] w, double lr, Py_ssize_t max_steps, double[::1] history,
                Py_ssize_t it0, double[::1] state, double[::1] best_w, double tol, bint final,
