@@ -35,11 +35,19 @@ def test_kernels_equal_reference_and_are_finite(case):
     hv = fast.hessp(w, v)
     for out in (c, g, H, hv):
         assert np.all(np.isfinite(out))
-    scale = max(1.0, abs(ref.cost(w)))
-    assert abs(c - ref.cost(w)) <= 1e-9 * scale
+    if kw["X"].dtype == np.float64:
+        tol, floor = 1e-9, 1e-3
+    else:
+        # float32 rows are summed in float: z carries an error of about d * 6e-8 * |x| |w|, which
+        # the loss's derivatives pass on. Allow 1e-6 of that scale (d <= 12 here), not of the
+        # result, which can be far smaller when residuals cancel.
+        xw = (1.0 + np.abs(kw["X"]).max()) * (1.0 + np.abs(w).sum())
+        tol, floor = 1e-6, xw * (1.0 + np.abs(kw["X"]).max()) * (1.0 + np.abs(kw["y"]).max())
+    scale = max(1.0, abs(ref.cost(w)), floor)
+    assert abs(c - ref.cost(w)) <= tol * scale
     gref = ref.gradient(w)
-    assert np.linalg.norm(g - gref) <= 1e-9 * max(np.linalg.norm(gref), 1e-3)
+    assert np.linalg.norm(g - gref) <= tol * max(np.linalg.norm(gref), floor)
     Href = ref.hessian(w)
-    assert np.linalg.norm(H - Href) <= 1e-9 * max(np.linalg.norm(Href), 1e-3)
+    assert np.linalg.norm(H - Href) <= tol * max(np.linalg.norm(Href), floor)
     hvref = ref.hessp(w, v)
-    assert np.linalg.norm(hv - hvref) <= 1e-9 * max(np.linalg.norm(hvref), 1e-3)
+    assert np.linalg.norm(hv - hvref) <= tol * max(np.linalg.norm(hvref), floor)

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import _dispatch
 from ._validation import (
     check_bool,
     check_loss,
@@ -17,7 +17,7 @@ from ._validation import (
     check_y,
 )
 
-_LOSS_CODES = {"squared_error": _core.LOSS_SQUARED, "log_loss": _core.LOSS_LOG}
+_LOSS_CODES = {"squared_error": _dispatch.core.LOSS_SQUARED, "log_loss": _dispatch.core.LOSS_LOG}
 
 
 class Objective:
@@ -68,9 +68,14 @@ class Objective:
         self.y = check_y(y, self.n_samples, self.loss)
         self.sample_weight = check_sample_weight(sample_weight, self.n_samples)
         total = self.n_samples if self.sample_weight is None else float(self.sample_weight.sum())
-        self._kernel = _core.Kernel(self.X, self.y, self.sample_weight, 1.0 / total,
-                                    _LOSS_CODES[self.loss], self.fit_intercept, self.alpha)
+        self._kernel = self._build_kernel(_dispatch.core)
         self.n_params = self.n_features + int(self.fit_intercept)
+
+    def _build_kernel(self, module: Any) -> Any:
+        """The compiled kernel over this objective's data, from one instruction-set variant."""
+        total = self.n_samples if self.sample_weight is None else float(self.sample_weight.sum())
+        return module.Kernel(self.X, self.y, self.sample_weight, 1.0 / total,
+                             _LOSS_CODES[self.loss], self.fit_intercept, self.alpha)
 
     def __repr__(self) -> str:
         return (f"Objective(n_samples={self.n_samples}, n_features={self.n_features}, "

@@ -14,11 +14,11 @@
 # order, so a given thread count always gives the same bits.
 
 from cython.parallel cimport prange, parallel, threadid
-from libc.math cimport fabs, sqrt, isfinite
+from libc.math cimport fabs, fmax, sqrt, isfinite
 from libc.string cimport memset, memcpy
 from scipy.linalg.cython_blas cimport dsyrk
 
-from gdfast._loss cimport log_loss_terms, squared_terms
+from gdfast._loss cimport exp_nonpos, log1p_unit, log_loss_terms, squared_terms
 
 import numpy as np
 
@@ -35,6 +35,21 @@ cdef extern from *:
     """
     int gd_max_threads() noexcept nogil
     int gd_has_openmp() noexcept nogil
+
+cdef extern from *:
+    """
+    #include <string.h>
+    static int gd_cpu_supports(const char *isa) {
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+        __builtin_cpu_init();
+        if (!strcmp(isa, "avx2")) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        if (!strcmp(isa, "avx512")) return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+                                        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+    #endif
+        return !strcmp(isa, "baseline");
+    }
+    """
+    int gd_cpu_supports(const char* isa) noexcept nogil
 
 ctypedef fused floating:
     float
@@ -64,6 +79,13 @@ cdef struct Problem:
     int loss
     bint fit_intercept
     double alpha
+    double xmax            # max |X|, for float32 X: float sums are used only where they cannot overflow
+
+
+def cpu_supports(str isa):
+    """True when this CPU (and its OS) can run the kernels built for isa: baseline, avx2, avx512."""
+    cdef bytes name = isa.encode()
+    return bool(gd_cpu_supports(name))
 
 
 def has_openmp():
@@ -86,41 +108,115 @@ def loss_terms(int loss, double z, double y):
     return l, r, h
 
 
+def elementary_functions(const double[::1] x, double[::1] exp_out, double[::1] log1p_out):
+    """exp_out = exp(-|x|) and log1p_out = log1p(exp(-|x|)) by the kernels' own exp and log1p."""
+    cdef Py_ssize_t i
+    cdef double e, u
+    for i in range(x.shape[0]):
+        e = exp_nonpos(-fabs(x[i]))
+        u = 1.0 + e
+        exp_out[i] = e
+        log1p_out[i] = log1p_unit(e, u, 1.0 / u)
+
+
 # ---------------------------------------------------------------------------------------------
 # Block kernels
+#
+# Every loop below is written for the auto-vectoriser: independent partial sums where a sum is
+# needed (the compiler may not reorder floating-point additions itself), flat loops over the
+# rows of a block, no branches in the per-row math.
 # ---------------------------------------------------------------------------------------------
 
-cdef inline double _dot(const floating* x, Py_ssize_t stride, const double* c, Py_ssize_t d) noexcept nogil:
-    # Eight independent partial sums: a single running sum is latency-bound, and the compiler may
-    # not reorder floating-point additions itself. The partial sums are combined in a fixed order.
+cdef inline double _dot_d(const double* x, const double* c, Py_ssize_t d) noexcept nogil:
+    # Eight partial sums, combined in a fixed order: one running sum would be latency-bound.
     cdef double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0
     cdef Py_ssize_t j = 0
-    if stride == 1:
-        while j + 8 <= d:
-            a0 += x[j] * c[j]
-            a1 += x[j + 1] * c[j + 1]
-            a2 += x[j + 2] * c[j + 2]
-            a3 += x[j + 3] * c[j + 3]
-            a4 += x[j + 4] * c[j + 4]
-            a5 += x[j + 5] * c[j + 5]
-            a6 += x[j + 6] * c[j + 6]
-            a7 += x[j + 7] * c[j + 7]
-            j += 8
+    while j + 8 <= d:
+        a0 += x[j] * c[j]
+        a1 += x[j + 1] * c[j + 1]
+        a2 += x[j + 2] * c[j + 2]
+        a3 += x[j + 3] * c[j + 3]
+        a4 += x[j + 4] * c[j + 4]
+        a5 += x[j + 5] * c[j + 5]
+        a6 += x[j + 6] * c[j + 6]
+        a7 += x[j + 7] * c[j + 7]
+        j += 8
     while j < d:
-        a0 += x[j * stride] * c[j]
+        a0 += x[j] * c[j]
         j += 1
     return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
 
 
+cdef inline float _dot_f(const float* x, const float* c, Py_ssize_t d) noexcept nogil:
+    # float32 rows are summed in float (sixteen partial sums); the block's results then go into
+    # double totals. Summing every product in double would halve the SIMD width for nothing.
+    cdef float a[16]
+    cdef Py_ssize_t j = 0, l
+    cdef float s
+    for l in range(16):
+        a[l] = 0
+    while j + 16 <= d:
+        for l in range(16):
+            a[l] += x[j + l] * c[j + l]
+        j += 16
+    while j < d:
+        a[0] += x[j] * c[j]
+        j += 1
+    for l in range(8):
+        a[l] += a[l + 8]
+    for l in range(4):
+        a[l] += a[l + 4]
+    s = (a[0] + a[1]) + (a[2] + a[3])
+    return s
+
+
+cdef inline double _dot_mixed(const floating* x, const double* c, Py_ssize_t m) noexcept nogil:
+    if floating is double:
+        return _dot_d(x, c, m)
+    cdef double a0 = 0, a1 = 0, a2 = 0, a3 = 0
+    cdef Py_ssize_t j = 0
+    while j + 4 <= m:
+        a0 += x[j] * c[j]
+        a1 += x[j + 1] * c[j + 1]
+        a2 += x[j + 2] * c[j + 2]
+        a3 += x[j + 3] * c[j + 3]
+        j += 4
+    while j < m:
+        a0 += x[j] * c[j]
+        j += 1
+    return (a0 + a1) + (a2 + a3)
+
+
+cdef inline double _sum(const double* a, Py_ssize_t m) noexcept nogil:
+    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef Py_ssize_t k = 0
+    while k + 4 <= m:
+        s0 += a[k]
+        s1 += a[k + 1]
+        s2 += a[k + 2]
+        s3 += a[k + 3]
+        k += 4
+    while k < m:
+        s0 += a[k]
+        k += 1
+    return (s0 + s1) + (s2 + s3)
+
+
 cdef void _block_linear(const floating* X, const Problem* P, Py_ssize_t i0, Py_ssize_t m,
-                        const double* coef, double b, double* z) noexcept nogil:
-    """z[k] = X[i0 + k] . coef + b for the m rows of the block."""
+                        const double* coef, const float* coef_f, double b, double* z) noexcept nogil:
+    """z[k] = X[i0 + k] . coef + b for the m rows of the block (coef_f: coef as float32)."""
     cdef Py_ssize_t k, j
     cdef const floating* col
     cdef double c
     if P.cs == 1:
         for k in range(m):
-            z[k] = _dot(X + (i0 + k) * P.rs, 1, coef, P.d) + b
+            if floating is float:
+                if coef_f != NULL:
+                    z[k] = <double>_dot_f(X + (i0 + k) * P.rs, coef_f, P.d) + b
+                else:
+                    z[k] = _dot_mixed(X + (i0 + k) * P.rs, coef, P.d) + b
+            else:
+                z[k] = _dot_d(X + (i0 + k) * P.rs, coef, P.d) + b
     else:
         for k in range(m):
             z[k] = b
@@ -132,155 +228,289 @@ cdef void _block_linear(const floating* X, const Problem* P, Py_ssize_t i0, Py_s
 
 
 cdef void _block_transpose_add(const floating* X, const Problem* P, Py_ssize_t i0, Py_ssize_t m,
-                               const double* r, double* g) noexcept nogil:
-    """g[:d] += X[block]^T r and g[d] += sum(r) when the model has an intercept."""
-    cdef Py_ssize_t k, j
-    cdef const floating* row
-    cdef double rk, sr = 0
-    if P.cs == 1:
+                               const double* r, double* g, float* gf) noexcept nogil:
+    """g[:d] += X[block]^T r and g[d] += sum(r) when the model has an intercept.
+
+    C path: four rows at a time, so that g is loaded and stored once per four rows. float32 rows
+    are accumulated in gf (d floats) for the block, then added to g in double, unless the sums
+    could overflow a float (then gf is NULL and the double path is taken).
+    """
+    cdef Py_ssize_t k = 0, j, d = P.d
+    cdef const floating* x0
+    cdef const floating* x1
+    cdef const floating* x2
+    cdef const floating* x3
+    cdef double r0, r1, r2, r3, rmax = 0
+    cdef float f0, f1, f2, f3
+    if floating is float:
         for k in range(m):
-            row = X + (i0 + k) * P.rs
-            rk = r[k]
-            for j in range(P.d):
-                g[j] += row[j] * rk
+            rmax = fmax(rmax, fabs(r[k]))
+        if not (rmax * P.xmax * m < 1e30):
+            gf = NULL
+        k = 0
+    if P.cs == 1 and floating is float and gf == NULL:
+        while k < m:
+            x0 = X + (i0 + k) * P.rs
+            r0 = r[k]
+            for j in range(d):
+                g[j] += x0[j] * r0
+            k += 1
+    elif P.cs == 1:
+        if floating is float:
+            for j in range(d):
+                gf[j] = 0
+        while k + 4 <= m:
+            x0 = X + (i0 + k) * P.rs
+            x1 = x0 + P.rs
+            x2 = x1 + P.rs
+            x3 = x2 + P.rs
+            if floating is float:
+                f0 = <float>r[k]
+                f1 = <float>r[k + 1]
+                f2 = <float>r[k + 2]
+                f3 = <float>r[k + 3]
+                for j in range(d):
+                    gf[j] += (x0[j] * f0 + x1[j] * f1) + (x2[j] * f2 + x3[j] * f3)
+            else:
+                r0 = r[k]
+                r1 = r[k + 1]
+                r2 = r[k + 2]
+                r3 = r[k + 3]
+                for j in range(d):
+                    g[j] += (x0[j] * r0 + x1[j] * r1) + (x2[j] * r2 + x3[j] * r3)
+            k += 4
+        while k < m:
+            x0 = X + (i0 + k) * P.rs
+            if floating is float:
+                f0 = <float>r[k]
+                for j in range(d):
+                    gf[j] += x0[j] * f0
+            else:
+                r0 = r[k]
+                for j in range(d):
+                    g[j] += x0[j] * r0
+            k += 1
+        if floating is float:
+            for j in range(d):
+                g[j] += gf[j]
     else:
-        for j in range(P.d):
-            g[j] += _dot(X + j * P.cs + i0, 1, r, m)
+        for j in range(d):
+            g[j] += _dot_mixed(X + j * P.cs + i0, r, m)
     if P.fit_intercept:
-        for k in range(m):
-            sr += r[k]
-        g[P.d] += sr
+        g[d] += _sum(r, m)
 
 
-cdef double _block_loss(const Problem* P, Py_ssize_t i0, Py_ssize_t m, const double* z,
+cdef double _block_loss(const Problem* P, Py_ssize_t i0, Py_ssize_t m, double* z,
                         double* r, double* h) noexcept nogil:
-    """Weighted loss sum of the block; r = weighted loss', h = weighted loss''."""
+    """Weighted loss sum of the block; r = weighted loss', h = weighted loss''.
+
+    z is overwritten with the per-row losses (the flat loop stays free of reductions, so it
+    vectorises; the sum is taken afterwards).
+    """
     cdef Py_ssize_t k
-    cdef double total = 0, l, w
+    cdef const double* y = P.y + i0
+    cdef const double* sw
+    cdef double wk
     if P.loss == C_LOG:
         for k in range(m):
-            l = log_loss_terms(z[k], P.y[i0 + k], &r[k], &h[k])
-            if P.sw != NULL:
-                w = P.sw[i0 + k]
-                l *= w
-                r[k] *= w
-                h[k] *= w
-            total += l
+            z[k] = log_loss_terms(z[k], y[k], &r[k], &h[k])
     else:
         for k in range(m):
-            l = squared_terms(z[k], P.y[i0 + k], &r[k], &h[k])
-            if P.sw != NULL:
-                w = P.sw[i0 + k]
-                l *= w
-                r[k] *= w
-                h[k] *= w
-            total += l
-    return total
+            z[k] = squared_terms(z[k], y[k], &r[k], &h[k])
+    if P.sw != NULL:
+        sw = P.sw + i0
+        for k in range(m):
+            wk = sw[k]
+            z[k] *= wk
+            r[k] *= wk
+            h[k] *= wk
+    return _sum(z, m)
 
 
-cdef void _block_hessian(const floating* X, const Problem* P, Py_ssize_t i0, Py_ssize_t m,
-                         const double* h, double* buf, double* H) noexcept nogil:
-    """H += Xa[block]^T diag(h) Xa[block] (upper triangle, column-major) through BLAS syrk.
-
-    buf (BLOCK x D doubles) receives the rows scaled by sqrt(h); h >= 0 for both losses.
-    Seen from Fortran, buf is the D x m matrix A, and syrk adds A A^T.
-    """
+cdef void _hessian_rows(const floating* X, const Problem* P, Py_ssize_t i0, Py_ssize_t m,
+                        const double* h, double* buf) noexcept nogil:
+    """Rows i0..i0+m of Xa scaled by sqrt(h), into buf (row-major, D doubles a row)."""
     cdef Py_ssize_t k, j
-    cdef int D = <int>(P.d + P.fit_intercept)
-    cdef int mm = <int>m
-    cdef double sk, one = 1.0
+    cdef Py_ssize_t D = P.d + P.fit_intercept
+    cdef double sk
     cdef double* dst
-    cdef char uplo = b'U'
-    cdef char trans = b'N'
+    cdef const floating* src
     for k in range(m):
-        sk = sqrt(h[k])
+        sk = sqrt(h[k])                 # h >= 0 for both losses and non-negative weights
         dst = buf + k * D
         if P.cs == 1:
+            src = X + (i0 + k) * P.rs
             for j in range(P.d):
-                dst[j] = sk * X[(i0 + k) * P.rs + j]
+                dst[j] = sk * src[j]
         else:
             for j in range(P.d):
                 dst[j] = sk * X[j * P.cs + i0 + k]
         if P.fit_intercept:
             dst[P.d] = sk
-    dsyrk(&uplo, &trans, &D, &mm, &one, buf, &D, &one, H, &D)
+
+
+cdef void _syrk_rows(double* buf, Py_ssize_t rows, Py_ssize_t D, double* H) noexcept nogil:
+    """H += A A^T (upper triangle, column-major) where A is buf seen from Fortran: D x rows."""
+    cdef int Di = <int>D, k = <int>rows
+    cdef double one = 1.0
+    cdef char uplo = b'U'
+    cdef char trans = b'N'
+    if rows > 0:
+        dsyrk(&uplo, &trans, &Di, &k, &one, buf, &Di, &one, H, &Di)
 
 
 # ---------------------------------------------------------------------------------------------
 # Whole passes over X
+#
+# Workspace layout, in doubles (one allocation per call, or per solver run):
+#   per thread:  accumulators (D + 1, padded) | z, r, h, t (BLOCK each) | float gradient (d floats)
+#   shared:      coef and v as float32 (d floats each) | Hessian row buffer (hess_rows x D)
 # ---------------------------------------------------------------------------------------------
 
-cdef inline Py_ssize_t _acc_stride(Py_ssize_t D) noexcept nogil:
-    return ((D + 1 + ACC_PAD - 1) // ACC_PAD) * ACC_PAD
+cdef inline Py_ssize_t _pad(Py_ssize_t k) noexcept nogil:
+    return ((k + ACC_PAD - 1) // ACC_PAD) * ACC_PAD
 
 
-cdef Py_ssize_t _workspace_size(Py_ssize_t D, int nt) noexcept nogil:
-    # per thread: accumulators (D gradient + 1 cost), z, r, h; plus one Hessian row buffer
-    return nt * (_acc_stride(D) + 3 * BLOCK) + BLOCK * D
+cdef inline Py_ssize_t _floats(Py_ssize_t d) noexcept nogil:
+    return _pad((d + 1) // 2)           # doubles that hold d floats
+
+
+cdef inline Py_ssize_t _thread_size(Py_ssize_t d, Py_ssize_t D) noexcept nogil:
+    return _pad(D + 1) + 4 * BLOCK + _floats(d)
+
+
+cdef inline Py_ssize_t _hess_rows(Py_ssize_t D) noexcept nogil:
+    # Rows gathered before each syrk call: enough for BLAS to run near its peak, at most ~1 MiB.
+    cdef Py_ssize_t rows = (1 << 17) // D
+    rows = (rows // BLOCK) * BLOCK
+    return rows if rows >= BLOCK else BLOCK
+
+
+cdef Py_ssize_t _workspace_size(Py_ssize_t d, Py_ssize_t D, int nt) noexcept nogil:
+    return nt * _thread_size(d, D) + 2 * _floats(d) + _hess_rows(D) * D
+
+
+cdef struct Scratch:
+    double* acc
+    double* z
+    double* r
+    double* h
+    double* t
+    float* gf
+
+
+cdef inline Scratch _scratch(double* work, Py_ssize_t d, Py_ssize_t D, int t) noexcept nogil:
+    cdef Scratch s
+    s.acc = work + t * _thread_size(d, D)
+    s.z = s.acc + _pad(D + 1)
+    s.r = s.z + BLOCK
+    s.h = s.r + BLOCK
+    s.t = s.h + BLOCK
+    s.gf = <float*>(s.t + BLOCK)
+    return s
+
+
+cdef inline float* _float_copy(double* work, Py_ssize_t d, Py_ssize_t D, int nt, int which,
+                               const double* v) noexcept nogil:
+    cdef float* out = <float*>(work + nt * _thread_size(d, D) + which * _floats(d))
+    cdef Py_ssize_t j
+    for j in range(d):
+        out[j] = <float>v[j]
+    return out
+
+
+cdef inline bint _float_safe(const Problem* P, const double* v) noexcept nogil:
+    """True when x . v summed in float32 cannot overflow for any row of X."""
+    cdef double total = 0
+    cdef Py_ssize_t j
+    for j in range(P.d):
+        total += fabs(v[j])
+    return total * P.xmax < 1e30
+
+
+cdef inline int _clamp_threads(int nt, Py_ssize_t nblocks) noexcept nogil:
+    if nt > nblocks:
+        nt = <int>nblocks
+    return nt if nt >= 1 else 1
+
+
+cdef double* _reduce(double* work, Py_ssize_t d, Py_ssize_t D, int nt, Py_ssize_t count) noexcept nogil:
+    """Add every thread's accumulators into thread 0's, in thread order; return them."""
+    cdef Py_ssize_t j
+    cdef int t
+    cdef double* acc0 = work
+    cdef double* acc
+    for t in range(1, nt):
+        acc = work + t * _thread_size(d, D)
+        for j in range(count):
+            acc0[j] += acc[j]
+    return acc0
 
 
 cdef double _pass(const floating* X, const Problem* P, const double* w, double* grad,
                   double* H, int nt, double* work) noexcept nogil:
     """Cost at w; the gradient into grad and the Hessian into H (D x D) unless they are NULL.
 
-    One pass over X. work holds _workspace_size(D, nt) doubles.
+    One pass over X. work holds _workspace_size(d, D, nt) doubles.
     """
-    cdef Py_ssize_t D = P.d + P.fit_intercept
-    cdef Py_ssize_t stride = _acc_stride(D)
+    cdef Py_ssize_t d = P.d, D = P.d + P.fit_intercept
     cdef Py_ssize_t nblocks = (P.n + BLOCK - 1) // BLOCK
-    cdef Py_ssize_t blk, i0, m, j, k, t
-    cdef double b = w[P.d] if P.fit_intercept else 0.0
-    cdef double* acc
-    cdef double* z
-    cdef double* r
-    cdef double* h
-    cdef double* hbuf = work + nt * (stride + 3 * BLOCK)
+    cdef Py_ssize_t blk, i0, m, j, k, pending = 0
+    cdef Py_ssize_t hrows = _hess_rows(D)
+    cdef double b = w[d] if P.fit_intercept else 0.0
     cdef double cost = 0, pen = 0
+    cdef double* hbuf
+    cdef float* coef_f = NULL
+    cdef Scratch s
+    cdef int t
     if H != NULL:
         nt = 1              # syrk is called from one thread; BLAS may thread inside it
-    if nt > nblocks:
-        nt = <int>nblocks
-    if nt < 1:
-        nt = 1
-    memset(work, 0, nt * stride * sizeof(double))
-    if H != NULL:
-        memset(H, 0, D * D * sizeof(double))
-
-    with parallel(num_threads=nt):
-        t = threadid()
-        acc = work + t * stride
-        z = work + nt * stride + t * 3 * BLOCK
-        r = z + BLOCK
-        h = r + BLOCK
-        for blk in prange(nblocks, schedule='static'):
-            i0 = blk * BLOCK
-            m = P.n - i0
-            if m > BLOCK:
-                m = BLOCK
-            _block_linear(X, P, i0, m, w, b, z)
-            acc[D] += _block_loss(P, i0, m, z, r, h)
-            if grad != NULL:
-                _block_transpose_add(X, P, i0, m, r, acc)
-            if H != NULL:
-                _block_hessian(X, P, i0, m, h, hbuf, H)
-
-    # Reduce the per-thread accumulators in thread order (fixed for a given thread count).
+    nt = _clamp_threads(nt, nblocks)
+    # per-thread accumulators hold D gradient entries and the loss sum at [D]
     for t in range(nt):
-        cost += work[t * stride + D]
-    cost = cost * P.scale
+        memset(work + t * _thread_size(d, D), 0, (D + 1) * sizeof(double))
+    if floating is float:
+        if _float_safe(P, w):
+            coef_f = _float_copy(work, d, D, nt, 0, w)
+    if H != NULL:
+        hbuf = work + nt * _thread_size(d, D) + 2 * _floats(d)
+        memset(H, 0, D * D * sizeof(double))
+        s = _scratch(work, d, D, 0)
+        for blk in range(nblocks):
+            i0 = blk * BLOCK
+            m = min(BLOCK, P.n - i0)
+            _block_linear(X, P, i0, m, w, coef_f, b, s.z)
+            s.acc[D] += _block_loss(P, i0, m, s.z, s.r, s.h)
+            if grad != NULL:
+                _block_transpose_add(X, P, i0, m, s.r, s.acc, s.gf)
+            _hessian_rows(X, P, i0, m, s.h, hbuf + pending * D)
+            pending += m
+            if pending + BLOCK > hrows:
+                _syrk_rows(hbuf, pending, D, H)
+                pending = 0
+        _syrk_rows(hbuf, pending, D, H)
+    else:
+        with parallel(num_threads=nt):
+            s = _scratch(work, d, D, threadid())
+            for blk in prange(nblocks, schedule='static'):
+                i0 = blk * BLOCK
+                m = min(BLOCK, P.n - i0)
+                _block_linear(X, P, i0, m, w, coef_f, b, s.z)
+                s.acc[D] += _block_loss(P, i0, m, s.z, s.r, s.h)
+                if grad != NULL:
+                    _block_transpose_add(X, P, i0, m, s.r, s.acc, s.gf)
+
+    # The loss sums sit at [D]; reduce D + 1 entries in thread order (fixed per thread count).
+    cdef double* total = _reduce(work, d, D, nt, D + 1)
+    cost = total[D] * P.scale
     if P.alpha != 0:        # skipped, not multiplied by 0, so that huge weights cannot give 0 * inf
-        for j in range(P.d):
+        for j in range(d):
             pen += w[j] * w[j]
         cost += 0.5 * P.alpha * pen
     if grad != NULL:
         for j in range(D):
-            grad[j] = 0
-        for t in range(nt):
-            for j in range(D):
-                grad[j] += work[t * stride + j]
-        for j in range(D):
-            grad[j] *= P.scale
-        for j in range(P.d):
+            grad[j] = total[j] * P.scale
+        for j in range(d):
             grad[j] += P.alpha * w[j]
     if H != NULL:
         # syrk filled the upper triangle of the column-major H, i.e. H[j, k] for j >= k in C order
@@ -288,7 +518,7 @@ cdef double _pass(const floating* X, const Problem* P, const double* w, double* 
             for k in range(j + 1):
                 H[j * D + k] *= P.scale
                 H[k * D + j] = H[j * D + k]
-        for j in range(P.d):
+        for j in range(d):
             H[j * D + j] += P.alpha
     return cost
 
@@ -301,100 +531,91 @@ cdef void _hessp_pass(const floating* X, const Problem* P, const double* w, cons
     - gram: c = s (Xa^T S Xa, whose largest eigenvalue bounds the curvature of both losses);
     - otherwise c = s * loss''(z(w)), plus the penalty: the Hessian at w times v.
     """
-    cdef Py_ssize_t D = P.d + P.fit_intercept
-    cdef Py_ssize_t stride = _acc_stride(D)
+    cdef Py_ssize_t d = P.d, D = P.d + P.fit_intercept
     cdef Py_ssize_t nblocks = (P.n + BLOCK - 1) // BLOCK
-    cdef Py_ssize_t blk, i0, m, j, k, t
-    cdef double b = w[P.d] if (w != NULL and P.fit_intercept) else 0.0
-    cdef double vb = v[P.d] if P.fit_intercept else 0.0
-    cdef double* acc
-    cdef double* z
-    cdef double* r
-    cdef double* h
-    if nt > nblocks:
-        nt = <int>nblocks
-    if nt < 1:
-        nt = 1
-    memset(work, 0, nt * stride * sizeof(double))
+    cdef Py_ssize_t blk, i0, m, j, k
+    cdef bint at_w = hw == NULL and not gram
+    cdef double b = w[d] if (at_w and P.fit_intercept) else 0.0
+    cdef double vb = v[d] if P.fit_intercept else 0.0
+    cdef float* w_f = NULL
+    cdef float* v_f = NULL
+    cdef Scratch s
+    cdef int t
+    nt = _clamp_threads(nt, nblocks)
+    for t in range(nt):
+        memset(work + t * _thread_size(d, D), 0, (D + 1) * sizeof(double))
+    if floating is float:
+        if _float_safe(P, v):
+            v_f = _float_copy(work, d, D, nt, 1, v)
+        if at_w and _float_safe(P, w):
+            w_f = _float_copy(work, d, D, nt, 0, w)
     with parallel(num_threads=nt):
-        t = threadid()
-        acc = work + t * stride
-        z = work + nt * stride + t * 3 * BLOCK
-        r = z + BLOCK
-        h = r + BLOCK
+        s = _scratch(work, d, D, threadid())
         for blk in prange(nblocks, schedule='static'):
             i0 = blk * BLOCK
-            m = P.n - i0
-            if m > BLOCK:
-                m = BLOCK
-            _block_linear(X, P, i0, m, v, vb, r)       # r = Xa v
+            m = min(BLOCK, P.n - i0)
+            _block_linear(X, P, i0, m, v, v_f, vb, s.t)          # t = Xa v
             if hw != NULL:
                 for k in range(m):
-                    r[k] *= hw[i0 + k]
+                    s.t[k] *= hw[i0 + k]
             elif gram:
                 if P.sw != NULL:
                     for k in range(m):
-                        r[k] *= P.sw[i0 + k]
+                        s.t[k] *= P.sw[i0 + k]
             else:
-                _block_linear(X, P, i0, m, w, b, z)
-                _block_loss(P, i0, m, z, z, h)          # only h is used; r[] is Xa v, keep it
+                _block_linear(X, P, i0, m, w, w_f, b, s.z)
+                _block_loss(P, i0, m, s.z, s.r, s.h)
                 for k in range(m):
-                    r[k] *= h[k]
-            _block_transpose_add(X, P, i0, m, r, acc)
+                    s.t[k] *= s.h[k]
+            _block_transpose_add(X, P, i0, m, s.t, s.acc, s.gf)
+    cdef double* total = _reduce(work, d, D, nt, D)
     for j in range(D):
-        out[j] = 0
-    for t in range(nt):
-        for j in range(D):
-            out[j] += work[t * stride + j]
+        out[j] = total[j]
     if hw == NULL:
         for j in range(D):
             out[j] *= P.scale
-    if hw == NULL and not gram:
-        for j in range(P.d):
+    if at_w:
+        for j in range(d):
             out[j] += P.alpha * v[j]
 
 
 cdef void _linear_pass(const floating* X, const Problem* P, const double* v, double* out,
-                       int nt) noexcept nogil:
+                       int nt, double* work) noexcept nogil:
     """out = Xa v (length n)."""
     cdef Py_ssize_t nblocks = (P.n + BLOCK - 1) // BLOCK
     cdef Py_ssize_t blk, i0, m
     cdef double vb = v[P.d] if P.fit_intercept else 0.0
+    cdef float* v_f = NULL
+    nt = _clamp_threads(nt, nblocks)
+    if floating is float:
+        if _float_safe(P, v):
+            v_f = _float_copy(work, P.d, P.d + P.fit_intercept, nt, 1, v)
     for blk in prange(nblocks, schedule='static', num_threads=nt):
         i0 = blk * BLOCK
-        m = P.n - i0
-        if m > BLOCK:
-            m = BLOCK
-        _block_linear(X, P, i0, m, v, vb, out + i0)
+        m = min(BLOCK, P.n - i0)
+        _block_linear(X, P, i0, m, v, v_f, vb, out + i0)
 
 
 cdef void _transpose_pass(const floating* X, const Problem* P, const double* r, double* out,
                           int nt, double* work) noexcept nogil:
     """out = Xa^T r (length D), unscaled."""
-    cdef Py_ssize_t D = P.d + P.fit_intercept
-    cdef Py_ssize_t stride = _acc_stride(D)
+    cdef Py_ssize_t d = P.d, D = P.d + P.fit_intercept
     cdef Py_ssize_t nblocks = (P.n + BLOCK - 1) // BLOCK
-    cdef Py_ssize_t blk, i0, m, j, t
-    cdef double* acc
-    if nt > nblocks:
-        nt = <int>nblocks
-    if nt < 1:
-        nt = 1
-    memset(work, 0, nt * stride * sizeof(double))
+    cdef Py_ssize_t blk, i0, m
+    cdef Scratch s
+    cdef int t
+    nt = _clamp_threads(nt, nblocks)
+    for t in range(nt):
+        memset(work + t * _thread_size(d, D), 0, (D + 1) * sizeof(double))
     with parallel(num_threads=nt):
-        t = threadid()
-        acc = work + t * stride
+        s = _scratch(work, d, D, threadid())
         for blk in prange(nblocks, schedule='static'):
             i0 = blk * BLOCK
-            m = P.n - i0
-            if m > BLOCK:
-                m = BLOCK
-            _block_transpose_add(X, P, i0, m, r + i0, acc)
+            m = min(BLOCK, P.n - i0)
+            _block_transpose_add(X, P, i0, m, r + i0, s.acc, s.gf)
+    cdef double* total = _reduce(work, d, D, nt, D)
     for j in range(D):
-        out[j] = 0
-    for t in range(nt):
-        for j in range(D):
-            out[j] += work[t * stride + j]
+        out[j] = total[j]
 
 
 cdef inline double _cost_grad(const Problem* P, const double* w, double* grad, double* H,
@@ -456,6 +677,7 @@ cdef class Kernel:
         self.P.loss = loss
         self.P.fit_intercept = fit_intercept
         self.P.alpha = alpha
+        self.P.xmax = max(float(X.max()), -float(X.min())) if self.P.f32 else 0.0
         self.n_params = self.P.d + (1 if fit_intercept else 0)
         self._keep = (X, y, sample_weight)
 
@@ -469,7 +691,7 @@ cdef class Kernel:
         """Cost at w; fills grad (len D) and hess (D x D) when given. Releases the GIL."""
         cdef int nt = self._threads(n_threads)
         cdef Py_ssize_t D = self.n_params
-        cdef double[::1] work = np.empty(_workspace_size(D, nt), dtype=np.float64)
+        cdef double[::1] work = np.empty(_workspace_size(self.P.d, D, nt), dtype=np.float64)
         cdef double* gp = NULL
         cdef double* hp = NULL
         cdef double cost
@@ -485,7 +707,7 @@ cdef class Kernel:
               n_threads=None):
         """out = Hessian(w) @ v (or Xa^T S Xa v with gram=True), without forming the Hessian."""
         cdef int nt = self._threads(n_threads)
-        cdef double[::1] work = np.empty(_workspace_size(self.n_params, nt), dtype=np.float64)
+        cdef double[::1] work = np.empty(_workspace_size(self.P.d, self.n_params, nt), dtype=np.float64)
         with nogil:
             if self.P.f32:
                 _hessp_pass(<const float*>self.P.X, &self.P, &w[0], NULL, &v[0], &out[0], gram, nt, &work[0])
@@ -496,7 +718,7 @@ cdef class Kernel:
                        n_threads=None):
         """out = Xa^T diag(hw) Xa v for precomputed weights hw (no penalty, no scaling)."""
         cdef int nt = self._threads(n_threads)
-        cdef double[::1] work = np.empty(_workspace_size(self.n_params, nt), dtype=np.float64)
+        cdef double[::1] work = np.empty(_workspace_size(self.P.d, self.n_params, nt), dtype=np.float64)
         with nogil:
             if self.P.f32:
                 _hessp_pass(<const float*>self.P.X, &self.P, NULL, &hw[0], &v[0], &out[0], False, nt, &work[0])
@@ -506,16 +728,17 @@ cdef class Kernel:
     def linear(self, const double[::1] v, double[::1] out, n_threads=None):
         """out = Xa v: the raw predictions z for parameters v (length n)."""
         cdef int nt = self._threads(n_threads)
+        cdef double[::1] work = np.empty(_workspace_size(self.P.d, self.n_params, nt), dtype=np.float64)
         with nogil:
             if self.P.f32:
-                _linear_pass(<const float*>self.P.X, &self.P, &v[0], &out[0], nt)
+                _linear_pass(<const float*>self.P.X, &self.P, &v[0], &out[0], nt, &work[0])
             else:
-                _linear_pass(<const double*>self.P.X, &self.P, &v[0], &out[0], nt)
+                _linear_pass(<const double*>self.P.X, &self.P, &v[0], &out[0], nt, &work[0])
 
     def transpose(self, const double[::1] r, double[::1] out, n_threads=None):
         """out = Xa^T r (length D), unscaled."""
         cdef int nt = self._threads(n_threads)
-        cdef double[::1] work = np.empty(_workspace_size(self.n_params, nt), dtype=np.float64)
+        cdef double[::1] work = np.empty(_workspace_size(self.P.d, self.n_params, nt), dtype=np.float64)
         with nogil:
             if self.P.f32:
                 _transpose_pass(<const float*>self.P.X, &self.P, &r[0], &out[0], nt, &work[0])
@@ -560,7 +783,7 @@ cdef class Kernel:
         """
         cdef int nt = self._threads(n_threads)
         cdef Py_ssize_t D = self.n_params
-        cdef double[::1] work = np.empty(_workspace_size(D, nt), dtype=np.float64)
+        cdef double[::1] work = np.empty(_workspace_size(self.P.d, D, nt), dtype=np.float64)
         cdef double[::1] grad = np.empty(D, dtype=np.float64)
         cdef Py_ssize_t k = 0, j
         cdef int code = 0
