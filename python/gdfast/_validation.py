@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from . import _dispatch
+
 LOSSES = ("log_loss", "squared_error")
 
 
@@ -50,7 +52,8 @@ def check_X(X: Any, name: str = "X") -> np.ndarray:
         raise ValueError(f"{name} has no columns (shape {arr.shape}); at least one feature is needed")
     if arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float64)
-    _check_finite(arr, name)
+    if not _dispatch.core.all_finite(arr):      # np.isfinite would make an n-by-d temporary
+        raise ValueError(f"{name} contains NaN or infinity")
     item = arr.itemsize
     rows_contiguous = arr.strides[1] == item or arr.shape[1] == 1
     cols_contiguous = arr.strides[0] == item or arr.shape[0] == 1

@@ -57,6 +57,7 @@ ctypedef fused floating:
 
 DEF BLOCK = 256            # rows per block: 256 x 100 doubles = 200 KiB, well inside L2
 DEF ACC_PAD = 8            # per-thread accumulators start on their own cache line
+DEF MIN_BLOCKS_PER_THREAD = 8
 
 # Loss codes, shared with the Python layer.
 LOSS_SQUARED = 0
@@ -86,6 +87,26 @@ def cpu_supports(str isa):
     """True when this CPU (and its OS) can run the kernels built for isa: baseline, avx2, avx512."""
     cdef bytes name = isa.encode()
     return bool(gd_cpu_supports(name))
+
+
+def all_finite(X):
+    """True when the 2-D float array X holds no NaN or infinity (no temporary array is made)."""
+    if X.dtype == np.float32:
+        return _all_finite[float](X)
+    return _all_finite[double](X)
+
+
+cdef bint _all_finite(const floating[:, :] X) noexcept:
+    cdef Py_ssize_t i, j
+    cdef floating acc = 0
+    with nogil:
+        for i in range(X.shape[0]):
+            # x * 0 is 0 for finite x and NaN for NaN or infinity: one sum per row, no branches.
+            for j in range(X.shape[1]):
+                acc = acc + X[i, j] * 0
+            if acc != 0:
+                return False
+    return True
 
 
 def has_openmp():
@@ -429,8 +450,11 @@ cdef inline bint _float_safe(const Problem* P, const double* v) noexcept nogil:
 
 
 cdef inline int _clamp_threads(int nt, Py_ssize_t nblocks) noexcept nogil:
-    if nt > nblocks:
-        nt = <int>nblocks
+    # Waking a thread costs microseconds: below MIN_BLOCKS_PER_THREAD blocks per thread it is
+    # not worth it (a 1000 x 10 gradient takes a few microseconds on one core).
+    cdef Py_ssize_t most = nblocks // MIN_BLOCKS_PER_THREAD
+    if nt > most:
+        nt = <int>most
     return nt if nt >= 1 else 1
 
 
