@@ -58,6 +58,7 @@ ctypedef fused floating:
 DEF BLOCK = 256            # rows per block: 256 x 100 doubles = 200 KiB, well inside L2
 DEF ACC_PAD = 8            # per-thread accumulators start on their own cache line
 DEF MIN_BLOCKS_PER_THREAD = 8
+DEF MAX_THREADED_HESSIAN = 1024   # above this many parameters the Hessian is built by one thread
 
 # Loss codes, shared with the Python layer.
 LOSS_SQUARED = 0
@@ -385,7 +386,8 @@ cdef void _syrk_rows(double* buf, Py_ssize_t rows, Py_ssize_t D, double* H) noex
 #
 # Workspace layout, in doubles (one allocation per call, or per solver run):
 #   per thread:  accumulators (D + 1, padded) | z, r, h, t (BLOCK each) | float gradient (d floats)
-#   shared:      coef and v as float32 (d floats each) | Hessian row buffer (hess_rows x D)
+#   shared:      coef and v as float32 (d floats each)
+#   Hessian:     (nt - 1) private D x D Hessians | per thread a row buffer (hess_rows x D)
 # ---------------------------------------------------------------------------------------------
 
 cdef inline Py_ssize_t _pad(Py_ssize_t k) noexcept nogil:
@@ -407,8 +409,11 @@ cdef inline Py_ssize_t _hess_rows(Py_ssize_t D) noexcept nogil:
     return rows if rows >= BLOCK else BLOCK
 
 
-cdef Py_ssize_t _workspace_size(Py_ssize_t d, Py_ssize_t D, int nt) noexcept nogil:
-    return nt * _thread_size(d, D) + 2 * _floats(d) + _hess_rows(D) * D
+cdef Py_ssize_t _workspace_size(Py_ssize_t d, Py_ssize_t D, int nt, bint hess=False) noexcept nogil:
+    cdef Py_ssize_t size = nt * _thread_size(d, D) + 2 * _floats(d)
+    if hess:                # per thread a row buffer; per thread but the first a Hessian
+        size += nt * _hess_rows(D) * D + (nt - 1) * D * D
+    return size
 
 
 cdef struct Scratch:
@@ -484,11 +489,13 @@ cdef double _pass(const floating* X, const Problem* P, const double* w, double* 
     cdef double b = w[d] if P.fit_intercept else 0.0
     cdef double cost = 0, pen = 0
     cdef double* hbuf
+    cdef double* hbase
+    cdef double* Ht
     cdef float* coef_f = NULL
     cdef Scratch s
     cdef int t
-    if H != NULL:
-        nt = 1              # syrk is called from one thread; BLAS may thread inside it
+    if H != NULL and D > MAX_THREADED_HESSIAN:
+        nt = 1              # a private D x D Hessian per thread would cost too much memory
     nt = _clamp_threads(nt, nblocks)
     # per-thread accumulators hold D gradient entries and the loss sum at [D]
     for t in range(nt):
@@ -497,22 +504,36 @@ cdef double _pass(const floating* X, const Problem* P, const double* w, double* 
         if _float_safe(P, w):
             coef_f = _float_copy(work, d, D, nt, 0, w)
     if H != NULL:
-        hbuf = work + nt * _thread_size(d, D) + 2 * _floats(d)
+        # Each thread takes a contiguous range of blocks, gathers sqrt(h)-scaled rows into its own
+        # buffer and hands them to syrk in batches of hrows rows, accumulating into its own
+        # Hessian (thread 0 into H itself). The thread Hessians are added in thread order.
+        hbase = work + nt * _thread_size(d, D) + 2 * _floats(d)
         memset(H, 0, D * D * sizeof(double))
-        s = _scratch(work, d, D, 0)
-        for blk in range(nblocks):
-            i0 = blk * BLOCK
-            m = min(BLOCK, P.n - i0)
-            _block_linear(X, P, i0, m, w, coef_f, b, s.z)
-            s.acc[D] += _block_loss(P, i0, m, s.z, s.r, s.h)
-            if grad != NULL:
-                _block_transpose_add(X, P, i0, m, s.r, s.acc, s.gf)
-            _hessian_rows(X, P, i0, m, s.h, hbuf + pending * D)
-            pending += m
-            if pending + BLOCK > hrows:
-                _syrk_rows(hbuf, pending, D, H)
-                pending = 0
-        _syrk_rows(hbuf, pending, D, H)
+        if nt > 1:
+            memset(hbase, 0, (nt - 1) * D * D * sizeof(double))
+        with parallel(num_threads=nt):
+            t = threadid()
+            s = _scratch(work, d, D, t)
+            Ht = H if t == 0 else hbase + (t - 1) * D * D
+            hbuf = hbase + (nt - 1) * D * D + t * hrows * D
+            pending = 0
+            for blk in range(nblocks * t // nt, nblocks * (t + 1) // nt):
+                i0 = blk * BLOCK
+                m = min(BLOCK, P.n - i0)
+                _block_linear(X, P, i0, m, w, coef_f, b, s.z)
+                s.acc[D] += _block_loss(P, i0, m, s.z, s.r, s.h)
+                if grad != NULL:
+                    _block_transpose_add(X, P, i0, m, s.r, s.acc, s.gf)
+                _hessian_rows(X, P, i0, m, s.h, hbuf + pending * D)
+                pending = pending + m
+                if pending + BLOCK > hrows:
+                    _syrk_rows(hbuf, pending, D, Ht)
+                    pending = 0
+            _syrk_rows(hbuf, pending, D, Ht)
+        for t in range(1, nt):
+            Ht = hbase + (t - 1) * D * D
+            for j in range(D * D):
+                H[j] += Ht[j]
     else:
         with parallel(num_threads=nt):
             s = _scratch(work, d, D, threadid())
@@ -715,7 +736,8 @@ cdef class Kernel:
         """Cost at w; fills grad (len D) and hess (D x D) when given. Releases the GIL."""
         cdef int nt = self._threads(n_threads)
         cdef Py_ssize_t D = self.n_params
-        cdef double[::1] work = np.empty(_workspace_size(self.P.d, D, nt), dtype=np.float64)
+        cdef double[::1] work = np.empty(_workspace_size(self.P.d, D, nt, hess is not None),
+                                         dtype=np.float64)
         cdef double* gp = NULL
         cdef double* hp = NULL
         cdef double cost
