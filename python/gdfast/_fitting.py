@@ -63,8 +63,18 @@ def fit_objective(obj: Objective, solver: str = "auto", *, w0: np.ndarray | None
     Returns
     -------
     OptimizeResult
+
+    Raises
+    ------
+    ValueError
+        For a solver minimize does not know (naming ``solver``) and for bad settings.
     """
     options = solver_options(solver, learning_rate=learning_rate, batch_size=batch_size,
                              random_state=random_state)
-    return minimize(obj, method=solver, w0=w0, max_iter=max_iter, tol=tol, callback=callback,
-                    **options)
+    try:
+        return minimize(obj, method=solver, w0=w0, max_iter=max_iter, tol=tol, callback=callback,
+                        **options)
+    except ValueError as e:
+        if str(e).startswith("method "):    # minimize's message for a method it does not know
+            raise ValueError(f"solver={solver!r} is not a gdfast.minimize method: {e}") from None
+        raise

@@ -120,14 +120,9 @@ class _LinearModel(BaseEstimator):
         progress = (Progress(what, s.max_iter, verbose=s.verbose) if s.verbose
                     else contextlib.nullcontext(None))
         with progress as callback:
-            try:
-                res = fit_objective(obj, s.solver, w0=w0, max_iter=s.max_iter, tol=s.tol,
-                                    learning_rate=s.learning_rate, batch_size=s.batch_size,
-                                    random_state=s.seed, callback=callback)
-            except ValueError as e:
-                if str(e).startswith("method "):     # minimize's message for an unknown method
-                    raise ValueError(f"solver={s.solver!r} is not a gdfast.minimize method: {e}") from None
-                raise
+            res = fit_objective(obj, s.solver, w0=w0, max_iter=s.max_iter, tol=s.tol,
+                                learning_rate=s.learning_rate, batch_size=s.batch_size,
+                                random_state=s.seed, callback=callback)
         if res.status != "converged":
             warnings.warn(f"{what} did not converge ({res.status}): {res.message}. "
                           f"{_advice(res.status, s.solver)}", ConvergenceWarning, stacklevel=3)
