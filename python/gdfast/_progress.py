@@ -39,6 +39,7 @@ class Progress:
     def __init__(self, desc: str, total: int | None = None, *, verbose: int = 1,
                  file: TextIO | None = None) -> None:
         self.desc = desc
+        self.total = total
         self.verbose = verbose
         self.file = sys.stderr if file is None else file
         self._start = time.monotonic()
@@ -59,7 +60,8 @@ class Progress:
         self._state = state
         if self._bar is not None:
             self._bar.set_postfix_str(_describe(state), refresh=False)
-            self._bar.update(max(0, state.n_iter - self._bar.n))
+            n = state.n_iter if self.total is None else min(state.n_iter, self.total)
+            self._bar.update(max(0, n - self._bar.n))
             return
         now = time.monotonic()
         if self.verbose >= 2 or (now - self._start >= self._delay

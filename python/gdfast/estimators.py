@@ -313,7 +313,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         if np.count_nonzero(class_total > 0) < 2:
             present = classes[class_total > 0]
             raise ValueError(f"y needs samples of at least 2 classes with positive weight to fit "
-                             f"LogisticRegression; got 1 class ({present[0]!r})")
+                             f"LogisticRegression; got 1 class ({_plain(present[0])!r})")
         binary = len(classes) == 2
         positives = [y_index == 1] if binary else [y_index == k for k in range(len(classes))]
         same_classes = (hasattr(self, "classes_") and len(self.classes_) == len(classes)
