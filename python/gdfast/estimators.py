@@ -154,7 +154,7 @@ class _LinearModel(BaseEstimator):
         return notes
 
     def _warm_start_points(self, n_problems: int, n_features: int, s: _Settings,
-                  same_classes: bool = True) -> list[np.ndarray | None]:
+                           same_classes: bool = True) -> list[np.ndarray | None]:
         """Warm-start points from the previous fit, when there is one of the same shape."""
         if not (s.warm_start and same_classes and hasattr(self, "coef_")):
             return [None] * n_problems
@@ -394,7 +394,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
                 else f"one-vs-rest over {len(self.classes_)} classes")
         title = (f"LogisticRegression ({what}): {info.total_weight:g} observations, "
                  f"alpha={info.alpha:g}, solver={info.solver!r}, {status} after "
-                 f"{', '.join(map(str, self.n_iter_))} iterations")
+                 f"{_iterations(self.n_iter_)}")
         return Summary.from_estimates(terms, coef, se, df_resid=None, level=level, title=title,
                                       groups=None if len(self.classes_) == 2 else groups,
                                       notes=self._summary_notes())
@@ -515,7 +515,7 @@ class LinearRegression(RegressorMixin, _LinearModel):
         df = info.df_resid
         title = (f"LinearRegression (least squares): {info.total_weight:g} observations, "
                  f"{df:g} residual degrees of freedom, alpha={info.alpha:g}, "
-                 f"solver={info.solver!r}, {self.status_} after {self.n_iter_} iterations")
+                 f"solver={info.solver!r}, {self.status_} after {_iterations([self.n_iter_])}")
         return Summary.from_estimates(terms, coef, se, df_resid=df, level=level, title=title,
                                       notes=self._summary_notes())
 
@@ -554,6 +554,12 @@ def _apply_class_weight(class_weight: Any, classes: np.ndarray, y_index: np.ndar
         raise ValueError(f"class_weight must be None, 'balanced' or a dict from labels to weights; "
                          f"got {class_weight!r}")
     return base * per_class[y_index]
+
+
+def _iterations(counts: Any) -> str:
+    """'1 iteration', '7 iterations', '5, 6, 7 iterations' (one count per binary problem)."""
+    counts = [int(c) for c in counts]
+    return f"{', '.join(map(str, counts))} iteration{'' if counts == [1] else 's'}"
 
 
 def _plain(label: Any) -> Any:

@@ -26,6 +26,7 @@ What the numbers mean when the fit is not the textbook one:
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -244,7 +245,8 @@ class Summary:
             lines.append(f"{term:<{name_width}}" +
                          "".join(f"  {col[i]:>{w}}" for col, w in zip(cells, widths)))
         lines.append("=" * row_width)
-        lines.extend(self.notes)
+        for note in self.notes:
+            lines.extend(textwrap.wrap(note, width=max(row_width, 72)))
         return "\n".join(lines)
 
     __repr__ = __str__
