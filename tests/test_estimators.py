@@ -185,8 +185,11 @@ def test_class_weight():
         LogisticRegression(class_weight={1: -2.0}).fit(X, y)
 
 
-@pytest.mark.parametrize("Estimator, loss", [(LogisticRegression, "log_loss"),
-                                              (LinearRegression, "squared_error")])
+BOTH = pytest.mark.parametrize("Estimator, loss", [(LogisticRegression, "log_loss"),
+                                                   (LinearRegression, "squared_error")])
+
+
+@BOTH
 def test_integer_sample_weight_is_repetition_and_zero_is_removal(Estimator, loss):
     X, y, _ = make_problem(n=60, d=3, loss=loss, seed=7)
     counts = np.random.default_rng(0).integers(0, 4, size=60)
@@ -213,9 +216,9 @@ def test_pandas_input_and_feature_names():
         np.testing.assert_array_equal(clf.predict(X[:, :4]), clf.predict(frame))
 
 
-@pytest.mark.parametrize("Estimator", [LogisticRegression, LinearRegression])
-def test_pickle_round_trip(Estimator):
-    X, y, _ = make_problem(n=100, d=3, loss=Estimator._loss, seed=8)
+@BOTH
+def test_pickle_round_trip(Estimator, loss):
+    X, y, _ = make_problem(n=100, d=3, loss=loss, seed=8)
     est = Estimator().fit(X, y)
     back = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(back.predict(X), est.predict(X))
@@ -301,9 +304,9 @@ def test_one_class_is_an_error_naming_the_class():
         LogisticRegression().fit(X, np.where(y == 1, "a", "b"), sample_weight=(y == 0).astype(float))
 
 
-@pytest.mark.parametrize("Estimator", [LogisticRegression, LinearRegression])
-def test_warm_start_starts_from_the_previous_fit(Estimator):
-    X, y, _ = make_problem(n=200, d=4, loss=Estimator._loss, seed=11)
+@BOTH
+def test_warm_start_starts_from_the_previous_fit(Estimator, loss):
+    X, y, _ = make_problem(n=200, d=4, loss=loss, seed=11)
     est = Estimator(solver="gd", tol=1e-6, warm_start=True).fit(X, y)
     first = np.max(est.n_iter_)
     est.fit(X, y)
