@@ -20,14 +20,13 @@ HEADINGS = ["# gdfast benchmark report", "## Targets", "## Memory read bandwidth
 def _table(text: str, heading: str) -> list[list[str]]:
     """The rows (cells) of the first markdown table after a heading."""
     body = text.split(heading, 1)[1]
-    rows = [line for line in body.splitlines() if line.startswith("|")]
     block = []
     for line in body.splitlines()[1:]:
         if line.startswith("|"):
             block.append(line)
         elif block:
             break
-    assert rows and block
+    assert block, f"no table after {heading!r}"
     return [[c.strip() for c in line.strip("|").split("|")] for line in block[2:]]
 
 
