@@ -676,11 +676,13 @@ def diag_weighted(Kernel kernel, const double[::1] hw, double[::1] out, n_thread
 from libc.math cimport INFINITY
 
 # Modes of descent_run.
-DESCENT_BACKTRACKING = 0
-DESCENT_NESTEROV = 1
+DESCENT_FIXED = 0
+DESCENT_BACKTRACKING = 1
+DESCENT_NESTEROV = 2
 cdef enum:
-    M_BACKTRACKING = 0
-    M_NESTEROV = 1
+    M_FIXED = 0
+    M_BACKTRACKING = 1
+    M_NESTEROV = 2
 
 # Backtracking (Armijo) constants: accept a step t when cost(w - t g) <= cost(w) - C1 t |g|^2.
 # With C1 = 1/2 an accepted step is at most about 1/L (the descent lemma), so the line search
@@ -710,8 +712,8 @@ def descent_run(Kernel kernel, int mode, double[::1] w, double[::1] aux, double 
                 Py_ssize_t max_steps, double[::1] cost_hist, double[::1] gnorm_hist,
                 double[::1] step_hist, Py_ssize_t it0, double[::1] state, double[::1] best_w,
                 double tol, bint final, n_threads=None):
-    """Gradient descent with an Armijo backtracking line search, or Nesterov's accelerated
-    gradient with a fixed step and adaptive restart, entirely without the GIL.
+    """Gradient descent with a fixed step or an Armijo backtracking line search, or Nesterov's
+    accelerated gradient with a fixed step and adaptive restart, entirely without the GIL.
 
     Each iteration evaluates the cost and gradient at the current point (one fused pass; for
     backtracking the pass of the accepted trial serves as the next evaluation), records them in
@@ -728,6 +730,7 @@ def descent_run(Kernel kernel, int mode, double[::1] w, double[::1] aux, double 
     A call ends with the new point already evaluated (cost in state[4], gradient in aux[:D]);
     the next call (it0 > 0) records it without a second pass.
 
+    Fixed: w <- w - lr grad(w).
     Backtracking: lr is the first trial step; state[3] carries the last accepted step.
     Nesterov (O'Donoghue and Candes' gradient restart): with y the extrapolated point,
         x+ = y - lr grad(y);  restart (momentum counter k = 0) if grad(y) . (x+ - x) > 0;
@@ -805,6 +808,12 @@ def descent_run(Kernel kernel, int mode, double[::1] w, double[::1] aux, double 
                 memcpy(wp, trial, D * sizeof(double))
                 memcpy(g, xnew, D * sizeof(double))
                 cost = ct
+                state[4] = cost
+            elif mode == M_FIXED:
+                for j in range(D):
+                    wp[j] -= lr * g[j]
+                step_hist[it0 + k - 1] = lr
+                cost = _cost_grad(P, wp, g, NULL, nt, &work[0])
                 state[4] = cost
             else:
                 mom = state[3]
