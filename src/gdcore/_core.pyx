@@ -771,7 +771,7 @@ def descent_run(Kernel kernel, int mode, double[::1] w, double[::1] aux, double 
                     memcpy(x, wp, D * sizeof(double))
                     state[3] = 0
                 else:
-                    state[3] = lr
+                    state[3] = lr / GROW            # so that the first trial step is lr
             if not isfinite(cost) or not isfinite(gmax) or cost > 10.0 * state[0] + 1e-300:
                 code = 2
                 break
