@@ -10,11 +10,13 @@ Stopping rule (all methods): the run has converged when
 
 the largest gradient component relative to its value at the start (for a warm start, G is the
 larger of that and the gradient at w = 0, so that starting near the optimum does not make tol
-unreachable). Multiplying X by a constant (metres to millimetres) rescales the gradient and G
-alike, so the rule means the same in any units. Newton, Newton-CG and L-BFGS also stop when the
-gradient no longer shrinks although the predicted decrease of the cost is below its rounding
-error: they have then reached the rounding floor of double precision, the most any method can
-give.
+unreachable). Multiplying X by a constant (metres to millimetres) multiplies the coefficients'
+gradient and their part of G alike, so the rule is unit-free without an intercept; the
+intercept's gradient does not scale, so with one the rule is only close to unit-free (Newton's
+iteration counts do not move; a first-order method may stop a little earlier or later).
+Newton, Newton-CG and L-BFGS also stop at the rounding floor of double precision, the most any
+method can give: when the predicted decrease of the cost is below its rounding error and the
+corrections (Newton, Newton-CG) or the gradient (L-BFGS) stop shrinking.
 """
 from __future__ import annotations
 
