@@ -5,7 +5,6 @@ about iterations and results, and thousands of tiny multi-threaded passes are sl
 machine.
 """
 import math
-import os
 import warnings
 from fractions import Fraction
 

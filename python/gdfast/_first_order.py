@@ -1,9 +1,8 @@
 """Full-batch first-order methods: gradient descent ("gd") and Nesterov's accelerated gradient.
 
 Both loops run in C without the GIL (``gdfast._core.descent_run``), one fused pass over X per
-iteration (a backtracking trial costs one more pass). Python drives the loop in chunks of about
-1e8 element reads so that Ctrl-C is noticed, or one iteration at a time when there is a callback,
-and checks for separable classes between chunks.
+iteration (a rejected backtracking trial costs one more). Python drives the loop in chunks (see
+_ELEMENTS_PER_CHUNK), or one iteration at a time when there is a callback.
 """
 from __future__ import annotations
 
@@ -27,7 +26,10 @@ from ._objective import Objective
 from ._result import OptimizeResult
 from ._validation import check_scalar
 
+# The C loop runs in chunks of about this many element reads (a fraction of a second), and at most
+# this many iterations, between which Python checks for Ctrl-C and for separable classes.
 _ELEMENTS_PER_CHUNK = 1e8
+_MAX_CHUNK_ITER = 1000
 
 
 def resolve_learning_rate(obj: Objective, learning_rate: Any, allowed: tuple[str, ...] = ("auto",)
@@ -66,12 +68,14 @@ def _descent(method: str, mode: int, obj: Objective, w: np.ndarray, lr: float, m
     """
     kernel, D = obj._kernel, obj.n_params
     n_eval = max_iter + 1                         # the start and one evaluation per step
-    costs, gnorms, steps = np.empty(n_eval), np.empty(n_eval), np.empty(n_eval)
+    # histories grow as the run goes, so that a huge max_iter costs no memory up front
+    costs, gnorms, steps = (np.empty(min(n_eval, 1024)) for _ in range(3))
     run_state = np.array([0.0, gradient_scale(obj, w), 0.0, 0.0, 0.0])
     best = w.copy()
     aux = np.zeros(4 * D)                         # gradient and scratch vectors, kept across calls
     separation = SeparationCheck(obj)
-    chunk = 1 if callback is not None else max(1, int(_ELEMENTS_PER_CHUNK // (obj.n_samples * D)))
+    chunk = 1 if callback is not None else \
+        max(1, min(_MAX_CHUNK_ITER, int(_ELEMENTS_PER_CHUNK // (obj.n_samples * D))))
     done, code = 0, 0
 
     def history(extra_cost: float | None = None) -> dict[str, np.ndarray]:
@@ -83,9 +87,13 @@ def _descent(method: str, mode: int, obj: Objective, w: np.ndarray, lr: float, m
         return h
 
     while done < n_eval:
-        k, code = _core.descent_run(kernel, mode, w, aux, lr, min(chunk, n_eval - done), costs,
-                                    gnorms, steps, done, run_state, best, tol,
-                                    done + chunk >= n_eval, obj.n_threads)
+        n_steps = min(chunk, n_eval - done)
+        if done + n_steps > len(costs):
+            size = min(n_eval, max(done + n_steps, 2 * len(costs)))
+            costs, gnorms, steps = (np.concatenate([a[:done], np.empty(size - done)])
+                                    for a in (costs, gnorms, steps))
+        k, code = _core.descent_run(kernel, mode, w, aux, lr, n_steps, costs, gnorms, steps, done,
+                                    run_state, best, tol, done + n_steps == n_eval, obj.n_threads)
         done += k
         if code != 0 or done == n_eval:
             break

@@ -177,7 +177,7 @@ def lbfgs(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Ca
             break
 
         point = None
-        for attempt in range(2):
+        for _ in range(2):                        # the memory's direction, then the gradient
             d = _two_loop(g, pairs) if pairs else -g
             slope = float(d @ g)
             if not slope < 0:                     # a stale memory gave no descent direction
