@@ -408,7 +408,9 @@ def test_history_and_result_are_consistent(method):
     assert res.method == method and res.status in ("converged", "max_iter")
     for key in ("cost", "grad_norm", "step"):
         assert res.history[key].dtype == np.float64
-    assert len(res.history["cost"]) == len(res.history["grad_norm"]) == res.n_iter + 1
+        assert len(res.history[key]) == res.n_iter + 1
+    steps = res.history["step"]
+    assert np.all(steps[:-1] > 0) and steps[-1] == 0          # no step from the last point
     assert res.history["cost"][0] == pytest.approx(obj.cost(np.zeros(obj.n_params)), rel=1e-12)
     assert res.history["grad_norm"][0] == pytest.approx(
         np.max(np.abs(obj.gradient(np.zeros(obj.n_params)))), rel=1e-12)

@@ -44,8 +44,17 @@ def _user_stacklevel() -> int:
 
 def finish(method: str, w: np.ndarray, cost: float, n_iter: int, status: str, message: str,
            history: dict[str, Any]) -> OptimizeResult:
-    """The result object, with the history as float arrays."""
-    hist = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
+    """The result object, with the history as float arrays.
+
+    Every history entry gets one value per point, the first being the start: per-step entries
+    ("step": the step taken from that point; "cg_iter") are padded with 0 for the last point,
+    from which no step was taken.
+    """
+    n_points = len(history["cost"])
+    hist = {}
+    for key, values in history.items():
+        values = np.asarray(values, dtype=np.float64)
+        hist[key] = np.concatenate([values, np.zeros(n_points - len(values))])
     return OptimizeResult(w=np.asarray(w, dtype=np.float64), cost=float(cost), n_iter=int(n_iter),
                           converged=status == "converged", status=status, message=message,
                           method=method, history=hist)

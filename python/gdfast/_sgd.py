@@ -103,7 +103,7 @@ def _run(method: str, obj: Objective, w: np.ndarray, max_iter: int, tol: float,
     scale = gradient_scale(obj, w)
     separation = SeparationCheck(obj)
     start, gmax = cost_grad(w)
-    costs, gnorms, steps = [start], [gmax], [0.0]
+    costs, gnorms, steps = [start], [gmax], []    # steps[e]: the step during epoch e + 1
     best_cost, best_w = start, w.copy()
     current = w
     status, message = "max_iter", max_iter_message(max_iter, "epochs")
