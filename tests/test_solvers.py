@@ -589,6 +589,7 @@ def test_diag_weighted_kernel():
     ("gd", dict(learning_rate=0.0), ValueError, "learning_rate"),
     ("nesterov", dict(learning_rate="backtracking"), ValueError, "learning_rate"),
     ("newton", dict(learning_rate=0.1), ValueError, "learning_rate"),
+    ("auto", dict(learning_rate=0.1), ValueError, "method='auto'"),
     ("newton", dict(batch_size=3), TypeError, "batch_size"),
     ("auto", dict(memory=3), TypeError, "memory"),
     ("gd", dict(momentum=0.5), TypeError, "learning_rate"),   # lists gd's options

@@ -148,6 +148,7 @@ def minimize(obj: Objective, method: str = "auto", w0: Any = None, learning_rate
     if not isinstance(method, str) or (method != "auto" and method not in METHODS):
         raise ValueError(f"method must be one of {', '.join(map(repr, ['auto', *METHODS]))}; "
                          f"got {method!r}")
+    requested = method
     if method == "auto":
         if options:
             raise TypeError(f"method='auto' takes no solver options (got {', '.join(options)}); "
@@ -164,8 +165,9 @@ def minimize(obj: Objective, method: str = "auto", w0: Any = None, learning_rate
     if "learning_rate" in valid:
         options["learning_rate"] = learning_rate
     elif not (isinstance(learning_rate, str) and learning_rate == "auto"):
-        raise ValueError(f"learning_rate is not used by method={method!r}, which chooses its own "
-                         "steps; leave it at 'auto'")
+        chosen = f"method='auto' (here {method!r})" if requested == "auto" else f"method={method!r}"
+        raise ValueError(f"learning_rate is not used by {chosen}, which chooses its own steps; "
+                         "leave it at 'auto' or name a first-order method")
     if max_iter is None:
         max_iter = DEFAULT_MAX_ITER[method]
     max_iter = check_scalar(max_iter, "max_iter", low=1, integer=True)
