@@ -284,3 +284,32 @@ cdef inline void syrk_rows(double* buf, Py_ssize_t rows, Py_ssize_t D, double* H
     cdef char trans = b'N'
     if rows > 0:
         dsyrk(&uplo, &trans, &Di, &k, &one, buf, &Di, &one, H, &Di)
+
+
+cdef inline void block_square_add(const floating* X, const Problem* P, Py_ssize_t i0, Py_ssize_t m,
+                           const double* hw, double* acc) noexcept nogil:
+    """acc[j] += sum_k hw[k] X[i0 + k, j]^2 over the block; acc[d] += sum_k hw[k] (intercept)."""
+    cdef Py_ssize_t k, j
+    cdef const floating* row
+    cdef const floating* col
+    cdef double hk, s, x
+    if P.cs == 1:
+        for k in range(m):
+            row = X + (i0 + k) * P.rs
+            hk = hw[k]
+            for j in range(P.d):
+                x = row[j]
+                acc[j] += hk * x * x
+    else:
+        for j in range(P.d):
+            col = X + j * P.cs + i0
+            s = 0
+            for k in range(m):
+                x = col[k]
+                s += hw[k] * x * x
+            acc[j] += s
+    if P.fit_intercept:
+        s = 0
+        for k in range(m):
+            s += hw[k]
+        acc[P.d] += s

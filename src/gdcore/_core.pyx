@@ -9,13 +9,13 @@
 # summed in thread order, so a given thread count always gives the same bits.
 
 from cython.parallel cimport prange, parallel, threadid
-from libc.math cimport fabs, fmax, sqrt, isfinite
+from libc.math cimport INFINITY, fabs, fmax, sqrt, isfinite
 from libc.string cimport memset, memcpy
 
 from gdfast._loss cimport exp_nonpos, log1p_unit, log_loss_terms, squared_terms
 from gdfast.kernels cimport (
     floating, Problem, LOG_LOSS, SQUARED_ERROR, dot_mixed, block_linear, block_transpose_add,
-    block_loss, hessian_rows, syrk_rows)
+    block_loss, block_square_add, hessian_rows, syrk_rows)
 
 import numpy as np
 
@@ -546,50 +546,206 @@ cdef class Kernel:
                     h[i] = wi * hi
         return total
 
-    def gd_run(self, double[::1] w, double lr, Py_ssize_t max_steps, double[::1] history,
-               Py_ssize_t it0, double[::1] state, double[::1] best_w, double tol, bint final,
-               n_threads=None):
-        """Fixed-step gradient descent, entirely without the GIL.
 
-        Evaluates the cost and gradient at w, records the cost in history[it0 + k], and steps
-        w <- w - lr * grad, max_steps times; stops early on convergence or divergence. With final,
-        the last evaluation takes no step, so w is the iterate whose cost was recorded last.
-        state = [cost at start, gradient scale, best cost so far] persists across calls so that
-        a Python driver can run the loop in chunks (for a callback or to check signals); the
-        caller sets the gradient scale: the run has converged when max|grad| <= tol * scale.
-        Returns (evaluations made, code): code 0 running, 1 converged, 2 diverged.
-        """
-        cdef int nt = self._threads(n_threads)
-        cdef Py_ssize_t D = self.n_params
-        cdef double[::1] work = np.empty(_workspace_size(self.P.d, D, nt), dtype=np.float64)
-        cdef double[::1] grad = np.empty(D, dtype=np.float64)
-        cdef Py_ssize_t k = 0, j
-        cdef int code = 0
-        cdef double cost, gmax
-        with nogil:
-            while k < max_steps:
-                cost = _cost_grad(&self.P, &w[0], &grad[0], NULL, nt, &work[0])
-                history[it0 + k] = cost
-                k += 1
-                gmax = 0
+
+# ---------------------------------------------------------------------------------------------
+# Solver support (issue 3): the diagonal of a weighted Gram matrix, and nogil loops for gradient
+# descent with a backtracking line search and for Nesterov's accelerated gradient. Module-level
+# functions over a Kernel, so that the class above stays as it is.
+# ---------------------------------------------------------------------------------------------
+
+cdef void _diag_pass(const floating* X, const Problem* P, const double* hw, double* out, int nt,
+                     double* work) noexcept nogil:
+    """out = diag(Xa^T diag(hw) Xa) (length D), unscaled; per-thread sums in thread order."""
+    cdef Py_ssize_t d = P.d, D = P.d + P.fit_intercept
+    cdef Py_ssize_t nblocks = (P.n + BLOCK - 1) // BLOCK
+    cdef Py_ssize_t blk, i0, m, j
+    cdef Scratch s
+    cdef int t
+    nt = _clamp_threads(nt, nblocks)
+    for t in range(nt):
+        memset(work + t * _thread_size(d, D), 0, (D + 1) * sizeof(double))
+    with parallel(num_threads=nt):
+        s = _scratch(work, d, D, threadid())
+        for blk in prange(nblocks, schedule='static'):
+            i0 = blk * BLOCK
+            m = min(BLOCK, P.n - i0)
+            block_square_add(X, P, i0, m, hw + i0, s.acc)
+    cdef double* total = _reduce(work, d, D, nt, D)
+    for j in range(D):
+        out[j] = total[j]
+
+
+def diag_weighted(Kernel kernel, const double[::1] hw, double[::1] out, n_threads=None):
+    """out = diag(Xa^T diag(hw) Xa), i.e. out[j] = sum_i hw[i] Xa[i, j]^2 (no penalty, unscaled).
+
+    With hw = s * loss''(z) this is the diagonal of the Hessian without the penalty (the Jacobi
+    preconditioner of Newton-CG); with hw = s it is the mean square of each column.
+    """
+    cdef int nt = kernel._threads(n_threads)
+    cdef double[::1] work = np.empty(_workspace_size(kernel.P.d, kernel.n_params, nt), dtype=np.float64)
+    with nogil:
+        if kernel.P.f32:
+            _diag_pass(<const float*>kernel.P.X, &kernel.P, &hw[0], &out[0], nt, &work[0])
+        else:
+            _diag_pass(<const double*>kernel.P.X, &kernel.P, &hw[0], &out[0], nt, &work[0])
+
+
+
+# Modes of descent_run.
+DESCENT_FIXED = 0
+DESCENT_BACKTRACKING = 1
+DESCENT_NESTEROV = 2
+cdef enum:
+    M_FIXED = 0
+    M_BACKTRACKING = 1
+    M_NESTEROV = 2
+
+# Backtracking (Armijo) constants: accept a step t when cost(w - t g) <= cost(w) - C1 t |g|^2.
+# With C1 = 1/2 an accepted step is at most about 1/L (the descent lemma), so the line search
+# never settles on the oscillating steps near 2/L; the trial step grows by GROW after each
+# iteration so that it can follow a flatter region, and shrinks by half on a rejection.
+DEF ARMIJO_C1 = 0.5
+DEF GROW = 1.25
+DEF MIN_STEP_RATIO = 1e-20     # a trial step this far below the first one means no progress
+# The cost is a sum over many rows: its rounding error is about this times its value. A decrease
+# smaller than that cannot be seen, so a step that raises the cost by no more is not rejected.
+DEF COST_ROUNDING = 1e3 * 2.220446049250313e-16
+
+
+cdef inline double _maxabs(const double* g, Py_ssize_t D) noexcept nogil:
+    """max |g_j|; infinite when some g_j is not finite."""
+    cdef double m = 0
+    cdef Py_ssize_t j
+    for j in range(D):
+        if not isfinite(g[j]):
+            return INFINITY
+        if fabs(g[j]) > m:
+            m = fabs(g[j])
+    return m
+
+
+def descent_run(Kernel kernel, int mode, double[::1] w, double[::1] aux, double lr,
+                Py_ssize_t max_steps, double[::1] cost_hist, double[::1] gnorm_hist,
+                double[::1] step_hist, Py_ssize_t it0, double[::1] state, double[::1] best_w,
+                double tol, bint final, n_threads=None):
+    """Gradient descent with a fixed step or an Armijo backtracking line search, or Nesterov's
+    accelerated gradient with a fixed step and adaptive restart, entirely without the GIL.
+
+    Each iteration evaluates the cost and gradient at the current point (one fused pass; for
+    backtracking the pass of the accepted trial serves as the next evaluation), records them in
+    the histories at it0 + k, and steps. Stops early on convergence (max|grad| <= tol * state[1])
+    or divergence (a non-finite cost, or one above 10 times the first). With final, the last
+    evaluation takes no step.
+
+    w is the point being evaluated: the iterate for backtracking, the extrapolated point y for
+    Nesterov. aux (4 * D doubles, kept by the caller across calls) holds the gradient, the trial
+    point, the previous iterate x and the current iterate for Nesterov.
+    state = [cost at start, gradient scale, best cost, step or momentum counter, current cost]
+    persists across calls; best_w receives the point with the best cost.
+    Returns (evaluations made, code): 0 running, 1 converged, 2 diverged, 3 no decrease possible.
+    A call ends with the new point already evaluated (cost in state[4], gradient in aux[:D]);
+    the next call (it0 > 0) records it without a second pass.
+
+    Fixed: w <- w - lr grad(w).
+    Backtracking: lr is the first trial step; state[3] carries the last accepted step.
+    Nesterov (O'Donoghue and Candes' gradient restart): with y the extrapolated point,
+        x+ = y - lr grad(y);  restart (momentum counter k = 0) if grad(y) . (x+ - x) > 0;
+        y+ = x+ + k / (k + 3) (x+ - x);  k += 1.
+    The restart test costs nothing extra and makes the method adapt to the unknown strong
+    convexity; state[3] carries k.
+    """
+    cdef int nt = kernel._threads(n_threads)
+    cdef Problem* P = &kernel.P
+    cdef Py_ssize_t D = kernel.n_params
+    cdef double[::1] work = np.empty(_workspace_size(P.d, D, nt), dtype=np.float64)
+    cdef double* g = &aux[0]
+    cdef double* trial = g + D
+    cdef double* x = g + 2 * D
+    cdef double* xnew = g + 3 * D
+    cdef double* wp = &w[0]
+    cdef Py_ssize_t k = 0, j
+    cdef int code = 0
+    cdef double cost, gmax, t, gg, ct, beta, dot, slack, mom
+    if aux.shape[0] < 4 * D:
+        raise ValueError("aux must hold 4 * n_params doubles")
+    with nogil:
+        if it0 > 0:
+            cost = state[4]                    # evaluated at the end of the previous call, in g
+        else:
+            cost = _cost_grad(P, wp, g, NULL, nt, &work[0])
+        while k < max_steps:
+            gmax = _maxabs(g, D)
+            cost_hist[it0 + k] = cost
+            gnorm_hist[it0 + k] = gmax
+            step_hist[it0 + k] = 0.0
+            k += 1
+            if it0 + k == 1:
+                state[0] = cost
+                state[2] = cost
+                memcpy(&best_w[0], wp, D * sizeof(double))
+                if mode == M_NESTEROV:
+                    memcpy(x, wp, D * sizeof(double))
+                    state[3] = 0
+                else:
+                    state[3] = lr / GROW            # so that the first trial step is lr
+            if not isfinite(cost) or not isfinite(gmax) or cost > 10.0 * state[0] + 1e-300:
+                code = 2
+                break
+            if cost <= state[2]:
+                state[2] = cost
+                memcpy(&best_w[0], wp, D * sizeof(double))
+            if gmax <= tol * state[1]:
+                code = 1
+                break
+            if final and k == max_steps:
+                break
+            if mode == M_BACKTRACKING:
+                gg = 0
                 for j in range(D):
-                    if fabs(grad[j]) > gmax or not isfinite(grad[j]):
-                        gmax = fabs(grad[j])
-                if it0 + k == 1:
-                    state[0] = cost
-                    state[2] = cost
-                    memcpy(&best_w[0], &w[0], D * sizeof(double))
-                if not isfinite(cost) or not isfinite(gmax) or cost > 10.0 * state[0] + 1e-300:
-                    code = 2
+                    gg += g[j] * g[j]
+                t = state[3] * GROW
+                slack = COST_ROUNDING * fabs(cost)
+                while True:
+                    for j in range(D):
+                        trial[j] = wp[j] - t * g[j]
+                    # the trial's gradient goes to xnew (scratch) until the step is accepted
+                    ct = _cost_grad(P, trial, xnew, NULL, nt, &work[0])
+                    if ct <= cost - ARMIJO_C1 * t * gg or (
+                            ARMIJO_C1 * t * gg <= slack and ct <= cost + slack):
+                        break
+                    t *= 0.5
+                    if t < MIN_STEP_RATIO * lr:
+                        break
+                if t < MIN_STEP_RATIO * lr:
+                    code = 3
                     break
-                if cost <= state[2]:
-                    state[2] = cost
-                    memcpy(&best_w[0], &w[0], D * sizeof(double))
-                if gmax <= tol * state[1]:
-                    code = 1
-                    break
-                if final and k == max_steps:
-                    break
+                state[3] = t
+                step_hist[it0 + k - 1] = t
+                memcpy(wp, trial, D * sizeof(double))
+                memcpy(g, xnew, D * sizeof(double))
+                cost = ct
+                state[4] = cost
+            elif mode == M_FIXED:
                 for j in range(D):
-                    w[j] -= lr * grad[j]
-        return k, code
+                    wp[j] -= lr * g[j]
+                step_hist[it0 + k - 1] = lr
+                cost = _cost_grad(P, wp, g, NULL, nt, &work[0])
+                state[4] = cost
+            else:
+                mom = state[3]
+                dot = 0
+                for j in range(D):
+                    xnew[j] = wp[j] - lr * g[j]
+                    dot += g[j] * (xnew[j] - x[j])
+                if dot > 0:
+                    mom = 0                     # the momentum points uphill: restart
+                beta = mom / (mom + 3.0)
+                for j in range(D):
+                    wp[j] = xnew[j] + beta * (xnew[j] - x[j])
+                    x[j] = xnew[j]
+                state[3] = mom + 1
+                step_hist[it0 + k - 1] = lr
+                cost = _cost_grad(P, wp, g, NULL, nt, &work[0])
+                state[4] = cost
+    return k, code
