@@ -21,7 +21,7 @@ import scipy.linalg
 
 from ._objective import Objective
 from ._result import DivergenceWarning, IterationState, OptimizeResult
-from ._validation import check_scalar, check_vector
+from ._validation import check_name, check_scalar, check_vector
 
 Callback = Callable[[IterationState], Any]
 
@@ -197,6 +197,9 @@ def minimize(obj: Objective, method: str = "auto", w0: Any = None, learning_rate
     -------
     OptimizeResult
     """
+    if not (hasattr(obj, "n_params") and hasattr(obj, "cost_gradient")):
+        raise TypeError(f"obj must be a gdfast.Objective; got {type(obj).__name__}")
+    check_name(method, "method", ["auto", *METHODS])
     if method == "auto":
         method = "newton"
     if method not in METHODS:
