@@ -31,7 +31,7 @@ def read_only_problem(n, d, loss="log_loss", seed=0):
 
 
 def fit_both(obj):
-    gd = gdfast.minimize(obj, method="gd", max_iter=150, tol=0.0)
+    gd = gdfast.minimize(obj, method="gd", max_iter=50, tol=0.0)
     newton = gdfast.minimize(obj, method="newton", tol=1e-12)
     return gd, newton
 
@@ -47,7 +47,7 @@ def same_bits(a, b):
 @pytest.mark.parametrize("shared_objective", [False, True], ids=["own-objective", "shared-objective"])
 @pytest.mark.parametrize("loss", ["log_loss", "squared_error"])
 def test_eight_threads_fit_at_once_and_match_serial(loss, shared_objective):
-    X, y, _ = read_only_problem(n=3000, d=12, loss=loss, seed=1)
+    X, y, _ = read_only_problem(n=2000, d=12, loss=loss, seed=1)
     n_threads = [1 + k % 2 for k in range(8)]          # half the fits use 1 OpenMP thread, half 2
     objectives = {t: gdfast.Objective(X, y, loss=loss, alpha=1e-3, n_threads=t) for t in (1, 2)}
     serial = {t: fit_both(o) for t, o in objectives.items()}
@@ -155,8 +155,8 @@ def test_python_keeps_running_during_a_long_call(what):
 
 @pytest.mark.parametrize("loss", ["log_loss", "squared_error"])
 def test_same_thread_count_gives_the_same_bits(loss):
-    X, y, w = make_problem(n=5000, d=9, loss=loss, seed=3)
-    sw = np.random.default_rng(0).uniform(0.5, 2.0, 5000)
+    X, y, w = make_problem(n=2000, d=9, loss=loss, seed=3)
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, 2000)
     for t in (1, 2, 3):
         runs = []
         for _ in range(2):
@@ -172,7 +172,7 @@ def test_same_thread_count_gives_the_same_bits(loss):
 
 @pytest.mark.parametrize("loss", ["log_loss", "squared_error"])
 def test_thread_counts_agree_within_the_documented_tolerance(loss):
-    X, y, w = make_problem(n=20_000, d=25, loss=loss, seed=4)
+    X, y, w = make_problem(n=10_000, d=25, loss=loss, seed=4)
     out = {}
     for t in (1, 2, 3):
         obj = gdfast.Objective(X, y, loss=loss, alpha=1e-3, n_threads=t)
