@@ -5,7 +5,6 @@ Each fit runs in a child process (a real Ctrl-C goes to a process), sized to tak
 signal were ignored; the child is killed if it has not reacted within HANG_LIMIT seconds, so the
 test stays short whatever happens.
 """
-import os
 import select
 import signal
 import subprocess
