@@ -39,7 +39,8 @@ def fit_both(obj):
 def same_bits(a, b):
     return (np.array_equal(a.w, b.w) and a.cost == b.cost and a.n_iter == b.n_iter
             and a.status == b.status
-            and all(np.array_equal(a.history[k], b.history[k]) for k in a.history))
+            and a.history.keys() == b.history.keys()
+            and all(np.array_equal(a.history[k], b.history[k], equal_nan=True) for k in a.history))
 
 
 # ---- 8 threads at once give the serial result, bit for bit -------------------------------------
