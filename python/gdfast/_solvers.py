@@ -32,7 +32,7 @@ from ._newton import newton, newton_cg
 from ._objective import Objective
 from ._result import OptimizeResult
 from ._sgd import adam, sgd
-from ._validation import check_scalar, check_vector
+from ._validation import check_name, check_scalar, check_vector
 
 METHODS: dict[str, Callable[..., OptimizeResult]] = {
     "gd": gd, "nesterov": nesterov, "sgd": sgd, "adam": adam, "newton": newton,
@@ -145,9 +145,9 @@ def minimize(obj: Objective, method: str = "auto", w0: Any = None, learning_rate
         For an unknown method (the message lists the valid ones), an option the method does not
         take, or an option out of range.
     """
-    if not isinstance(method, str) or (method != "auto" and method not in METHODS):
-        raise ValueError(f"method must be one of {', '.join(map(repr, ['auto', *METHODS]))}; "
-                         f"got {method!r}")
+    if not (hasattr(obj, "n_params") and hasattr(obj, "cost_gradient")):
+        raise TypeError(f"obj must be a gdfast.Objective; got {type(obj).__name__}")
+    check_name(method, "method", ["auto", *METHODS])
     requested = method
     if method == "auto":
         if options:

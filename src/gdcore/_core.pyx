@@ -62,26 +62,6 @@ def cpu_supports(str isa):
     return bool(gd_cpu_supports(name))
 
 
-def all_finite(X):
-    """True when the 2-D float array X holds no NaN or infinity (no temporary array is made)."""
-    if X.dtype == np.float32:
-        return _all_finite[float](X)
-    return _all_finite[double](X)
-
-
-cdef bint _all_finite(const floating[:, :] X) noexcept:
-    cdef Py_ssize_t i, j
-    cdef floating acc = 0
-    with nogil:
-        for i in range(X.shape[0]):
-            # x * 0 is 0 for finite x and NaN for NaN or infinity: one sum per row, no branches.
-            for j in range(X.shape[1]):
-                acc = acc + X[i, j] * 0
-            if acc != 0:
-                return False
-    return True
-
-
 def has_openmp():
     """True when the kernels were compiled with OpenMP."""
     return bool(gd_has_openmp())
