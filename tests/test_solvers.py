@@ -428,14 +428,28 @@ def test_warm_start_from_the_optimum(method):
     np.testing.assert_array_equal(res.w, w)
 
 
-def test_auto_picks_newton_cg_for_many_parameters():
+def test_auto_picks_newton_for_a_cheap_hessian_and_lbfgs_otherwise():
     X, y, _ = make_problem(n=40, d=600, seed=14)
     obj = gdfast.Objective(X, y, alpha=1e-2)
-    assert choose_method(obj) == "newton-cg"
+    assert choose_method(obj) == "lbfgs"
     assert choose_method(gdfast.Objective(X[:, :100], y)) == "newton"
     res = gdfast.minimize(obj)
-    assert res.method == "newton-cg" and res.converged
+    assert res.method == "lbfgs" and res.converged
     assert np.max(np.abs(obj.gradient(res.w))) <= 1e-8 * np.max(np.abs(obj.gradient(np.zeros(601))))
+
+
+@pytest.mark.parametrize("d,finish", [(5, "newton"), (600, "newton-cg")])
+def test_auto_hands_over_to_a_newton_method_when_lbfgs_stalls(monkeypatch, d, finish):
+    from gdfast import _solvers
+    monkeypatch.setattr(_solvers, "AUTO_NEWTON_MAX_WORK", 0)     # never Newton first
+    monkeypatch.setattr(_solvers, "AUTO_LBFGS_BUDGET", 2)        # L-BFGS "stalls" after 2 steps
+    X, y, _ = make_problem(n=60, d=d, seed=15)
+    obj = gdfast.Objective(X, y, alpha=1e-2)
+    res = gdfast.minimize(obj)
+    assert res.method == f"lbfgs+{finish}" and res.converged
+    assert len(res.history["cost"]) >= 3 and res.n_iter > 2
+    best = gdfast.minimize(obj, method="newton" if d < 100 else "newton-cg", tol=1e-12)
+    assert res.cost == pytest.approx(best.cost, rel=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------
