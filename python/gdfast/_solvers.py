@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 import scipy.linalg
 
+from . import _sparse_input
 from ._objective import Objective
 from ._result import DivergenceWarning, IterationState, OptimizeResult
 from ._validation import check_scalar, check_vector
@@ -179,7 +180,8 @@ def minimize(obj: Objective, method: str = "auto", w0: Any = None, learning_rate
     method : {"auto", "gd", "newton"}
         "gd": gradient descent ``w <- w - learning_rate * gradient``, run as a loop in C.
         "newton": Newton's method, a Cholesky solve of the Hessian per step with a backtracking
-        line search, damped when the Hessian is not positive definite. "auto" picks Newton.
+        line search, damped when the Hessian is not positive definite. "auto" picks Newton (for
+        sparse X too large for a dense Hessian, "gd").
     w0 : array-like, optional
         Starting point (warm start); zeros by default.
     learning_rate : float or "auto"
@@ -197,8 +199,9 @@ def minimize(obj: Objective, method: str = "auto", w0: Any = None, learning_rate
     -------
     OptimizeResult
     """
-    if method == "auto":
-        method = "newton"
+    if method == "auto":   # sparse X whose dense Hessian is refused: the Hessian-free method here
+        big = getattr(obj, "is_sparse", False) and obj.n_params > _sparse_input.MAX_HESSIAN_PARAMS
+        method = "gd" if big else "newton"
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, ['auto', *METHODS]))}; got {method!r}")
     if max_iter is None:

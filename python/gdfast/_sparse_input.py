@@ -19,6 +19,8 @@ import scipy.sparse
 from . import _sparse
 
 INDEX_TYPES = (np.int32, np.int64)
+# The most parameters whose dense Hessian (8 * n_params**2 bytes) Objective.hessian will form.
+MAX_HESSIAN_PARAMS = int((_sparse.MAX_HESSIAN_BYTES / 8) ** 0.5)
 
 
 def is_sparse(X: Any) -> bool:
@@ -95,9 +97,9 @@ def sparse_module(core: ModuleType) -> ModuleType:
 
 def hessian_error(n_params: int) -> str | None:
     """Why the dense Hessian of a sparse objective with n_params parameters is refused, or None."""
-    size = 8 * n_params * n_params
-    if size <= _sparse.MAX_HESSIAN_BYTES:
+    if n_params <= MAX_HESSIAN_PARAMS:
         return None
+    size = 8 * n_params * n_params
     return (f"X is sparse with {n_params} parameters: its Hessian would be a dense "
             f"{n_params} x {n_params} matrix ({_bytes(size)}; at most "
             f"{_bytes(_sparse.MAX_HESSIAN_BYTES)} is formed). Use a Hessian-free method, "

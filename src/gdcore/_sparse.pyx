@@ -9,7 +9,8 @@
 # stored entry) and indptr (row i holds entries indptr[i] to indptr[i+1]); indices and indptr are
 # both int32 or both int64. Nothing here needs sorted column indices, and every pass is linear in
 # the stored entries, so duplicate entries of one (row, column) count as their sum, as in scipy;
-# the Hessian, the one quadratic pass, counts the cross products of duplicates explicitly.
+# the Hessian and the weighted diagonal, the quadratic passes, count the cross products of
+# duplicates explicitly.
 #
 # Threads: the rows are cut into nc contiguous ranges ("chunks") of about equal work (stored
 # entries plus rows). Each chunk owns a dense accumulator of D doubles (gradient, X^T r), zeroed
@@ -292,34 +293,66 @@ cdef void _block_hessian(const floating* data, const index_t* ind, const index_t
 # ---------------------------------------------------------------------------------------------
 # Chunks, workspace and reduction
 #
-# Workspace, in doubles: per chunk an accumulator (D + 1, padded) and z, r, h, t (BLOCK each);
-# then the chunk bounds (nc + 1 integers); then, for the Hessian, nc - 1 private D x D matrices.
+# Chunk 0 accumulates straight into the caller's output (the gradient, Hessian, X^T r): with one
+# thread, the usual case for short passes, no D-long scratch is allocated, zeroed or copied. The
+# workspace, in doubles: per chunk z, r, h, t (BLOCK each); per chunk its loss sum; the chunk
+# bounds (nc + 1 integers); the accumulators of chunks 1..nc-1 (D each, padded); and, for the
+# Hessian, their private D x D matrices.
 # ---------------------------------------------------------------------------------------------
+
+cdef struct Work:
+    double* scratch        # chunk c: z, r, h, t at scratch + 4 * BLOCK * c
+    double* costs          # loss sum of each chunk
+    Py_ssize_t* bounds     # first row of each chunk; bounds[nc] = n
+    double* acc            # chunk c >= 1 accumulates at acc + (c - 1) * _pad(D)
+    double* hess           # chunk c >= 1 accumulates its Hessian at hess + (c - 1) * D * D
+    int nc
+
 
 cdef inline Py_ssize_t _pad(Py_ssize_t k) noexcept nogil:
     return ((k + ACC_PAD - 1) // ACC_PAD) * ACC_PAD
 
 
-cdef inline Py_ssize_t _chunk_size(Py_ssize_t D) noexcept nogil:
-    return _pad(D + 1) + 4 * BLOCK
-
-
-cdef Py_ssize_t _workspace_size(Py_ssize_t D, int nc, bint hess=False) noexcept nogil:
-    cdef Py_ssize_t size = nc * _chunk_size(D) + _pad(nc + 1)
+cdef Py_ssize_t _workspace_size(Py_ssize_t D, int nc, bint hess) noexcept nogil:
+    cdef Py_ssize_t size = nc * 4 * BLOCK + _pad(nc) + _pad(nc + 1) + (nc - 1) * _pad(D)
     if hess:
         size += (nc - 1) * D * D
     return size
 
 
-cdef int _n_chunks(int nt, const SProblem* P, bint accumulate) noexcept nogil:
+cdef Work _layout(double* work, Py_ssize_t D, int nc) noexcept nogil:
+    cdef Work W
+    W.nc = nc
+    W.scratch = work
+    W.costs = work + nc * 4 * BLOCK
+    W.bounds = <Py_ssize_t*>(W.costs + _pad(nc))
+    W.acc = W.costs + _pad(nc) + _pad(nc + 1)
+    W.hess = W.acc + (nc - 1) * _pad(D)
+    return W
+
+
+cdef inline double* _acc_of(const Work* W, double* dest, int c, Py_ssize_t D) noexcept nogil:
+    """Where chunk c accumulates: the caller's output for chunk 0, the workspace otherwise."""
+    if dest == NULL:
+        return NULL
+    return dest if c == 0 else W.acc + (c - 1) * _pad(D)
+
+
+cdef inline double* _hess_of(const Work* W, double* H, int c, Py_ssize_t D) noexcept nogil:
+    if H == NULL:
+        return NULL
+    return H if c == 0 else W.hess + (c - 1) * D * D
+
+
+cdef int _n_chunks(int nt, const SProblem* P) noexcept nogil:
     """How many chunks (threads) a pass uses: nt, unless each would get too little work.
 
-    A chunk that accumulates costs about D to zero and D to add up, so it must also bring work
-    well above D.
+    A chunk beyond the first costs about D to zero its accumulator and D to add it up, so it
+    must bring work well above D; below MIN_WORK_PER_CHUNK, waking a thread costs more than it
+    saves. The same count serves every pass of a kernel (so cost and cost_grad sum alike).
     """
     cdef Py_ssize_t work = P.nnz + P.n
-    cdef Py_ssize_t per = MIN_WORK_PER_CHUNK + (P.d + 1 if accumulate else 0)
-    cdef Py_ssize_t most = work // per
+    cdef Py_ssize_t most = work // (MIN_WORK_PER_CHUNK + P.d + 1)
     if nt > most:
         nt = <int>most
     return nt if nt >= 1 else 1
@@ -345,101 +378,88 @@ cdef void _bounds(const index_t* ptr, Py_ssize_t n, int nc, Py_ssize_t* bounds) 
         bounds[c] = lo
 
 
-cdef inline Py_ssize_t* _bounds_of(double* work, Py_ssize_t D, int nc) noexcept nogil:
-    return <Py_ssize_t*>(work + nc * _chunk_size(D))
-
-
-cdef double* _reduce(double* work, Py_ssize_t D, int nc, Py_ssize_t count) noexcept nogil:
-    """Add the chunks' accumulators into chunk 0's, in chunk order (threads over columns)."""
-    cdef Py_ssize_t stride = _chunk_size(D)
+cdef void _reduce(const Work* W, double* dest, Py_ssize_t count) noexcept nogil:
+    """dest[j] += the other chunks' accumulators, in chunk order (threads over columns)."""
+    cdef Py_ssize_t stride = _pad(count)
     cdef Py_ssize_t nb = (count + REDUCE_BLOCK - 1) // REDUCE_BLOCK
     cdef Py_ssize_t jb, j, j1
     cdef int c
     cdef double s
-    if nc > 1:
-        for jb in prange(nb, schedule='static', num_threads=nc):
+    if W.nc > 1:
+        for jb in prange(nb, schedule='static', num_threads=W.nc):
             j1 = min(count, (jb + 1) * REDUCE_BLOCK)
             for j in range(jb * REDUCE_BLOCK, j1):
-                s = work[j]
-                for c in range(1, nc):
-                    s = s + work[c * stride + j]
-                work[j] = s
-    return work
+                s = dest[j]
+                for c in range(1, W.nc):
+                    s = s + W.acc[(c - 1) * stride + j]
+                dest[j] = s
 
 
 # ---------------------------------------------------------------------------------------------
-# Whole passes
+# Whole passes. Each takes nc, the chunk count the caller sized the workspace for.
 # ---------------------------------------------------------------------------------------------
 
-cdef void _chunk_cost_grad(const floating* data, const index_t* ind, const index_t* ptr,
-                           const SProblem* P, Py_ssize_t row0, Py_ssize_t row1, const double* w,
-                           bint grad, double* H, double* acc) noexcept nogil:
-    """Loss sum of rows row0..row1 into acc[D]; their gradient into acc[:D]; Hessian into H."""
+cdef double _chunk_cost_grad(const floating* data, const index_t* ind, const index_t* ptr,
+                             const SProblem* P, Py_ssize_t row0, Py_ssize_t row1,
+                             const double* w, double* acc, double* H,
+                             double* scratch) noexcept nogil:
+    """Loss sum of rows row0..row1; their gradient into acc and Hessian into H unless NULL."""
     cdef Py_ssize_t D = P.d + P.fit_intercept
     cdef double b = w[P.d] if P.fit_intercept else 0.0
-    cdef double* z = acc + _pad(D + 1)
+    cdef double* z = scratch
     cdef double* r = z + BLOCK
     cdef double* h = r + BLOCK
     cdef Py_ssize_t i0 = row0, m
     cdef double cost = 0
-    memset(acc, 0, (D + 1) * sizeof(double))
+    if acc != NULL:
+        memset(acc, 0, D * sizeof(double))
     while i0 < row1:
         m = min(BLOCK, row1 - i0)
         _block_linear(data, ind, ptr, i0, m, w, b, z)
         cost += _block_loss(P, i0, m, z, r, h)
-        if grad:
+        if acc != NULL:
             _block_scatter(data, ind, ptr, P, i0, m, r, acc)
         if H != NULL:
             _block_hessian(data, ind, ptr, P, i0, m, h, H)
         i0 += m
-    acc[D] = cost
-
-
-cdef inline double* _chunk_hessian(double* H, double* hbase, int c, Py_ssize_t D) noexcept nogil:
-    """Where chunk c accumulates the Hessian: H itself for chunk 0, a private matrix otherwise."""
-    if H == NULL:
-        return NULL
-    return H if c == 0 else hbase + (c - 1) * D * D
+    return cost
 
 
 cdef double _pass(const floating* data, const index_t* ind, const index_t* ptr,
-                  const SProblem* P, const double* w, double* grad, double* H, int nt,
+                  const SProblem* P, const double* w, double* grad, double* H, int nc,
                   double* work) noexcept nogil:
     """Cost at w; the gradient into grad and the Hessian into H (D x D) unless NULL."""
     cdef Py_ssize_t d = P.d, D = P.d + P.fit_intercept
     cdef Py_ssize_t j, k
     cdef int c
-    cdef double cost, pen = 0
+    cdef double cost = 0, pen = 0
     cdef double* Hc
-    cdef double* hbase = NULL
-    cdef Py_ssize_t* bounds
-    cdef int nc = _n_chunks(nt, P, grad != NULL)
-    if H != NULL and D > MAX_THREADED_HESSIAN:
-        nc = 1              # a private D x D Hessian per chunk would cost too much memory
-    bounds = _bounds_of(work, D, nc)
-    _bounds(ptr, P.n, nc, bounds)
+    cdef Work W = _layout(work, D, nc)
+    _bounds(ptr, P.n, nc, W.bounds)
     if H != NULL:
-        hbase = work + _workspace_size(D, nc)
         memset(H, 0, D * D * sizeof(double))
         if nc > 1:
-            memset(hbase, 0, (nc - 1) * D * D * sizeof(double))
+            memset(W.hess, 0, (nc - 1) * D * D * sizeof(double))
     for c in prange(nc, schedule='static', num_threads=nc):
-        _chunk_cost_grad(data, ind, ptr, P, bounds[c], bounds[c + 1], w, grad != NULL,
-                         _chunk_hessian(H, hbase, c, D), work + c * _chunk_size(D))
-    cdef double* total = _reduce(work, D, nc, D + 1)
-    cost = total[D] * P.scale
+        W.costs[c] = _chunk_cost_grad(data, ind, ptr, P, W.bounds[c], W.bounds[c + 1], w,
+                                      _acc_of(&W, grad, c, D), _hess_of(&W, H, c, D),
+                                      W.scratch + 4 * BLOCK * c)
+    for c in range(nc):
+        cost += W.costs[c]
+    cost *= P.scale
     if P.alpha != 0:        # skipped, not multiplied by 0, so that huge weights cannot give 0 * inf
         for j in range(d):
             pen += w[j] * w[j]
         cost += 0.5 * P.alpha * pen
     if grad != NULL:
+        _reduce(&W, grad, D)
         for j in range(D):
-            grad[j] = total[j] * P.scale
+            grad[j] *= P.scale
         for j in range(d):
             grad[j] += P.alpha * w[j]
     if H != NULL:
         for c in range(1, nc):
-            Hc = hbase + (c - 1) * D * D
+            Hc = W.hess + (c - 1) * D * D
             for j in range(D * D):
                 H[j] += Hc[j]
         # the upper triangle (C order) holds the sums: scale it and mirror it
@@ -454,17 +474,18 @@ cdef double _pass(const floating* data, const index_t* ind, const index_t* ptr,
 
 cdef void _chunk_hessp(const floating* data, const index_t* ind, const index_t* ptr,
                        const SProblem* P, Py_ssize_t row0, Py_ssize_t row1, const double* w,
-                       const double* hw, const double* v, bint gram, double* acc) noexcept nogil:
+                       const double* hw, const double* v, bint gram, double* acc,
+                       double* scratch) noexcept nogil:
     cdef Py_ssize_t D = P.d + P.fit_intercept
     cdef bint at_w = hw == NULL and not gram
     cdef double b = w[P.d] if (at_w and P.fit_intercept) else 0.0
     cdef double vb = v[P.d] if P.fit_intercept else 0.0
-    cdef double* z = acc + _pad(D + 1)
+    cdef double* z = scratch
     cdef double* r = z + BLOCK
     cdef double* h = r + BLOCK
     cdef double* t = h + BLOCK
     cdef Py_ssize_t i0 = row0, m, k, p0, p1
-    memset(acc, 0, (D + 1) * sizeof(double))
+    memset(acc, 0, D * sizeof(double))
     while i0 < row1:
         m = min(BLOCK, row1 - i0)
         if at_w:
@@ -490,25 +511,23 @@ cdef void _chunk_hessp(const floating* data, const index_t* ind, const index_t* 
 
 cdef void _hessp_pass(const floating* data, const index_t* ind, const index_t* ptr,
                       const SProblem* P, const double* w, const double* hw, const double* v,
-                      double* out, bint gram, int nt, double* work) noexcept nogil:
+                      double* out, bint gram, int nc, double* work) noexcept nogil:
     """out = Xa^T diag(c) Xa v without forming the matrix; c as in _core's _hessp_pass:
 
     - hw given: c = hw (precomputed, including s); no penalty, no scale;
     - gram: c = s (Xa^T S Xa, for the curvature bound);
     - otherwise c = s * loss''(z(w)), plus the penalty: the Hessian at w times v.
+    out must not overlap w, hw or v.
     """
     cdef Py_ssize_t d = P.d, D = P.d + P.fit_intercept, j
     cdef bint at_w = hw == NULL and not gram
     cdef int c
-    cdef int nc = _n_chunks(nt, P, True)
-    cdef Py_ssize_t* bounds = _bounds_of(work, D, nc)
-    _bounds(ptr, P.n, nc, bounds)
+    cdef Work W = _layout(work, D, nc)
+    _bounds(ptr, P.n, nc, W.bounds)
     for c in prange(nc, schedule='static', num_threads=nc):
-        _chunk_hessp(data, ind, ptr, P, bounds[c], bounds[c + 1], w, hw, v, gram,
-                     work + c * _chunk_size(D))
-    cdef double* total = _reduce(work, D, nc, D)
-    for j in range(D):
-        out[j] = total[j]
+        _chunk_hessp(data, ind, ptr, P, W.bounds[c], W.bounds[c + 1], w, hw, v, gram,
+                     _acc_of(&W, out, c, D), W.scratch + 4 * BLOCK * c)
+    _reduce(&W, out, D)
     if hw == NULL:
         for j in range(D):
             out[j] *= P.scale
@@ -517,24 +536,17 @@ cdef void _hessp_pass(const floating* data, const index_t* ind, const index_t* p
             out[j] += P.alpha * v[j]
 
 
-cdef void _chunk_linear(const floating* data, const index_t* ind, const index_t* ptr,
-                        Py_ssize_t row0, Py_ssize_t row1, const double* v, double vb,
-                        double* out) noexcept nogil:
-    _block_linear(data, ind, ptr, row0, row1 - row0, v, vb, out + row0)
-
-
 cdef void _linear_pass(const floating* data, const index_t* ind, const index_t* ptr,
-                       const SProblem* P, const double* v, double* out, int nt,
+                       const SProblem* P, const double* v, double* out, int nc,
                        double* work) noexcept nogil:
     """out = Xa v (length n)."""
-    cdef Py_ssize_t D = P.d + P.fit_intercept
     cdef double vb = v[P.d] if P.fit_intercept else 0.0
     cdef int c
-    cdef int nc = _n_chunks(nt, P, False)
-    cdef Py_ssize_t* bounds = _bounds_of(work, D, nc)
-    _bounds(ptr, P.n, nc, bounds)
+    cdef Work W = _layout(work, P.d + P.fit_intercept, nc)
+    _bounds(ptr, P.n, nc, W.bounds)
     for c in prange(nc, schedule='static', num_threads=nc):
-        _chunk_linear(data, ind, ptr, bounds[c], bounds[c + 1], v, vb, out)
+        _block_linear(data, ind, ptr, W.bounds[c], W.bounds[c + 1] - W.bounds[c], v, vb,
+                      out + W.bounds[c])
 
 
 cdef void _chunk_transpose(const floating* data, const index_t* ind, const index_t* ptr,
@@ -544,7 +556,7 @@ cdef void _chunk_transpose(const floating* data, const index_t* ind, const index
     cdef Py_ssize_t D = P.d + P.fit_intercept
     cdef Py_ssize_t i, p, p1
     cdef double ri, x
-    memset(acc, 0, (D + 1) * sizeof(double))
+    memset(acc, 0, D * sizeof(double))
     if squares:
         for i in range(row0, row1):
             ri = r[i]
@@ -574,88 +586,85 @@ cdef inline void _row_duplicate_squares(const floating* data, const index_t* ind
 
 
 cdef void _transpose_pass(const floating* data, const index_t* ind, const index_t* ptr,
-                          const SProblem* P, const double* r, double* out, bint squares, int nt,
+                          const SProblem* P, const double* r, double* out, bint squares, int nc,
                           double* work) noexcept nogil:
     """out = Xa^T r (length D), unscaled; with squares, out = diag(Xa^T diag(r) Xa)."""
-    cdef Py_ssize_t D = P.d + P.fit_intercept, j
+    cdef Py_ssize_t D = P.d + P.fit_intercept
     cdef int c
-    cdef int nc = _n_chunks(nt, P, True)
-    cdef Py_ssize_t* bounds = _bounds_of(work, D, nc)
-    _bounds(ptr, P.n, nc, bounds)
+    cdef Work W = _layout(work, D, nc)
+    _bounds(ptr, P.n, nc, W.bounds)
     for c in prange(nc, schedule='static', num_threads=nc):
-        _chunk_transpose(data, ind, ptr, P, bounds[c], bounds[c + 1], r, squares,
-                         work + c * _chunk_size(D))
-    cdef double* total = _reduce(work, D, nc, D)
-    for j in range(D):
-        out[j] = total[j]
+        _chunk_transpose(data, ind, ptr, P, W.bounds[c], W.bounds[c + 1], r, squares,
+                         _acc_of(&W, out, c, D))
+    _reduce(&W, out, D)
 
 
 # Dispatch on the two run-time types (data float32/float64, indices int32/int64).
 
 cdef inline double _cost_grad(const SProblem* P, const double* w, double* grad, double* H,
-                              int nt, double* work) noexcept nogil:
+                              int nc, double* work) noexcept nogil:
     if P.f32:
         if P.i64:
             return _pass(<const float*>P.data, <const int64_t*>P.indices, <const int64_t*>P.indptr,
-                         P, w, grad, H, nt, work)
+                         P, w, grad, H, nc, work)
         return _pass(<const float*>P.data, <const int32_t*>P.indices, <const int32_t*>P.indptr,
-                     P, w, grad, H, nt, work)
+                     P, w, grad, H, nc, work)
     if P.i64:
         return _pass(<const double*>P.data, <const int64_t*>P.indices, <const int64_t*>P.indptr,
-                     P, w, grad, H, nt, work)
+                     P, w, grad, H, nc, work)
     return _pass(<const double*>P.data, <const int32_t*>P.indices, <const int32_t*>P.indptr,
-                 P, w, grad, H, nt, work)
+                 P, w, grad, H, nc, work)
 
 
 cdef inline void _hessp(const SProblem* P, const double* w, const double* hw, const double* v,
-                        double* out, bint gram, int nt, double* work) noexcept nogil:
+                        double* out, bint gram, int nc, double* work) noexcept nogil:
     if P.f32:
         if P.i64:
             _hessp_pass(<const float*>P.data, <const int64_t*>P.indices, <const int64_t*>P.indptr,
-                        P, w, hw, v, out, gram, nt, work)
+                        P, w, hw, v, out, gram, nc, work)
         else:
             _hessp_pass(<const float*>P.data, <const int32_t*>P.indices, <const int32_t*>P.indptr,
-                        P, w, hw, v, out, gram, nt, work)
+                        P, w, hw, v, out, gram, nc, work)
     elif P.i64:
         _hessp_pass(<const double*>P.data, <const int64_t*>P.indices, <const int64_t*>P.indptr,
-                    P, w, hw, v, out, gram, nt, work)
+                    P, w, hw, v, out, gram, nc, work)
     else:
         _hessp_pass(<const double*>P.data, <const int32_t*>P.indices, <const int32_t*>P.indptr,
-                    P, w, hw, v, out, gram, nt, work)
+                    P, w, hw, v, out, gram, nc, work)
 
 
-cdef inline void _linear(const SProblem* P, const double* v, double* out, int nt,
+cdef inline void _linear(const SProblem* P, const double* v, double* out, int nc,
                          double* work) noexcept nogil:
     if P.f32:
         if P.i64:
             _linear_pass(<const float*>P.data, <const int64_t*>P.indices, <const int64_t*>P.indptr,
-                         P, v, out, nt, work)
+                         P, v, out, nc, work)
         else:
             _linear_pass(<const float*>P.data, <const int32_t*>P.indices, <const int32_t*>P.indptr,
-                         P, v, out, nt, work)
+                         P, v, out, nc, work)
     elif P.i64:
         _linear_pass(<const double*>P.data, <const int64_t*>P.indices, <const int64_t*>P.indptr,
-                     P, v, out, nt, work)
+                     P, v, out, nc, work)
     else:
         _linear_pass(<const double*>P.data, <const int32_t*>P.indices, <const int32_t*>P.indptr,
-                     P, v, out, nt, work)
+                     P, v, out, nc, work)
 
 
 cdef inline void _transpose(const SProblem* P, const double* r, double* out, bint squares,
-                            int nt, double* work) noexcept nogil:
+                            int nc, double* work) noexcept nogil:
     if P.f32:
         if P.i64:
             _transpose_pass(<const float*>P.data, <const int64_t*>P.indices,
-                            <const int64_t*>P.indptr, P, r, out, squares, nt, work)
+                            <const int64_t*>P.indptr, P, r, out, squares, nc, work)
         else:
             _transpose_pass(<const float*>P.data, <const int32_t*>P.indices,
-                            <const int32_t*>P.indptr, P, r, out, squares, nt, work)
+                            <const int32_t*>P.indptr, P, r, out, squares, nc, work)
     elif P.i64:
         _transpose_pass(<const double*>P.data, <const int64_t*>P.indices, <const int64_t*>P.indptr,
-                        P, r, out, squares, nt, work)
+                        P, r, out, squares, nc, work)
     else:
         _transpose_pass(<const double*>P.data, <const int32_t*>P.indices, <const int32_t*>P.indptr,
-                        P, r, out, squares, nt, work)
+                        P, r, out, squares, nc, work)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -736,21 +745,26 @@ cdef class SparseKernel:
         self.n_params = d + (1 if fit_intercept else 0)
         self._keep = (X, data, indices, indptr, y, sample_weight)
 
-    cdef int _threads(self, n_threads) except -1:
+    cdef int _chunks(self, n_threads, bint hess=False) except -1:
+        """The chunk count of every pass: the thread count (None: OpenMP's), lowered for small
+        passes; one chunk for a Hessian too large to keep a private copy per thread."""
+        cdef int nt
         if n_threads is None:
-            return max(1, gds_max_threads())
-        return max(1, <int>n_threads)
+            nt = max(1, gds_max_threads())
+        else:
+            nt = max(1, <int>n_threads)
+        if hess and self.n_params > MAX_THREADED_HESSIAN:
+            return 1
+        return _n_chunks(nt, &self.P)
 
-    cdef double[::1] _work(self, int nt, bint hess=False):
-        cdef Py_ssize_t D = self.n_params
-        cdef int nc = 1 if (hess and D > MAX_THREADED_HESSIAN) else nt
-        return np.empty(_workspace_size(D, nc, hess), dtype=np.float64)
+    cdef double[::1] _work(self, int nc, bint hess=False):
+        return np.empty(_workspace_size(self.n_params, nc, hess), dtype=np.float64)
 
     def cost_grad(self, const double[::1] w, double[::1] grad=None, double[:, ::1] hess=None,
                   n_threads=None):
         """Cost at w; fills grad (len D) and hess (D x D) when given. Releases the GIL."""
-        cdef int nt = self._threads(n_threads)
-        cdef double[::1] work = self._work(nt, hess is not None)
+        cdef int nc = self._chunks(n_threads, hess is not None)
+        cdef double[::1] work = self._work(nc, hess is not None)
         cdef double* gp = NULL
         cdef double* hp = NULL
         cdef double cost
@@ -759,45 +773,45 @@ cdef class SparseKernel:
         if hess is not None:
             hp = &hess[0, 0]
         with nogil:
-            cost = _cost_grad(&self.P, &w[0], gp, hp, nt, &work[0])
+            cost = _cost_grad(&self.P, &w[0], gp, hp, nc, &work[0])
         return cost
 
     def hessp(self, const double[::1] w, const double[::1] v, double[::1] out, bint gram=False,
               n_threads=None):
         """out = Hessian(w) @ v (or Xa^T S Xa v with gram=True), without forming the Hessian."""
-        cdef int nt = self._threads(n_threads)
-        cdef double[::1] work = self._work(nt)
+        cdef int nc = self._chunks(n_threads)
+        cdef double[::1] work = self._work(nc)
         with nogil:
-            _hessp(&self.P, &w[0], NULL, &v[0], &out[0], gram, nt, &work[0])
+            _hessp(&self.P, &w[0], NULL, &v[0], &out[0], gram, nc, &work[0])
 
     def hessp_weighted(self, const double[::1] hw, const double[::1] v, double[::1] out,
                        n_threads=None):
         """out = Xa^T diag(hw) Xa v for precomputed weights hw (no penalty, no scaling)."""
-        cdef int nt = self._threads(n_threads)
-        cdef double[::1] work = self._work(nt)
+        cdef int nc = self._chunks(n_threads)
+        cdef double[::1] work = self._work(nc)
         with nogil:
-            _hessp(&self.P, NULL, &hw[0], &v[0], &out[0], False, nt, &work[0])
+            _hessp(&self.P, NULL, &hw[0], &v[0], &out[0], False, nc, &work[0])
 
     def diag_weighted(self, const double[::1] hw, double[::1] out, n_threads=None):
         """out = diag(Xa^T diag(hw) Xa), i.e. out[j] = sum_i hw[i] Xa[i, j]^2 (no penalty)."""
-        cdef int nt = self._threads(n_threads)
-        cdef double[::1] work = self._work(nt)
+        cdef int nc = self._chunks(n_threads)
+        cdef double[::1] work = self._work(nc)
         with nogil:
-            _transpose(&self.P, &hw[0], &out[0], True, nt, &work[0])
+            _transpose(&self.P, &hw[0], &out[0], True, nc, &work[0])
 
     def linear(self, const double[::1] v, double[::1] out, n_threads=None):
         """out = Xa v: the raw predictions z for parameters v (length n)."""
-        cdef int nt = self._threads(n_threads)
-        cdef double[::1] work = self._work(nt)
+        cdef int nc = self._chunks(n_threads)
+        cdef double[::1] work = self._work(nc)
         with nogil:
-            _linear(&self.P, &v[0], &out[0], nt, &work[0])
+            _linear(&self.P, &v[0], &out[0], nc, &work[0])
 
     def transpose(self, const double[::1] r, double[::1] out, n_threads=None):
         """out = Xa^T r (length D), unscaled."""
-        cdef int nt = self._threads(n_threads)
-        cdef double[::1] work = self._work(nt)
+        cdef int nc = self._chunks(n_threads)
+        cdef double[::1] work = self._work(nc)
         with nogil:
-            _transpose(&self.P, &r[0], &out[0], False, nt, &work[0])
+            _transpose(&self.P, &r[0], &out[0], False, nc, &work[0])
 
     def loss_from_z(self, const double[::1] z, double[::1] r=None, double[::1] h=None):
         """Mean weighted loss at predictions z (no penalty); r and h get s * loss' and s * loss''.
@@ -832,16 +846,16 @@ cdef class SparseKernel:
         last evaluation takes no step. state = [cost at start, gradient scale, best cost so far].
         Returns (evaluations made, code): code 0 running, 1 converged, 2 diverged.
         """
-        cdef int nt = self._threads(n_threads)
+        cdef int nc = self._chunks(n_threads)
         cdef Py_ssize_t D = self.n_params
-        cdef double[::1] work = self._work(nt)
+        cdef double[::1] work = self._work(nc)
         cdef double[::1] grad = np.empty(D, dtype=np.float64)
         cdef Py_ssize_t k = 0, j
         cdef int code = 0
         cdef double cost, gmax
         with nogil:
             while k < max_steps:
-                cost = _cost_grad(&self.P, &w[0], &grad[0], NULL, nt, &work[0])
+                cost = _cost_grad(&self.P, &w[0], &grad[0], NULL, nc, &work[0])
                 history[it0 + k] = cost
                 k += 1
                 gmax = 0
@@ -872,3 +886,152 @@ def diag_weighted(SparseKernel kernel, const double[::1] hw, double[::1] out, n_
     """out = diag(Xa^T diag(hw) Xa) (no penalty, unscaled): the module-level form, with the same
     signature as the dense kernels' diag_weighted (the Jacobi preconditioner of Newton-CG)."""
     kernel.diag_weighted(hw, out, n_threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# The first-order loops of the solvers (gd with a fixed or backtracking step, Nesterov), with the
+# same contract and signature as descent_run in the dense kernels (issue 3, the solvers branch),
+# so that a solver picks this module for a sparse objective and changes nothing else.
+# ---------------------------------------------------------------------------------------------
+
+from libc.math cimport INFINITY
+
+DESCENT_FIXED = 0
+DESCENT_BACKTRACKING = 1
+DESCENT_NESTEROV = 2
+cdef enum:
+    M_FIXED = 0
+    M_BACKTRACKING = 1
+    M_NESTEROV = 2
+
+DEF ARMIJO_C1 = 0.5            # accept t when cost(w - t g) <= cost(w) - C1 t |g|^2
+DEF GROW = 1.25                # the trial step grows by this after each accepted step
+DEF MIN_STEP_RATIO = 1e-20     # a trial step this far below the first one means no progress
+DEF COST_ROUNDING = 1e3 * 2.220446049250313e-16   # relative rounding of a cost summed over rows
+
+
+cdef inline double _maxabs(const double* g, Py_ssize_t D) noexcept nogil:
+    """max |g_j|; infinite when some g_j is not finite."""
+    cdef double m = 0
+    cdef Py_ssize_t j
+    for j in range(D):
+        if not isfinite(g[j]):
+            return INFINITY
+        if fabs(g[j]) > m:
+            m = fabs(g[j])
+    return m
+
+
+def descent_run(SparseKernel kernel, int mode, double[::1] w, double[::1] aux, double lr,
+                Py_ssize_t max_steps, double[::1] cost_hist, double[::1] gnorm_hist,
+                double[::1] step_hist, Py_ssize_t it0, double[::1] state, double[::1] best_w,
+                double tol, bint final, n_threads=None):
+    """Gradient descent (fixed step or Armijo backtracking) or Nesterov's accelerated gradient
+    with gradient restart, entirely without the GIL, over a sparse objective.
+
+    The contract of the dense kernels' descent_run: each iteration evaluates the cost and
+    gradient at w (one pass), records them at it0 + k and steps; stops on convergence
+    (max|grad| <= tol * state[1]) or divergence (a non-finite cost, or one above 10 times the
+    first). aux (4 * D doubles, kept by the caller) holds the gradient, the trial point, the
+    previous iterate and the new iterate. state = [cost at start, gradient scale, best cost,
+    step or momentum counter, current cost]. Returns (evaluations made, code): 0 running,
+    1 converged, 2 diverged, 3 no decrease possible. A call ends with the new point evaluated
+    (cost in state[4], gradient in aux[:D]); the next call (it0 > 0) records it without a pass.
+    """
+    cdef int nc = kernel._chunks(n_threads)
+    cdef SProblem* P = &kernel.P
+    cdef Py_ssize_t D = kernel.n_params
+    cdef double[::1] work = kernel._work(nc)
+    cdef double* g
+    cdef double* trial
+    cdef double* x
+    cdef double* xnew
+    cdef double* wp = &w[0]
+    cdef Py_ssize_t k = 0, j
+    cdef int code = 0
+    cdef double cost, gmax, t, gg, ct, beta, dot, slack, mom
+    if aux.shape[0] < 4 * D:
+        raise ValueError("aux must hold 4 * n_params doubles")
+    g = &aux[0]
+    trial = g + D
+    x = g + 2 * D
+    xnew = g + 3 * D
+    with nogil:
+        if it0 > 0:
+            cost = state[4]
+        else:
+            cost = _cost_grad(P, wp, g, NULL, nc, &work[0])
+        while k < max_steps:
+            gmax = _maxabs(g, D)
+            cost_hist[it0 + k] = cost
+            gnorm_hist[it0 + k] = gmax
+            step_hist[it0 + k] = 0.0
+            k += 1
+            if it0 + k == 1:
+                state[0] = cost
+                state[2] = cost
+                memcpy(&best_w[0], wp, D * sizeof(double))
+                if mode == M_NESTEROV:
+                    memcpy(x, wp, D * sizeof(double))
+                    state[3] = 0
+                else:
+                    state[3] = lr
+            if not isfinite(cost) or not isfinite(gmax) or cost > 10.0 * state[0] + 1e-300:
+                code = 2
+                break
+            if cost <= state[2]:
+                state[2] = cost
+                memcpy(&best_w[0], wp, D * sizeof(double))
+            if gmax <= tol * state[1]:
+                code = 1
+                break
+            if final and k == max_steps:
+                break
+            if mode == M_BACKTRACKING:
+                gg = 0
+                for j in range(D):
+                    gg += g[j] * g[j]
+                t = state[3] * GROW
+                slack = COST_ROUNDING * fabs(cost)
+                while True:
+                    for j in range(D):
+                        trial[j] = wp[j] - t * g[j]
+                    ct = _cost_grad(P, trial, xnew, NULL, nc, &work[0])
+                    if ct <= cost - ARMIJO_C1 * t * gg or (
+                            ARMIJO_C1 * t * gg <= slack and ct <= cost + slack):
+                        break
+                    t *= 0.5
+                    if t < MIN_STEP_RATIO * lr:
+                        break
+                if t < MIN_STEP_RATIO * lr:
+                    code = 3
+                    break
+                state[3] = t
+                step_hist[it0 + k - 1] = t
+                memcpy(wp, trial, D * sizeof(double))
+                memcpy(g, xnew, D * sizeof(double))
+                cost = ct
+                state[4] = cost
+            elif mode == M_FIXED:
+                for j in range(D):
+                    wp[j] -= lr * g[j]
+                step_hist[it0 + k - 1] = lr
+                cost = _cost_grad(P, wp, g, NULL, nc, &work[0])
+                state[4] = cost
+            else:
+                mom = state[3]
+                dot = 0
+                for j in range(D):
+                    xnew[j] = wp[j] - lr * g[j]
+                    dot += g[j] * (xnew[j] - x[j])
+                if dot > 0:
+                    mom = 0                     # the momentum points uphill: restart
+                beta = mom / (mom + 3.0)
+                for j in range(D):
+                    wp[j] = xnew[j] + beta * (xnew[j] - x[j])
+                    x[j] = xnew[j]
+                state[3] = mom + 1
+                step_hist[it0 + k - 1] = lr
+                cost = _cost_grad(P, wp, g, NULL, nc, &work[0])
+                state[4] = cost
+    return k, code
