@@ -52,7 +52,6 @@ DEF BLOCK = 256              # rows per block: their z, r, h stay in L1
 DEF ACC_PAD = 8              # accumulators start on their own cache line
 DEF MIN_WORK_PER_CHUNK = 32768   # stored entries + rows a thread must get to be worth waking
 DEF MAX_THREADED_HESSIAN = 1024  # above this many parameters one thread builds the Hessian
-DEF REDUCE_BLOCK = 4096      # columns per task when the chunks' accumulators are added
 
 LOSS_SQUARED = 0
 LOSS_LOG = 1
@@ -379,20 +378,20 @@ cdef void _bounds(const index_t* ptr, Py_ssize_t n, int nc, Py_ssize_t* bounds) 
 
 
 cdef void _reduce(const Work* W, double* dest, Py_ssize_t count) noexcept nogil:
-    """dest[j] += the other chunks' accumulators, in chunk order (threads over columns)."""
+    """dest[j] += the other chunks' accumulators, in chunk order.
+
+    Serial on purpose: (nc - 1) * D additions are small next to the pass (_n_chunks sees to it),
+    and a second parallel region per pass would be a second chance to wait for a thread that a
+    busy machine has descheduled.
+    """
     cdef Py_ssize_t stride = _pad(count)
-    cdef Py_ssize_t nb = (count + REDUCE_BLOCK - 1) // REDUCE_BLOCK
-    cdef Py_ssize_t jb, j, j1
+    cdef Py_ssize_t j
     cdef int c
-    cdef double s
-    if W.nc > 1:
-        for jb in prange(nb, schedule='static', num_threads=W.nc):
-            j1 = min(count, (jb + 1) * REDUCE_BLOCK)
-            for j in range(jb * REDUCE_BLOCK, j1):
-                s = dest[j]
-                for c in range(1, W.nc):
-                    s = s + W.acc[(c - 1) * stride + j]
-                dest[j] = s
+    cdef const double* a
+    for c in range(1, W.nc):
+        a = W.acc + (c - 1) * stride
+        for j in range(count):
+            dest[j] += a[j]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -816,24 +815,28 @@ cdef class SparseKernel:
     def loss_from_z(self, const double[::1] z, double[::1] r=None, double[::1] h=None):
         """Mean weighted loss at predictions z (no penalty); r and h get s * loss' and s * loss''.
 
-        O(n) and no pass over X (see gdfast._core.Kernel.loss_from_z).
+        O(n) and no pass over X (see gdfast._core.Kernel.loss_from_z). Blocks of rows go
+        through the same flat loop as the passes, which vectorises on every instruction set.
         """
-        cdef Py_ssize_t i, n = self.P.n
-        cdef double total = 0, l, ri, hi, wi
+        cdef Py_ssize_t i0 = 0, m, k, n = self.P.n
+        cdef double total = 0, scale = self.P.scale
+        cdef double zb[BLOCK]
+        cdef double rb[BLOCK]
+        cdef double hb[BLOCK]
         cdef bint want_r = r is not None, want_h = h is not None
         with nogil:
-            for i in range(n):
-                if self.P.loss == C_LOG:
-                    l = log_loss_terms(z[i], self.P.y[i], &ri, &hi)
-                else:
-                    l = squared_terms(z[i], self.P.y[i], &ri, &hi)
-                wi = self.P.scale if self.P.sw == NULL else self.P.sw[i] * self.P.scale
-                total += wi * l
+            while i0 < n:
+                m = min(BLOCK, n - i0)
+                memcpy(zb, &z[i0], m * sizeof(double))
+                total += _block_loss(&self.P, i0, m, zb, rb, hb)
                 if want_r:
-                    r[i] = wi * ri
+                    for k in range(m):
+                        r[i0 + k] = rb[k] * scale
                 if want_h:
-                    h[i] = wi * hi
-        return total
+                    for k in range(m):
+                        h[i0 + k] = hb[k] * scale
+                i0 += m
+        return total * scale
 
     def gd_run(self, double[::1] w, double lr, Py_ssize_t max_steps, double[::1] history,
                Py_ssize_t it0, double[::1] state, double[::1] best_w, double tol, bint final,
