@@ -356,3 +356,38 @@ def test_huge_sparse_problem_fits_in_little_memory():
     for w in [r.w for r in results] + [trust.x]:
         assert np.max(np.abs(obj.gradient(w))) <= 1e-4 * g0
     assert abs(results[0].cost - trust.fun) <= 1e-6 * trust.fun
+
+
+def test_descent_run_modes_for_the_solvers():
+    """descent_run (the solvers' first-order loop, same signature as the dense kernels'):
+    the fixed step repeats gd_run's iterates; backtracking and Nesterov reach Newton's optimum."""
+    A = random_sparse(400, 25, 0.2, seed=28)
+    y = labels(A.toarray(), "log_loss", seed=29)
+    obj = gdfast.Objective(A, y, alpha=0.05)
+    kernel, module, D = obj._kernel, sys.modules[type(obj._kernel).__module__], obj.n_params
+    w_opt = gdfast.minimize(obj, method="newton", tol=1e-12).w
+    lr = 1.0 / obj.curvature_bound()
+    g0 = np.max(np.abs(obj.gradient(np.zeros(D))))
+    fixed = gdfast.minimize(obj, method="gd", learning_rate=lr, max_iter=30, tol=0.0)
+    for mode in (module.DESCENT_FIXED, module.DESCENT_BACKTRACKING, module.DESCENT_NESTEROV):
+        w, aux, best = np.zeros(D), np.zeros(4 * D), np.zeros(D)
+        steps = 31 if mode == module.DESCENT_FIXED else 3000
+        costs, gnorms, taken = np.empty(steps), np.empty(steps), np.empty(steps)
+        state = np.array([0.0, g0, 0.0, 0.0, 0.0])
+        done = 0
+        while done < steps:       # in chunks, as the solvers drive it (state carries over)
+            k, code = module.descent_run(kernel, mode, w, aux, lr, min(10, steps - done), costs,
+                                         gnorms, taken, done, state, best, 1e-9,
+                                         done + 10 >= steps)
+            done += k
+            if code != 0:
+                break
+        if mode == module.DESCENT_FIXED:
+            np.testing.assert_allclose(costs[:31], fixed.history["cost"], rtol=1e-14)
+            np.testing.assert_allclose(w, fixed.w, rtol=1e-13)
+        else:
+            assert code == 1, mode
+            np.testing.assert_allclose(w, w_opt, rtol=1e-6, atol=1e-8)
+        if mode == module.DESCENT_BACKTRACKING:
+            # non-increasing, up to the rounding of a cost summed over rows (the line search's slack)
+            assert np.all(np.diff(costs[:done]) <= 1e3 * np.finfo(float).eps * costs[0])
