@@ -110,7 +110,11 @@ class Objective:
         return float(c), g
 
     def hessian(self, w: Any) -> np.ndarray:
-        """The Hessian of the cost at ``w``, of shape (n_params, n_params)."""
+        """The Hessian of the cost at ``w``, of shape (n_params, n_params).
+
+        For sparse X it is formed only up to 5792 parameters (256 MiB); beyond, ValueError
+        (use ``hessp`` or a Hessian-free method).
+        """
         return self.cost_gradient_hessian(w)[2]
 
     def cost_gradient_hessian(self, w: Any) -> tuple[float, np.ndarray, np.ndarray]:

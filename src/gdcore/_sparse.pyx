@@ -7,10 +7,10 @@
 #
 # X arrives as scipy's three CSR arrays: data (float32 or float64), indices (column of each
 # stored entry) and indptr (row i holds entries indptr[i] to indptr[i+1]); indices and indptr are
-# both int32 or both int64. Nothing here needs sorted column indices, and every pass is linear in
-# the stored entries, so duplicate entries of one (row, column) count as their sum, as in scipy;
-# the Hessian and the weighted diagonal, the quadratic passes, count the cross products of
-# duplicates explicitly.
+# both int32 or both int64. Nothing here needs sorted column indices. Duplicate entries of one
+# (row, column) count as their sum, as in scipy, without a copy: the cost, gradient, X v and
+# X^T r are linear in the stored entries, so duplicates add up by themselves; the Hessian and the
+# weighted diagonal, quadratic in them, add the cross products of duplicates explicitly.
 #
 # Threads: the rows are cut into nc contiguous ranges ("chunks") of about equal work (stored
 # entries plus rows). Each chunk owns a dense accumulator of D doubles (gradient, X^T r), zeroed
