@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _dispatch
+from . import _dispatch, _sparse_input
 from ._validation import (
     check_bool,
     check_loss,
@@ -39,6 +39,10 @@ class Objective:
         X is not copied when its rows or its columns are contiguous (C or Fortran order, or a slice
         of either along the other axis); any other layout is copied once, to C order. C order is
         the faster layout for the gradient (a block of rows is read once and stays in cache).
+        Or a scipy.sparse matrix or array (never densified): CSR is used as it is; CSC and other
+        formats are converted to CSR once, here (one copy of the data). Unsorted indices and
+        duplicate entries (which count as their sum) need no copy. The dense Hessian of a
+        sparse X is formed only when it is small (at most 256 MiB); ``hessp`` always works.
     y : array-like of shape (n_samples,)
         Targets; 0 or 1 for the log loss.
     loss : {"log_loss", "squared_error"}
@@ -68,7 +72,8 @@ class Objective:
         self.alpha = check_scalar(alpha, "alpha", low=0.0)
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
         self.n_threads = check_n_threads(n_threads)
-        self.X = check_X(X)
+        self.is_sparse = _sparse_input.is_sparse(X)   # True: X is held as scipy.sparse CSR
+        self.X = _sparse_input.check_sparse_X(X) if self.is_sparse else check_X(X)
         self.n_samples, self.n_features = self.X.shape
         self.y = check_y(y, self.n_samples, self.loss)
         self.sample_weight = check_sample_weight(sample_weight, self.n_samples)
@@ -79,6 +84,10 @@ class Objective:
     def _build_kernel(self, module: Any) -> Any:
         """The compiled kernel over this objective's data, from one instruction-set variant."""
         total = self.n_samples if self.sample_weight is None else float(self.sample_weight.sum())
+        if self.is_sparse:
+            module = _sparse_input.sparse_module(module)
+            return module.SparseKernel(self.X, self.y, self.sample_weight, 1.0 / total,
+                                       _LOSS_CODES[self.loss], self.fit_intercept, self.alpha)
         return module.Kernel(self.X, self.y, self.sample_weight, 1.0 / total,
                              _LOSS_CODES[self.loss], self.fit_intercept, self.alpha)
 
@@ -106,7 +115,11 @@ class Objective:
         return float(c), g
 
     def hessian(self, w: Any) -> np.ndarray:
-        """The Hessian of the cost at ``w``, of shape (n_params, n_params)."""
+        """The Hessian of the cost at ``w``, of shape (n_params, n_params).
+
+        For sparse X it is formed only up to 5792 parameters (256 MiB); beyond, ValueError
+        (use ``hessp`` or a Hessian-free method).
+        """
         return self.cost_gradient_hessian(w)[2]
 
     def cost_gradient_hessian(self, w: Any) -> tuple[float, np.ndarray, np.ndarray]:
@@ -115,6 +128,8 @@ class Objective:
         The Hessian ``Xa^T diag(s h) Xa + alpha P`` is accumulated by BLAS syrk over scaled
         blocks of rows, so no n-by-d temporary is made.
         """
+        if self.is_sparse and _sparse_input.hessian_error(self.n_params):
+            raise ValueError(_sparse_input.hessian_error(self.n_params))
         g = np.empty(self.n_params)
         H = np.empty((self.n_params, self.n_params))
         c = self._kernel.cost_grad(self._w(w), g, H, self.n_threads)

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import _sparse_input
 from ._common import Callback
 from ._first_order import gd, nesterov
 from ._lbfgs import lbfgs
@@ -53,15 +54,21 @@ def choose_method(obj: Objective) -> str:
     ``n * n_params^2 <= 2e8``, i.e. a BLAS syrk of well under a second): it converges in a
     handful of steps whatever the units or the conditioning. Otherwise L-BFGS: each iteration
     costs about one fused pass over X (a Newton iteration costs ``n * n_params^2`` for the
-    Hessian), and on large data it reaches the same optimum several times faster. Sparse data
-    always takes L-BFGS (Hessian-free). If L-BFGS has not converged after 300 iterations (an
-    ill-conditioned problem), "auto" continues from its iterate with Newton (at most 500
-    parameters) or Newton-CG, whose Jacobi preconditioner is insensitive to the units.
+    Hessian), and on large data it reaches the same optimum several times faster; it never
+    forms a Hessian, so it also serves sparse data with many columns. If L-BFGS has not
+    converged after 300 iterations (an ill-conditioned problem), "auto" continues from its
+    iterate with Newton (at most 500 parameters) or Newton-CG, whose Jacobi preconditioner is
+    insensitive to the units.
     """
-    sparse = bool(getattr(obj, "is_sparse", False))
-    cheap_hessian = (obj.n_params <= AUTO_NEWTON_MAX_PARAMS
+    cheap_hessian = (_newton_can_run(obj)
                      and obj.n_samples * obj.n_params ** 2 <= AUTO_NEWTON_MAX_WORK)
-    return "newton" if cheap_hessian and not sparse else "lbfgs"
+    return "newton" if cheap_hessian else "lbfgs"
+
+
+def _newton_can_run(obj: Objective) -> bool:
+    """At most 500 parameters, and a Hessian the objective agrees to form (sparse X has a cap)."""
+    formable = not getattr(obj, "is_sparse", False) or obj.n_params <= _sparse_input.MAX_HESSIAN_PARAMS
+    return obj.n_params <= AUTO_NEWTON_MAX_PARAMS and formable
 
 
 def _auto(obj: Objective, w: np.ndarray, max_iter: int, tol: float,
@@ -70,8 +77,7 @@ def _auto(obj: Objective, w: np.ndarray, max_iter: int, tol: float,
     first = lbfgs(obj, w, min(max_iter, AUTO_LBFGS_BUDGET), tol, callback)
     if first.status != "max_iter" or first.n_iter >= max_iter:
         return first
-    finish = newton if obj.n_params <= AUTO_NEWTON_MAX_PARAMS and not getattr(obj, "is_sparse", False) \
-        else newton_cg
+    finish = newton if _newton_can_run(obj) else newton_cg
     second = finish(obj, first.w, max_iter - first.n_iter, tol, callback)
     history = {key: np.concatenate([first.history[key], second.history[key]])
                for key in first.history if key in second.history}
@@ -106,8 +112,8 @@ def minimize(obj: Objective, method: str = "auto", w0: Any = None, learning_rate
         - "newton-cg": Hessian-free Newton, conjugate gradients preconditioned by diag(H) on
           Hessian-vector products, with a line search on cached predictions (O(n) per trial).
         - "lbfgs": limited-memory BFGS with a strong Wolfe line search.
-        - "auto" (default): "newton" up to 500 parameters, "newton-cg" beyond (see
-          :func:`choose_method`).
+        - "auto" (default): "newton" where the Hessian is small and cheap, otherwise "lbfgs"
+          finished by "newton" or "newton-cg" if it stalls (see :func:`choose_method`).
     w0 : array-like, optional
         Starting point (warm start); zeros by default.
     learning_rate : float, "auto" or "backtracking"

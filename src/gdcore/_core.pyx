@@ -12,6 +12,7 @@ from cython.parallel cimport prange, parallel, threadid
 from libc.math cimport INFINITY, fabs, fmax, sqrt, isfinite
 from libc.string cimport memset, memcpy
 
+from gdfast._descent cimport descent_loop
 from gdfast._loss cimport exp_nonpos, log1p_unit, log_loss_terms, squared_terms
 from gdfast.kernels cimport (
     floating, Problem, LOG_LOSS, SQUARED_ERROR, dot_mixed, block_linear, block_transpose_add,
@@ -584,160 +585,44 @@ def diag_weighted(Kernel kernel, const double[::1] hw, double[::1] out, n_thread
 
 
 
-# Modes of descent_run.
+# Modes of descent_run: the numbers of gdfast._descent's M_FIXED, M_BACKTRACKING, M_NESTEROV.
 DESCENT_FIXED = 0
 DESCENT_BACKTRACKING = 1
 DESCENT_NESTEROV = 2
-cdef enum:
-    M_FIXED = 0
-    M_BACKTRACKING = 1
-    M_NESTEROV = 2
-
-# Backtracking (Armijo) constants: accept a step t when cost(w - t g) <= cost(w) - C1 t |g|^2.
-# With C1 = 1/2 an accepted step is at most about 1/L (the descent lemma), so the line search
-# never settles on the oscillating steps near 2/L; the trial step grows by GROW after each
-# iteration so that it can follow a flatter region, and shrinks by half on a rejection.
-DEF ARMIJO_C1 = 0.5
-DEF GROW = 1.25
-DEF MIN_STEP_RATIO = 1e-20     # a trial step this far below the first one means no progress
-# The cost is a sum over many rows: its rounding error is about this times its value. A decrease
-# smaller than that cannot be seen, so a step that raises the cost by no more is not rejected.
-DEF COST_ROUNDING = 1e3 * 2.220446049250313e-16
 
 
-cdef inline double _maxabs(const double* g, Py_ssize_t D) noexcept nogil:
-    """max |g_j|; infinite when some g_j is not finite."""
-    cdef double m = 0
-    cdef Py_ssize_t j
-    for j in range(D):
-        if not isfinite(g[j]):
-            return INFINITY
-        if fabs(g[j]) > m:
-            m = fabs(g[j])
-    return m
+cdef struct DenseContext:
+    const Problem* P
+    int nt
+    double* work
+
+
+cdef double _dense_cost_grad(void* ctx, const double* w, double* grad) noexcept nogil:
+    cdef DenseContext* c = <DenseContext*>ctx
+    return _cost_grad(c.P, w, grad, NULL, c.nt, c.work)
 
 
 def descent_run(Kernel kernel, int mode, double[::1] w, double[::1] aux, double lr,
                 Py_ssize_t max_steps, double[::1] cost_hist, double[::1] gnorm_hist,
                 double[::1] step_hist, Py_ssize_t it0, double[::1] state, double[::1] best_w,
                 double tol, bint final, n_threads=None):
-    """Gradient descent with a fixed step or an Armijo backtracking line search, or Nesterov's
-    accelerated gradient with a fixed step and adaptive restart, entirely without the GIL.
-
-    Each iteration evaluates the cost and gradient at the current point (one fused pass; for
-    backtracking the pass of the accepted trial serves as the next evaluation), records them in
-    the histories at it0 + k, and steps. Stops early on convergence (max|grad| <= tol * state[1])
-    or divergence (a non-finite cost, or one above 10 times the first). With final, the last
-    evaluation takes no step.
-
-    w is the point being evaluated: the iterate for backtracking, the extrapolated point y for
-    Nesterov. aux (4 * D doubles, kept by the caller across calls) holds the gradient, the trial
-    point, the previous iterate x and the current iterate for Nesterov.
-    state = [cost at start, gradient scale, best cost, step or momentum counter, current cost]
-    persists across calls; best_w receives the point with the best cost.
-    Returns (evaluations made, code): 0 running, 1 converged, 2 diverged, 3 no decrease possible.
-    A call ends with the new point already evaluated (cost in state[4], gradient in aux[:D]);
-    the next call (it0 > 0) records it without a second pass.
-
-    Fixed: w <- w - lr grad(w).
-    Backtracking: lr is the first trial step; state[3] carries the last accepted step.
-    Nesterov (O'Donoghue and Candes' gradient restart): with y the extrapolated point,
-        x+ = y - lr grad(y);  restart (momentum counter k = 0) if grad(y) . (x+ - x) > 0;
-        y+ = x+ + k / (k + 3) (x+ - x);  k += 1.
-    The restart test costs nothing extra and makes the method adapt to the unknown strong
-    convexity; state[3] carries k.
+    """Gradient descent (fixed step or Armijo backtracking) or Nesterov's accelerated gradient,
+    without the GIL, over this kernel: gdfast._descent.descent_loop, whose docstring has the
+    contract. Returns (evaluations made, code): 0 running, 1 converged, 2 diverged, 3 no
+    decrease possible.
     """
-    cdef int nt = kernel._threads(n_threads)
-    cdef Problem* P = &kernel.P
-    cdef Py_ssize_t D = kernel.n_params
-    cdef double[::1] work = np.empty(_workspace_size(P.d, D, nt), dtype=np.float64)
-    cdef double* g = &aux[0]
-    cdef double* trial = g + D
-    cdef double* x = g + 2 * D
-    cdef double* xnew = g + 3 * D
-    cdef double* wp = &w[0]
-    cdef Py_ssize_t k = 0, j
+    cdef DenseContext ctx
+    cdef Py_ssize_t D = kernel.n_params, k
     cdef int code = 0
-    cdef double cost, gmax, t, gg, ct, beta, dot, slack, mom
+    cdef double[::1] work = np.empty(_workspace_size(kernel.P.d, D, kernel._threads(n_threads)),
+                                     dtype=np.float64)
     if aux.shape[0] < 4 * D:
         raise ValueError("aux must hold 4 * n_params doubles")
+    ctx.P = &kernel.P
+    ctx.nt = kernel._threads(n_threads)
+    ctx.work = &work[0]
     with nogil:
-        if it0 > 0:
-            cost = state[4]                    # evaluated at the end of the previous call, in g
-        else:
-            cost = _cost_grad(P, wp, g, NULL, nt, &work[0])
-        while k < max_steps:
-            gmax = _maxabs(g, D)
-            cost_hist[it0 + k] = cost
-            gnorm_hist[it0 + k] = gmax
-            step_hist[it0 + k] = 0.0
-            k += 1
-            if it0 + k == 1:
-                state[0] = cost
-                state[2] = cost
-                memcpy(&best_w[0], wp, D * sizeof(double))
-                if mode == M_NESTEROV:
-                    memcpy(x, wp, D * sizeof(double))
-                    state[3] = 0
-                else:
-                    state[3] = lr / GROW            # so that the first trial step is lr
-            if not isfinite(cost) or not isfinite(gmax) or cost > 10.0 * state[0] + 1e-300:
-                code = 2
-                break
-            if cost <= state[2]:
-                state[2] = cost
-                memcpy(&best_w[0], wp, D * sizeof(double))
-            if gmax <= tol * state[1]:
-                code = 1
-                break
-            if final and k == max_steps:
-                break
-            if mode == M_BACKTRACKING:
-                gg = 0
-                for j in range(D):
-                    gg += g[j] * g[j]
-                t = state[3] * GROW
-                slack = COST_ROUNDING * fabs(cost)
-                while True:
-                    for j in range(D):
-                        trial[j] = wp[j] - t * g[j]
-                    # the trial's gradient goes to xnew (scratch) until the step is accepted
-                    ct = _cost_grad(P, trial, xnew, NULL, nt, &work[0])
-                    if ct <= cost - ARMIJO_C1 * t * gg or (
-                            ARMIJO_C1 * t * gg <= slack and ct <= cost + slack):
-                        break
-                    t *= 0.5
-                    if t < MIN_STEP_RATIO * lr:
-                        break
-                if t < MIN_STEP_RATIO * lr:
-                    code = 3
-                    break
-                state[3] = t
-                step_hist[it0 + k - 1] = t
-                memcpy(wp, trial, D * sizeof(double))
-                memcpy(g, xnew, D * sizeof(double))
-                cost = ct
-                state[4] = cost
-            elif mode == M_FIXED:
-                for j in range(D):
-                    wp[j] -= lr * g[j]
-                step_hist[it0 + k - 1] = lr
-                cost = _cost_grad(P, wp, g, NULL, nt, &work[0])
-                state[4] = cost
-            else:
-                mom = state[3]
-                dot = 0
-                for j in range(D):
-                    xnew[j] = wp[j] - lr * g[j]
-                    dot += g[j] * (xnew[j] - x[j])
-                if dot > 0:
-                    mom = 0                     # the momentum points uphill: restart
-                beta = mom / (mom + 3.0)
-                for j in range(D):
-                    wp[j] = xnew[j] + beta * (xnew[j] - x[j])
-                    x[j] = xnew[j]
-                state[3] = mom + 1
-                step_hist[it0 + k - 1] = lr
-                cost = _cost_grad(P, wp, g, NULL, nt, &work[0])
-                state[4] = cost
+        k = descent_loop(_dense_cost_grad, &ctx, mode, &w[0], &aux[0], D, lr, max_steps,
+                         &cost_hist[0], &gnorm_hist[0], &step_hist[0], it0, &state[0],
+                         &best_w[0], tol, final, &code)
     return k, code
