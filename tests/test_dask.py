@@ -51,10 +51,13 @@ def graphs_seen(client):
         dask_scheduler.plugins[GraphCounter.name].graphs))
 
 
-def transfers(client):
-    """Every worker's log of outgoing transfers (to other workers and to the client)."""
+def transfers(client, since=None):
+    """Per worker, its log of outgoing transfers (to other workers and to the client): the
+    keys sent and their sizes; with since (an earlier result), only the transfers made after it."""
     logs = client.run(lambda dask_worker: [dict(e["keys"]) for e in dask_worker.transfer_outgoing_log])
-    return [keys for log in logs.values() for keys in log]
+    if since is None:
+        return logs
+    return [keys for addr, log in logs.items() for keys in log[len(since.get(addr, [])):]]
 
 
 def rel(a, b):
@@ -202,9 +205,13 @@ def test_one_graph_per_evaluation_and_x_never_gathered(client, monkeypatch):
         return result
 
     monkeypatch.setattr(client, "_gather", spy_gather)
-    sent_before = len(transfers(client))
+    sent_before = transfers(client)
     obj = gdd.Objective(Xd, yd, loss="log_loss", alpha=0.1, speculate=False)
     block_keys = {str(b.key) for b in obj._blocks}
+    # Construction may move a block of y next to its block of X (8 kB here), never X itself.
+    moved = transfers(client, since=sent_before)
+    assert not {str(k) for keys in moved for k in keys} & (x_keys | block_keys)
+    sent_before = transfers(client)
     D = obj.n_params
     evaluations = [("cost", lambda v: obj.cost(v), 1), ("cost_gradient", obj.cost_gradient, 1 + D),
                    ("cost_gradient_hessian", obj.cost_gradient_hessian, 1 + D + D * D),
@@ -215,20 +222,22 @@ def test_one_graph_per_evaluation_and_x_never_gathered(client, monkeypatch):
         evaluate(w + i)
         graphs = graphs_seen(client)[n_graphs:]
         assert len(graphs) == 1, f"{name}: {len(graphs)} graph computations"
-        # The graph holds one task per block and the reduction, and refers to the persisted
-        # blocks (already in the workers' memory): nothing recomputes or reloads X.
+        # The graph holds one task per worker (over the blocks it holds) and the reduction, and
+        # refers to the persisted blocks: nothing recomputes or reloads X.
         new_tasks = set(graphs[0]) - block_keys
-        assert len(new_tasks) == obj.n_blocks + 1, graphs[0]
+        assert len(obj._groups) == 2 and sorted(map(len, obj._groups)) == [2, 2]
+        assert len(new_tasks) == len(obj._groups) + 1, graphs[0]
         assert not new_tasks & x_keys
         # What reached the client: the packed sums, nothing else.
         arrays = [a for r in received for a in dask.core.flatten(r, container=(list, tuple, dict))
                   if isinstance(a, np.ndarray)]
         assert [a.size for a in arrays] == [numbers], name
-    assert X.nbytes // 4 > 8 * (1 + D + D * D) * 10       # one block of X would be noticed
-    moved = transfers(client)[sent_before:]
+    small = 8 * (1 + D + D * D) + 512                      # the largest partial sum, with room
+    assert X.nbytes // 4 > 10 * small                      # one block of X would be noticed
+    moved = transfers(client, since=sent_before)
     moved_keys = {str(k) for keys in moved for k in keys}
     assert not moved_keys & (x_keys | block_keys), "a block of X left its worker"
-    assert all(n < 1000 for keys in moved for n in keys.values())
+    assert all(n <= small for keys in moved for n in keys.values()), moved
     # Construction itself ran one graph and gathered only the blocks' row counts and weight sums.
     assert obj.n_computations == 1 + len(evaluations)
 
@@ -257,6 +266,7 @@ def test_persist_false_rereads_x_each_evaluation(client):
     n_graphs = len(graphs_seen(client))
     assert rel(obj.cost_gradient(w)[1], ref.gradient(w)) < 1e-12
     graphs = graphs_seen(client)[n_graphs:]
+    assert len(obj._groups) == obj.n_blocks == 2                       # one task per block
     assert len(graphs) == 1 and len(graphs[0]) > obj.n_blocks + 1      # X's graph rides along
 
 

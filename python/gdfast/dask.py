@@ -172,6 +172,13 @@ def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
     return np.array([float(np.all(margin[positive] > 0))])
 
 
+def _group_eval(what: str, w: np.ndarray, v: np.ndarray | None, n_threads: int | None,
+                *blocks: _Block) -> np.ndarray:
+    """_block_eval over blocks that live on one worker, combined in their order."""
+    parts = [_block_eval(b, what, w, v, n_threads) for b in blocks]
+    return _all(*parts) if what == "separates" else _add(*parts)
+
+
 def _add(*parts: np.ndarray) -> np.ndarray:
     """Sum of the parts, in their order (a fixed tree gives the same result every time)."""
     total = parts[0].copy()
@@ -213,6 +220,50 @@ def _as_rows(a: Any, name: str, X: Any, da: Any) -> Any:
     if arr.shape[0] != n:
         raise ValueError(f"{name} has {arr.shape[0]} rows but X has {n}")
     return da.from_array(arr, chunks=(X.chunks[0],))
+
+
+def _distributed_client() -> Any:
+    """The distributed Client that dask.compute would use now, or None."""
+    if "distributed" not in sys.modules:
+        return None
+    import dask.base
+    from distributed import Client
+    owner = getattr(dask.base.get_scheduler(), "__self__", None)
+    return owner if isinstance(owner, Client) else None
+
+
+def _group_by_worker(blocks: list[Any]) -> list[list[Any]]:
+    """Persisted blocks grouped by the worker that holds them, one group per worker thread.
+
+    A graph's cost on a distributed scheduler grows with its number of tasks (about a
+    millisecond each), not with the size of the blocks: one task per worker thread, each over
+    the blocks in that worker's memory, keeps an evaluation's overhead independent of how
+    finely X is chunked. If blocks move later (a worker lost), a group still computes the right
+    sums; its blocks are then fetched to one worker.
+    """
+    client = _distributed_client()
+    if client is None or len(blocks) <= 1:
+        return [[b] for b in blocks]
+    from distributed import futures_of, wait
+    futures = [futures_of(b)[0] for b in blocks]
+    wait(futures)
+    if any(f.status != "finished" for f in futures):
+        return [[b] for b in blocks]          # the error surfaces in the first computation
+    who_has = client.who_has(futures)
+    try:
+        workers = client.scheduler_info(n_workers=-1)["workers"]
+    except TypeError:           # distributed before 2025 lists every worker by default
+        workers = client.scheduler_info()["workers"]
+    threads = {addr: info.get("nthreads", 1) for addr, info in workers.items()}
+    by_worker: dict[str, list[Any]] = {}
+    for b, f in zip(blocks, futures):
+        holders = who_has.get(f.key) or ["?"]
+        by_worker.setdefault(sorted(holders)[0], []).append(b)
+    groups = []
+    for addr, bs in by_worker.items():
+        k = max(1, min(len(bs), threads.get(addr, 1)))
+        groups.extend(bs[j::k] for j in range(k))
+    return groups
 
 
 class Objective:
@@ -271,7 +322,9 @@ class Objective:
     weight_sum : float
         The sum of the sample weights (n_samples without weights).
     n_blocks : int
-        Blocks of rows evaluated per pass (X's blocks, less those known to be empty).
+        Blocks of rows evaluated per pass (X's blocks, less those known to be empty). On a
+        distributed cluster with ``persist=True`` they are evaluated by one task per worker
+        thread, each over the blocks in that worker's memory.
     n_computations : int
         Graph computations this objective has run (construction included).
     X, y, sample_weight : dask.array.Array or None
@@ -357,6 +410,7 @@ class Objective:
             blocks = list(dask.persist(*blocks))
         self._blocks = blocks
         self.n_blocks = len(blocks)
+        self._groups = _group_by_worker(blocks) if persist else [[b] for b in blocks]
         summary = self._compute([delayed(_block_summary)(b) for b in blocks], as_list=True)
         self.n_samples = int(sum(s[0] for s in summary))
         self.weight_sum = float(math.fsum(s[1] for s in summary))
@@ -391,9 +445,9 @@ class Objective:
     def _map(self, what: str, w: np.ndarray, v: np.ndarray | None = None) -> list[Any]:
         from dask import delayed
         tag = uuid.uuid4().hex
-        return [delayed(_block_eval, pure=False)(b, what, w, v, self.n_threads,
+        return [delayed(_group_eval, pure=False)(what, w, v, self.n_threads, *group,
                                                  dask_key_name=f"gdfast-{what}-{tag}-{i}")
-                for i, b in enumerate(self._blocks)]
+                for i, group in enumerate(self._groups)]
 
     def _w(self, w: Any, name: str = "w") -> np.ndarray:
         return check_vector(w, self.n_params, name,
