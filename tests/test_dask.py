@@ -270,6 +270,27 @@ def test_persist_false_rereads_x_each_evaluation(client):
     assert len(graphs) == 1 and len(graphs[0]) > obj.n_blocks + 1      # X's graph rides along
 
 
+def test_files_read_on_the_workers_without_persisting(client, tmp_path):
+    """The README's out-of-memory recipes: an npy stack, and blocks of a memory-mapped .npy."""
+    X, y, w = make_problem(n=600, d=5, dtype=np.float32, seed=18)
+    da.to_npy_stack(tmp_path / "X", da.from_array(X, chunks=(256, 5)))
+    np.save(tmp_path / "X.npy", X)
+    ref = gdfast.Objective(X, y, alpha=0.1)
+
+    def rows(path, start, stop):
+        return np.load(path, mmap_mode="r")[start:stop]
+
+    path = str(tmp_path / "X.npy")
+    mapped = da.concatenate([da.from_delayed(dask.delayed(rows)(path, a, min(a + 256, 600)),
+                                             shape=(min(a + 256, 600) - a, 5), dtype=np.float32)
+                             for a in range(0, 600, 256)])
+    for Xd in (da.from_npy_stack(tmp_path / "X", mmap_mode="r"), mapped):
+        obj = gdd.Objective(Xd, da.from_array(y, chunks=(Xd.chunks[0],)), alpha=0.1, persist=False)
+        assert obj.dtype == np.float32
+        c, g = obj.cost_gradient(w)
+        assert rel(c, ref.cost(w)) < 1e-12 and rel(g, ref.gradient(w)) < 1e-12
+
+
 def test_local_scheduler_without_a_cluster():
     X, y, w = make_problem(n=300, d=4, loss="squared_error", seed=13)
     with dask.config.set(scheduler="synchronous"):
