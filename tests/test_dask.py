@@ -98,6 +98,8 @@ def test_values_match_in_memory(client, loss, fit_intercept, alpha, weighted):
     v = np.random.default_rng(2).standard_normal(len(w))
     assert (obj.n_samples, obj.n_features, obj.n_params) == (ref.n_samples, ref.n_features, ref.n_params)
     assert (obj.loss, obj.alpha, obj.fit_intercept, obj.n_blocks) == (loss, alpha, fit_intercept, 5)
+    assert rel(obj.weight_sum, sw.sum() if weighted else 500) < 1e-14
+    assert obj.min_positive_weight == (sw[sw > 0].min() if weighted else 1.0)
     c, g, H = ref.cost_gradient_hessian(w)
     assert rel(obj.cost(w), c) < 1e-12
     assert rel(obj.gradient(w), g) < 1e-12

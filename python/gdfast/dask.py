@@ -135,8 +135,14 @@ def _make_block(X: Any, y: Any, sw: Any, where: str, loss: str, fit_intercept: b
     return _Block(X, y, sw, loss, fit_intercept, n_params)
 
 
-def _block_summary(block: _Block) -> tuple[int, float]:
-    return block.n_rows, block.weight_sum
+def _block_summary(block: _Block) -> tuple[int, float, float]:
+    """Rows, weight sum and smallest positive weight (inf when none) of one block."""
+    if block.n_rows == 0:
+        return 0, 0.0, math.inf
+    if block.sw is None:
+        return block.n_rows, block.weight_sum, 1.0
+    positive = block.sw[block.sw > 0]
+    return block.n_rows, block.weight_sum, float(positive.min()) if positive.size else math.inf
 
 
 def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
@@ -321,6 +327,9 @@ class Objective:
         The dtype the kernels read X in (float32 or float64).
     weight_sum : float
         The sum of the sample weights (n_samples without weights).
+    min_positive_weight : float
+        The smallest positive sample weight (1.0 without weights): with ``weight_sum``, what a
+        solver's test for separable classes needs, found at construction for free.
     n_blocks : int
         Blocks of rows evaluated per pass (X's blocks, less those known to be empty). On a
         distributed cluster with ``persist=True`` they are evaluated by one task per worker
@@ -414,6 +423,7 @@ class Objective:
         summary = self._compute([delayed(_block_summary)(b) for b in blocks], as_list=True)
         self.n_samples = int(sum(s[0] for s in summary))
         self.weight_sum = float(math.fsum(s[1] for s in summary))
+        self.min_positive_weight = float(min((s[2] for s in summary), default=math.inf))
         if weights_given and not self.weight_sum > 0:
             raise ValueError("sample_weight sums to zero: at least one weight must be positive")
         if self.n_samples == 0:
@@ -424,7 +434,6 @@ class Objective:
     def _compute(self, parts: list[Any], as_list: bool = False) -> Any:
         """One graph computation; parts are reduced by a tree of fan-in split_every."""
         import dask
-        from dask import delayed
         self.n_computations += 1
         if as_list:
             return dask.compute(parts)[0]
@@ -453,7 +462,7 @@ class Objective:
         return check_vector(w, self.n_params, name,
                             "n_features + 1 with an intercept" if self.fit_intercept else "n_features")
 
-    def _evaluate(self, level: str, w: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    def _evaluate(self, level: str, w: np.ndarray) -> tuple[float, np.ndarray | None, np.ndarray | None]:
         """Cost, gradient and Hessian (the latter two as far as level asks) at w, normalised."""
         key = w.tobytes()
         need = _LEVELS[level]
