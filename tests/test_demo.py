@@ -22,9 +22,12 @@ def test_demo_fits_tell_the_learning_rate_story():
     assert rows[3]["accuracy"] > 0.95
 
 
-def test_demo_command_prints_its_table():
+def test_demo_command_prints_its_table_and_saves_its_picture(tmp_path):
     out = subprocess.run([sys.executable, "-m", "gdfast", "demo"], capture_output=True, text=True,
-                         check=True).stdout
+                         check=True, cwd=tmp_path).stdout
     for word in ("too small", "good", "too large", "Newton", "diverged", "faster"):
         assert word in out
     assert "nan" not in out.lower()
+    picture = tmp_path / "gdfast-demo.png"
+    assert f"The cost curves are in {picture}" in out
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,5 +1,7 @@
 """gdfast: linear models by gradient descent and Newton's method, with a compiled Cython core."""
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version as _version
+from typing import Any
 
 from ._objective import Objective
 from ._result import DivergenceWarning, IterationState, OptimizeResult, SeparationWarning
@@ -10,5 +12,33 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
     __version__ = "0+unknown"
 
+
+def get_include() -> str:
+    """The folder to put on Cython's include path to ``cimport gdfast.kernels``.
+
+    The public Cython API (``gdfast/kernels.pxd``: the block kernels; ``gdfast/_loss.pxd``: the
+    per-sample losses) is header-only: inline nogil functions compiled into the package that
+    cimports them. Their BLAS calls need scipy's ``.pxd`` files, found on the same path.
+    """
+    import os
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# Loaded on first use, so that `import gdfast` needs neither scikit-learn nor matplotlib.
+_LAZY_ATTRIBUTES = {"LogisticRegression": "estimators", "LinearRegression": "estimators"}
+_LAZY_MODULES = ("estimators", "plot", "stats")
+
 __all__ = ["Objective", "minimize", "OptimizeResult", "IterationState", "DivergenceWarning",
-           "SeparationWarning", "__version__"]
+           "SeparationWarning", "LogisticRegression", "LinearRegression", "get_include", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(import_module(f".{_LAZY_ATTRIBUTES[name]}", __name__), name)
+    if name in _LAZY_MODULES:
+        return import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_ATTRIBUTES, *_LAZY_MODULES})

@@ -36,8 +36,10 @@ class OptimizeResult:
     message : str
         Why the run ended, in words.
     history : dict of str to ndarray
-        Per iteration: "cost" always; "grad_norm" (max-norm of the gradient) and "step"
-        (the learning rate or line-search step) where the method computes them.
+        Per iteration (per epoch for "sgd" and "adam"), starting with the starting point:
+        "cost", "grad_norm" (max-norm of the gradient) and "step" (the learning rate or
+        line-search step taken from that point); "newton-cg" adds "cg_iter" (conjugate-gradient
+        steps per Newton step).
     x, fun, success
         The same as ``w``, ``cost`` and ``converged``, under scipy.optimize's names.
     """

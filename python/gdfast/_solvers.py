@@ -1,213 +1,178 @@
 """gdfast.minimize: every way down the cost, with one result type.
 
+The methods live in one module per family (``_first_order``: gd, nesterov; ``_sgd``: sgd, adam;
+``_newton``: newton, newton-cg; ``_lbfgs``: lbfgs; shared pieces in ``_common``); this module
+validates the call and dispatches.
+
 Stopping rule (all methods): the run has converged when
 
     max_j |gradient_j(w)| <= tol * G,    G = max_j |gradient_j(w0)|,
 
 the largest gradient component relative to its value at the start (for a warm start, G is the
 larger of that and the gradient at w = 0, so that starting near the optimum does not make tol
-unreachable). Multiplying a column of X by a constant (metres to millimetres) rescales the
-gradient and G alike, so the rule means the same in any units. Newton's method also stops when
-a full step no longer shrinks the gradient: it has then reached the rounding floor of double
-precision, the most any method can give.
+unreachable). Multiplying X by a constant (metres to millimetres) multiplies the coefficients'
+gradient and their part of G alike, so the rule is unit-free without an intercept; the
+intercept's gradient does not scale, so with one the rule is only close to unit-free (Newton's
+iteration counts do not move; a first-order method may stop a little earlier or later).
+Newton, Newton-CG and L-BFGS also stop at the rounding floor of double precision, the most any
+method can give: when the predicted decrease of the cost is below its rounding error and the
+corrections (Newton, Newton-CG) or the gradient (L-BFGS) stop shrinking.
 """
 from __future__ import annotations
 
-import warnings
+import inspect
 from typing import Any, Callable
 
 import numpy as np
-import scipy.linalg
 
+from ._common import Callback
+from ._first_order import gd, nesterov
+from ._lbfgs import lbfgs
+from ._newton import newton, newton_cg
 from ._objective import Objective
-from ._result import DivergenceWarning, IterationState, OptimizeResult
+from ._result import OptimizeResult
+from ._sgd import adam, sgd
 from ._validation import check_scalar, check_vector
 
-Callback = Callable[[IterationState], Any]
-
-DEFAULT_MAX_ITER = {"gd": 10_000, "newton": 100}
-_COST_ROUNDING = 1e3 * np.finfo(np.float64).eps   # relative error of a cost summed over many rows
-
-
-def _finish(method: str, w: np.ndarray, cost: float, n_iter: int, status: str, message: str,
-            history: dict[str, np.ndarray]) -> OptimizeResult:
-    return OptimizeResult(w=w, cost=float(cost), n_iter=int(n_iter), converged=status == "converged",
-                          status=status, message=message, method=method, history=history)
+METHODS: dict[str, Callable[..., OptimizeResult]] = {
+    "gd": gd, "nesterov": nesterov, "sgd": sgd, "adam": adam, "newton": newton,
+    "newton-cg": newton_cg, "lbfgs": lbfgs,
+}
+DEFAULT_MAX_ITER = {"gd": 10_000, "nesterov": 10_000, "sgd": 50, "adam": 50, "newton": 100,
+                    "newton-cg": 100, "lbfgs": 1_000}
+DEFAULT_TOL = {"sgd": 1e-4, "adam": 1e-4}           # the others: 1e-8
+AUTO_NEWTON_MAX_PARAMS = 500                         # "auto": Newton up to here, then Newton-CG
 
 
-def _resolve_learning_rate(obj: Objective, learning_rate: Any) -> float:
-    if isinstance(learning_rate, str):
-        if learning_rate != "auto":
-            raise ValueError(f"learning_rate must be a positive number or 'auto'; got {learning_rate!r}")
-        return 1.0 / obj.curvature_bound()
-    return check_scalar(learning_rate, "learning_rate", low=0.0, low_inclusive=False)
+def choose_method(obj: Objective) -> str:
+    """What ``method="auto"`` runs on this objective.
+
+    Newton's method when there are at most 500 parameters: a Hessian costs ``n d^2`` (BLAS syrk)
+    and its Cholesky ``d^3 / 3``, little next to the ~10 passes over X a good first-order method
+    needs, and Newton converges in a handful of steps whatever the units or the conditioning.
+    Beyond that, Newton-CG: it never forms the Hessian (memory and time linear in d per CG
+    step) and its Jacobi preconditioner makes it insensitive to the units of the columns. Both
+    losses are handled alike; X is always dense.
+    """
+    return "newton" if obj.n_params <= AUTO_NEWTON_MAX_PARAMS else "newton-cg"
 
 
-def _gradient_scale(obj: Objective, w: np.ndarray) -> float:
-    """G in the stopping rule; 0 only when the gradient is zero at the start and at w = 0."""
-    scale = float(np.max(np.abs(obj.gradient(w))))
-    if np.any(w != 0):
-        scale = max(scale, float(np.max(np.abs(obj.gradient(np.zeros_like(w))))))
-    return scale
-
-
-def _gd(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None,
-        learning_rate: Any = "auto") -> OptimizeResult:
-    lr = _resolve_learning_rate(obj, learning_rate)
-    kernel = obj._kernel
-    history = np.empty(max_iter + 1)
-    state = np.array([0.0, _gradient_scale(obj, w), 0.0])   # start cost, G, best cost
-    best = w.copy()
-    # Without a callback the loop runs in C in chunks of about 1e8 element reads, so that
-    # Python can notice Ctrl-C between chunks.
-    chunk = 1 if callback is not None else max(1, int(1e8 // (obj.n_samples * obj.n_params)))
-    done, code, status = 0, 0, ""
-    while done < max_iter + 1 and code == 0:
-        steps = min(chunk, max_iter + 1 - done)
-        k, code = kernel.gd_run(w, lr, steps, history, done, state, best, tol,
-                                done + steps == max_iter + 1, obj.n_threads)
-        done += k
-        if callback is not None and code == 0:
-            info = IterationState(n_iter=done, w=w.copy(), cost=float(history[done - 1]),
-                                  grad_norm=float("nan"), extra={"learning_rate": lr})
-            if callback(info):
-                status = "stopped"
-                break
-    hist = {"cost": history[:done].copy(), "step": np.full(done, lr)}
-    if code == 2:
-        cost = history[done - 1]
-        warnings.warn(
-            f"gradient descent diverged at iteration {done - 1}: the cost went from {state[0]:.6g} "
-            f"to {cost:.6g} with learning_rate={lr:.6g}. The step is too large for this data; use "
-            f"learning_rate='auto' (about {1.0 / obj.curvature_bound():.3g} here) or a smaller value. "
-            "The best finite iterate is returned.",
-            DivergenceWarning, stacklevel=3)
-        return _finish("gd", best, state[2], done - 1, "diverged",
-                       f"diverged: cost rose to {cost:.6g} from {state[0]:.6g}", hist)
-    if status == "stopped":
-        return _finish("gd", w, obj.cost(w), done, "stopped", "stopped by the callback", hist)
-    if code == 1:
-        return _finish("gd", w, history[done - 1], done - 1, "converged",
-                       f"converged: max|gradient| <= tol * its start ({tol:g})", hist)
-    return _finish("gd", w, history[done - 1], done - 1, "max_iter",
-                   f"max_iter={max_iter} reached before the gradient fell below tol", hist)
-
-
-def _newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Solve H p = -g by Cholesky; damp H (Levenberg-Marquardt) when it is not positive definite."""
-    scale = max(float(np.max(np.abs(np.diag(H)))), np.finfo(float).tiny)
-    damping = 0.0
-    while True:
-        try:
-            c = scipy.linalg.cho_factor(H + damping * np.eye(len(g)), check_finite=False)
-            p = scipy.linalg.cho_solve(c, -g, check_finite=False)
-            if np.all(np.isfinite(p)) and p @ g < 0:
-                return p
-        except np.linalg.LinAlgError:
-            pass
-        damping = scale * 1e-12 if damping == 0.0 else damping * 100.0
-        if damping > scale * 1e12:
-            return -g / scale
-
-
-def _newton(obj: Objective, w: np.ndarray, max_iter: int, tol: float,
-            callback: Callback | None) -> OptimizeResult:
-    costs, gnorms, steps = [], [], []
-    scale = _gradient_scale(obj, w)
-    best = None                    # (max|g|, w, cost): the iterate with the smallest gradient
-    status, message = "max_iter", f"max_iter={max_iter} reached before the gradient fell below tol"
-    for it in range(max_iter + 1):
-        c, g, H = obj.cost_gradient_hessian(w)
-        gmax = float(np.max(np.abs(g)))
-        costs.append(c)
-        gnorms.append(gmax)
-        if gmax <= tol * scale:
-            status, message = "converged", f"converged: max|gradient| <= tol * its start ({tol:g})"
-            best = (gmax, w, c)
-            break
-        if best is not None and steps and steps[-1] == 1.0 and gmax >= best[0]:
-            # A full Newton step no longer shrinks the gradient: rounding dominates from here.
-            status = "converged"
-            message = (f"converged: the gradient stopped shrinking at max|gradient| = {best[0]:.3g}, "
-                       "the limit of double precision for this problem")
-            break
-        if best is None or gmax < best[0]:
-            best = (gmax, w, c)
-        if it == max_iter:
-            break
-        if callback is not None and callback(IterationState(it, w.copy(), c, gmax)):
-            status, message = "stopped", "stopped by the callback"
-            break
-        p = _newton_direction(H, g)
-        slope = float(p @ g)
-        # Near the optimum the predicted decrease -slope/2 falls below the rounding error of the
-        # cost, and an Armijo test on costs says nothing: take the full step if the cost does not
-        # rise by more than rounding, and let the shrinking gradient judge it.
-        slack = _COST_ROUNDING * abs(c) if -slope <= _COST_ROUNDING * abs(c) else 0.0
-        t = 1.0
-        while True:
-            trial = w + t * p
-            if obj.cost(trial) <= c + 1e-4 * t * slope + slack:
-                break
-            slack = 0.0
-            t *= 0.5
-            if t < 1e-10:
-                break
-        if t < 1e-10:
-            status = "converged"
-            message = ("converged: no decrease of the cost is possible in double precision "
-                       f"(max|gradient| = {best[0]:.3g})")
-            break
-        steps.append(t)
-        w = trial
-    assert best is not None
-    hist = {"cost": np.array(costs), "grad_norm": np.array(gnorms), "step": np.array(steps)}
-    return _finish("newton", best[1], best[2], len(steps), status, message, hist)
-
-
-METHODS: dict[str, Callable[..., OptimizeResult]] = {"gd": _gd, "newton": _newton}
+def _keywords(func: Callable[..., Any]) -> dict[str, Any]:
+    """The solver options of a method: its keyword-only parameters and their defaults."""
+    return {name: p.default for name, p in inspect.signature(func).parameters.items()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
 def minimize(obj: Objective, method: str = "auto", w0: Any = None, learning_rate: Any = "auto",
-             max_iter: int | None = None, tol: float = 1e-8, callback: Callback | None = None,
-             **options: Any) -> OptimizeResult:
+             max_iter: int | None = None, tol: float | None = None,
+             callback: Callback | None = None, **options: Any) -> OptimizeResult:
     """Minimise an Objective's cost over ``w = [coef..., intercept]``.
 
     Parameters
     ----------
     obj : gdfast.Objective
-    method : {"auto", "gd", "newton"}
-        "gd": gradient descent ``w <- w - learning_rate * gradient``, run as a loop in C.
-        "newton": Newton's method, a Cholesky solve of the Hessian per step with a backtracking
-        line search, damped when the Hessian is not positive definite. "auto" picks Newton.
+    method : {"auto", "gd", "nesterov", "sgd", "adam", "newton", "newton-cg", "lbfgs"}
+        - "gd": gradient descent ``w <- w - step * gradient``; the loop runs in C.
+        - "nesterov": accelerated gradient with step 1/L and adaptive restart; in C.
+        - "sgd": mini-batch stochastic gradient with momentum and iterate averaging; epochs in C.
+        - "adam": mini-batch Adam; epochs in C.
+        - "newton": Cholesky of the (equilibrated) Hessian, damped when not positive definite,
+          with a backtracking line search; refines to the rounding floor.
+        - "newton-cg": Hessian-free Newton, conjugate gradients preconditioned by diag(H) on
+          Hessian-vector products, with a line search on cached predictions (O(n) per trial).
+        - "lbfgs": limited-memory BFGS with a strong Wolfe line search.
+        - "auto" (default): "newton" up to 500 parameters, "newton-cg" beyond (see
+          :func:`choose_method`).
     w0 : array-like, optional
         Starting point (warm start); zeros by default.
-    learning_rate : float or "auto"
-        For "gd": the fixed step, or "auto" for ``1 / L`` with L the curvature bound of
-        :meth:`Objective.curvature_bound`.
+    learning_rate : float, "auto" or "backtracking"
+        The step of the first-order methods (see the table); an error for the others.
     max_iter : int, optional
-        Most iterations; a per-method default when None.
-    tol : float
-        Stop when ``max|gradient| <= tol * max|gradient at w0|``.
+        Most iterations (epochs for "sgd" and "adam"). Defaults: gd and nesterov 10,000,
+        sgd and adam 50, newton and newton-cg 100, lbfgs 1,000.
+    tol : float, optional
+        Stop when ``max|gradient| <= tol * max|gradient at w0|`` (see the module notes for warm
+        starts). Defaults: 1e-4 for sgd and adam, 1e-8 for the others.
     callback : callable, optional
-        Called with an :class:`IterationState` after each iteration; returning True stops the
+        Called with an :class:`IterationState` (``n_iter``, ``w``, ``cost``, ``grad_norm``,
+        ``extra``) after each iteration (each epoch for sgd and adam); returning True stops the
         run with status "stopped".
+    **options
+        Keywords of the chosen method:
+
+        =============  ==========  ===================  =============================================
+        keyword        methods     default              meaning
+        =============  ==========  ===================  =============================================
+        learning_rate  gd          "auto"               float; "auto" = 1/L, L the curvature bound
+                                                        (:meth:`Objective.curvature_bound`): never
+                                                        diverges, cost non-increasing;
+                                                        "backtracking" = Armijo line search
+        learning_rate  nesterov    "auto"               float or "auto" (1/L)
+        learning_rate  sgd         "auto"               float or "auto" = (1 - momentum) / L_B, L_B
+                                                        the curvature bound of a batch
+        learning_rate  adam        "auto"               float (in units of w) or "auto" = 1e-3
+        batch_size     sgd, adam   32                   rows per step
+        schedule       sgd, adam   "adaptive"           "adaptive": step / 5 after an epoch that did
+                                                        not lower the cost; "constant";
+                                                        "invscaling": ``step / (1 + epochs)^power_t``
+                                                        (epochs counted in fractions, per batch)
+        power_t        sgd, adam   0.5                  exponent of "invscaling"
+        average        sgd, adam   False                True or an int k: return the mean of the
+                                                        iterates after k epochs (True: k = 0)
+        random_state   sgd, adam   None                 int, None or numpy Generator: the shuffles
+        momentum       sgd         0.0                  heavy-ball momentum in [0, 1)
+        beta1, beta2   adam        0.9, 0.999           decay of the moment estimates, in [0, 1)
+        eps            adam        1e-8                 added to sqrt(vhat)
+        max_cg_iter    newton-cg   min(max(2 d, 20),    CG steps per Newton step (d = n_params)
+                                   500)
+        memory         lbfgs       10                   correction pairs kept
+        =============  ==========  ===================  =============================================
 
     Returns
     -------
     OptimizeResult
+        ``status`` is "converged", "max_iter", "diverged" (with a
+        :class:`gdfast.DivergenceWarning` and the best finite iterate), "separated" (log loss,
+        alpha = 0 and separable classes: no minimiser exists; with a
+        :class:`gdfast.SeparationWarning`) or "stopped" (by the callback). ``history`` holds the
+        cost per iteration and, for every method, "grad_norm" (max-norm of the gradient) and
+        "step" (the step taken; the learning rate for sgd and adam); newton-cg adds "cg_iter".
+        sgd and adam return the epoch-end iterate with the lowest cost.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For an unknown method (the message lists the valid ones), an option the method does not
+        take, or an option out of range.
     """
+    if not isinstance(method, str) or (method != "auto" and method not in METHODS):
+        raise ValueError(f"method must be one of {', '.join(map(repr, ['auto', *METHODS]))}; "
+                         f"got {method!r}")
+    requested = method
     if method == "auto":
-        method = "newton"
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(map(repr, ['auto', *METHODS]))}; got {method!r}")
+        if options:
+            raise TypeError(f"method='auto' takes no solver options (got {', '.join(options)}); "
+                            "name the method to pass them")
+        method = choose_method(obj)
+    func = METHODS[method]
+    valid = _keywords(func)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        listed = ", ".join(["learning_rate", *[k for k in valid if k != "learning_rate"]]
+                           if "learning_rate" in valid else valid) or "none"
+        raise TypeError(f"method={method!r} got unexpected option(s) {', '.join(unknown)}; "
+                        f"its options are: {listed}")
+    if "learning_rate" in valid:
+        options["learning_rate"] = learning_rate
+    elif not (isinstance(learning_rate, str) and learning_rate == "auto"):
+        chosen = f"method='auto' (here {method!r})" if requested == "auto" else f"method={method!r}"
+        raise ValueError(f"learning_rate is not used by {chosen}, which chooses its own steps; "
+                         "leave it at 'auto' or name a first-order method")
     if max_iter is None:
         max_iter = DEFAULT_MAX_ITER[method]
     max_iter = check_scalar(max_iter, "max_iter", low=1, integer=True)
-    tol = check_scalar(tol, "tol", low=0.0)
+    tol = check_scalar(DEFAULT_TOL.get(method, 1e-8) if tol is None else tol, "tol", low=0.0)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable; got {callback!r}")
     w = np.zeros(obj.n_params) if w0 is None else check_vector(w0, obj.n_params, "w0", "obj.n_params")
-    if method == "gd":
-        options["learning_rate"] = learning_rate
-    return METHODS[method](obj, w, max_iter, tol, callback, **options)
+    return func(obj, w, max_iter, tol, callback, **options)

@@ -1,26 +1,195 @@
-"""The `gdfast` command line."""
+"""The `gdfast` command line: demo, fit, predict, bench.
+
+``gdfast fit`` and ``gdfast predict`` read CSV files with the csv module and need neither pandas
+nor scikit-learn. Any problem with the input (a missing file or column, a value that is not a
+number, a bad option) is one line on stderr and exit status 2.
+"""
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
+import os
 import sys
+import warnings
+from typing import NoReturn, Sequence
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (argparse prints the usage too)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
-    p = argparse.ArgumentParser(prog="gdfast", description="Linear models by gradient descent and Newton's method.")
+    p = _Parser(prog="gdfast", description="Linear models by gradient descent and Newton's method.")
     p.add_argument("--version", action="version", version=f"gdfast {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="fit logistic regression on the packaged breast-cancer data at "
-                                "three learning rates and by Newton's method")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="fit logistic regression on the packaged breast-cancer data "
+                                       "at three learning rates and by Newton's method",
+                          description="Fit logistic regression on the packaged breast-cancer data "
+                                      "with a too-small, a good and a too-large learning rate and by "
+                                      "Newton's method; print a table and save the cost curves.")
+    where = demo.add_mutually_exclusive_group()
+    where.add_argument("--plot", metavar="PATH", default="gdfast-demo.png",
+                       help="where to save the PNG of the cost curves (needs matplotlib: "
+                            "pip install 'gdfast[demo]'); default: %(default)s")
+    where.add_argument("--no-plot", action="store_true", help="do not make the picture")
+
+    fit = sub.add_parser("fit", help="fit a model to a CSV file and print its coefficient table",
+                         description="Fit a linear model to a CSV file (header line; every column "
+                                     "but the target is a feature) and print the coefficient table "
+                                     "with standard errors, or JSON.")
+    fit.add_argument("data", metavar="DATA.csv")
+    fit.add_argument("--target", required=True, metavar="COL", help="the column to predict")
+    fit.add_argument("--loss", choices=["auto", "log_loss", "squared_error"], default="auto",
+                     help="log_loss (logistic regression, a target with two values) or "
+                          "squared_error (least squares); auto: log_loss when the target has "
+                          "exactly two distinct values (default)")
+    fit.add_argument("--solver", default="auto", help="a gdfast.minimize method (default: auto, "
+                                                      "Newton's method)")
+    fit.add_argument("--alpha", type=float, default=1e-4,
+                     help="L2 penalty alpha/2 ||coef||^2 (default: %(default)g; 0 for classical "
+                          "standard errors)")
+    fit.add_argument("--no-intercept", action="store_true", help="fit without an intercept")
+    fit.add_argument("--max-iter", type=int, default=None, help="most iterations")
+    fit.add_argument("--tol", type=float, default=1e-8, help="relative gradient tolerance "
+                                                             "(default: %(default)g)")
+    fit.add_argument("--json", action="store_true", help="print the model as JSON instead of the table")
+    fit.add_argument("--save", metavar="MODEL.json", help="save the model for 'gdfast predict'")
+
+    predict = sub.add_parser("predict", help="add predictions to a CSV file",
+                             description="Write DATA.csv's rows with a 'prediction' column (and, "
+                                         "for a logistic model, a 'probability' column: the "
+                                         "probability of the model's second class).")
+    predict.add_argument("model", metavar="MODEL.json", help="a model saved by 'gdfast fit --save'")
+    predict.add_argument("data", metavar="DATA.csv")
+    predict.add_argument("--output", metavar="OUT.csv", help="where to write (default: stdout)")
+
+    sub.add_parser("bench", add_help=False, help="run the benchmark report (gdfast bench --help "
+                                                 "for its options)")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        return _bench(argv[1:])
     args = _parser().parse_args(argv)
-    if args.command == "demo":
-        from ._demo import main as demo
-        return demo()
-    return 2  # pragma: no cover - argparse rejects unknown commands
+    command = {"demo": _demo, "fit": _fit, "predict": _predict}[args.command]
+    try:
+        return command(args)
+    except BrokenPipeError:
+        # The reader of our output stopped early (`gdfast predict ... | head`): not an error.
+        # Point stdout at devnull so that Python's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        return _fail(args.command, f"{where}{e.strerror or e}")
+    except (ValueError, TypeError, ImportError) as e:
+        return _fail(args.command, str(e))
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"gdfast {command}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ._demo import main as demo
+    return demo(plot=None if args.no_plot else args.plot)
+
+
+def _bench(argv: list[str]) -> int:
+    try:
+        bench = importlib.import_module("gdfast.bench")
+    except ModuleNotFoundError as e:
+        if e.name != "gdfast.bench":
+            raise
+        return _fail("bench", "this installation of gdfast has no benchmark module (gdfast.bench)")
+    return bench.main(argv)
+
+
+def _choose_loss(requested: str, labels: list[str]) -> str:
+    if requested != "auto":
+        return requested
+    return "log_loss" if len(set(labels)) == 2 else "squared_error"
+
+
+def _two_classes(labels: list[str], path: str, target: str) -> list[str]:
+    """The target's two distinct labels in order (numerically when they are numbers)."""
+    distinct = set(labels)
+    if len(distinct) != 2:
+        shown = ", ".join(map(repr, sorted(distinct)[:5])) + (", ..." if len(distinct) > 5 else "")
+        raise ValueError(f"--loss log_loss needs a target with two distinct values; column "
+                         f"{target!r} of {path} has {len(distinct)}: {shown}")
+    try:
+        return sorted(distinct, key=float)
+    except ValueError:
+        return sorted(distinct)
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from . import _modelfile
+    from ._fitting import fit_objective
+    from ._objective import Objective
+    from ._table import read_table
+    from .stats import standard_errors
+
+    table = read_table(args.data)
+    labels = [v.strip() for v in table.column(args.target)]
+    features = [h for h in table.header if h != args.target]
+    if not features:
+        raise ValueError(f"{args.data} has no feature columns besides the target {args.target!r}")
+    X = table.numbers(features)
+    loss = _choose_loss(args.loss, labels)
+    classes = None
+    if loss == "log_loss":
+        classes = _two_classes(labels, args.data, args.target)
+        y = [float(v == classes[1]) for v in labels]
+    else:
+        y = table.numbers([args.target])[:, 0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        obj = Objective(X, y, loss=loss, alpha=args.alpha, fit_intercept=not args.no_intercept)
+        res = fit_objective(obj, args.solver, max_iter=args.max_iter, tol=args.tol)
+        se = standard_errors(obj, res.w)
+    for w in caught:
+        print(f"gdfast fit: warning: {w.message}", file=sys.stderr)
+    doc = _modelfile.model_document(obj, res, se, target=args.target, features=features,
+                                    classes=classes, solver=args.solver)
+    if args.save:
+        with open(args.save, "w") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        print(_modelfile.summary(doc))
+        if args.save:
+            print(f"\nModel saved to {args.save}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from . import _modelfile
+    from ._table import read_table, write_table
+
+    doc = _modelfile.load_model(args.model)
+    header, rows = _modelfile.predict(doc, read_table(args.data))
+    if args.output:
+        with open(args.output, "w", newline="") as f:
+            write_table(f, header, rows)
+    else:
+        write_table(sys.stdout, header, rows)
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -43,8 +43,7 @@ class Objective:
         return (w[:-1], float(w[-1])) if self.fit_intercept else (w, 0.0)
 
     def _z(self, w: Any) -> np.ndarray:
-        coef, b = self._split(w)
-        return self.X.astype(np.float64, copy=False) @ coef + b
+        return self._z_of(*self._split(w))
 
     def _terms(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-sample loss, first and second derivative with respect to z."""
@@ -64,17 +63,23 @@ class Objective:
             p[-1] = 0.0
         return p
 
+    def _Xa_T(self, r: np.ndarray) -> np.ndarray:
+        """Xa^T r without building Xa: X^T r, then sum(r) for the intercept column."""
+        g = self.X.T.astype(np.float64, copy=False) @ r
+        return np.append(g, r.sum()) if self.fit_intercept else g
+
     def cost(self, w: Any) -> float:
-        loss, _, _ = self._terms(self._z(w))
-        coef, _ = self._split(w)
-        return float(self.s @ loss + 0.5 * self.alpha * coef @ coef)
+        return self.cost_gradient(w)[0]
 
     def gradient(self, w: Any) -> np.ndarray:
-        _, r, _ = self._terms(self._z(w))
-        return self._Xa().T @ (self.s * r) + self._penalty_diag() * np.asarray(w, dtype=np.float64)
+        return self.cost_gradient(w)[1]
 
     def cost_gradient(self, w: Any) -> tuple[float, np.ndarray]:
-        return self.cost(w), self.gradient(w)
+        w = np.asarray(w, dtype=np.float64)
+        loss, r, _ = self._terms(self._z(w))
+        coef, _ = self._split(w)
+        cost = float(self.s @ loss + 0.5 * self.alpha * coef @ coef)
+        return cost, self._Xa_T(self.s * r) + self._penalty_diag() * w
 
     def hessian(self, w: Any) -> np.ndarray:
         _, _, h = self._terms(self._z(w))
@@ -82,13 +87,16 @@ class Objective:
         return Xa.T @ (Xa * (self.s * h)[:, None]) + np.diag(self._penalty_diag())
 
     def cost_gradient_hessian(self, w: Any) -> tuple[float, np.ndarray, np.ndarray]:
-        return self.cost(w), self.gradient(w), self.hessian(w)
+        return (*self.cost_gradient(w), self.hessian(w))
 
     def hessp(self, w: Any, v: Any) -> np.ndarray:
         _, _, h = self._terms(self._z(w))
-        Xa = self._Xa()
         v = np.asarray(v, dtype=np.float64)
-        return Xa.T @ (self.s * h * (Xa @ v)) + self._penalty_diag() * v
+        coef_v, b_v = self._split(v)
+        return self._Xa_T(self.s * h * (self._z_of(coef_v, b_v))) + self._penalty_diag() * v
+
+    def _z_of(self, coef: np.ndarray, b: float) -> np.ndarray:
+        return self.X.astype(np.float64, copy=False) @ coef + b
 
 
 def gradient_descent(obj: Objective, learning_rate: float, max_iter: int = 1000, tol: float = 0.0,

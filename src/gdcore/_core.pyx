@@ -1,24 +1,21 @@
-# The compiled core of gdfast: one pass over the rows of X computes the cost, the gradient and,
-# when asked, the Hessian of a linear model's cost, without any n-by-d temporary.
+# The compiled passes of gdfast: one pass over the rows of X computes the cost, the gradient and,
+# when asked, the Hessian of a linear model's cost, without any n-by-d temporary. The per-block
+# math lives in gdfast/kernels.pxd (public, so that other packages can cimport it) and the
+# per-sample losses in gdfast/_loss.pxd; this module adds the loops over blocks, the threads and
+# the Python-facing Kernel object.
 #
-# Notation (see ../shared/design.md): z = X @ coef + intercept, s_i = sample_weight_i / sum(weights),
-#   cost     = sum_i s_i * loss(z_i, y_i) + alpha/2 * ||coef||^2
-#   gradient = Xa^T (s * loss'(z, y)) + alpha * [coef, 0]
-#   Hessian  = Xa^T diag(s * loss''(z, y)) Xa + alpha * P
-# where Xa is X with a column of ones appended when the model has an intercept.
-#
-# X is read through a raw pointer with a row stride and a column stride (in elements); one of them
-# is 1: rows contiguous ("C" path) or columns contiguous ("F" path). Rows are processed in blocks of
-# BLOCK rows so that the block is still in cache when the gradient is accumulated.
-# Threads: OpenMP over blocks with a static schedule and per-thread accumulators summed in thread
-# order, so a given thread count always gives the same bits.
+# Rows are processed in blocks of BLOCK rows so that the block is still in cache when the gradient
+# is accumulated. Threads: OpenMP over blocks with a static schedule and per-thread accumulators
+# summed in thread order, so a given thread count always gives the same bits.
 
 from cython.parallel cimport prange, parallel, threadid
-from libc.math cimport fabs, fmax, sqrt, isfinite
+from libc.math cimport INFINITY, fabs, fmax, sqrt, isfinite
 from libc.string cimport memset, memcpy
-from scipy.linalg.cython_blas cimport dsyrk
 
 from gdfast._loss cimport exp_nonpos, log1p_unit, log_loss_terms, squared_terms
+from gdfast.kernels cimport (
+    floating, Problem, LOG_LOSS, SQUARED_ERROR, dot_mixed, block_linear, block_transpose_add,
+    block_loss, block_square_add, hessian_rows, syrk_rows)
 
 import numpy as np
 
@@ -51,10 +48,6 @@ cdef extern from *:
     """
     int gd_cpu_supports(const char* isa) noexcept nogil
 
-ctypedef fused floating:
-    float
-    double
-
 DEF BLOCK = 256            # rows per block: 256 x 100 doubles = 200 KiB, well inside L2
 DEF ACC_PAD = 8            # per-thread accumulators start on their own cache line
 DEF MIN_BLOCKS_PER_THREAD = 8
@@ -63,27 +56,6 @@ DEF MAX_THREADED_HESSIAN = 1024   # above this many parameters the Hessian is bu
 # Loss codes, shared with the Python layer.
 LOSS_SQUARED = 0
 LOSS_LOG = 1
-cdef enum:
-    C_SQUARED = 0
-    C_LOG = 1
-
-
-cdef struct Problem:
-    const void* X
-    bint f32
-    Py_ssize_t n
-    Py_ssize_t d
-    Py_ssize_t rs          # row stride, in elements
-    Py_ssize_t cs          # column stride, in elements
-    const double* y
-    const double* sw       # NULL means unit weights
-    double scale           # 1 / sum(sample weights)
-    int loss
-    bint fit_intercept
-    double alpha
-    double xmax            # max |X|, for float32 X: float sums are used only where they cannot overflow
-
-
 def cpu_supports(str isa):
     """True when this CPU (and its OS) can run the kernels built for isa: baseline, avx2, avx512."""
     cdef bytes name = isa.encode()
@@ -123,7 +95,7 @@ def max_threads():
 def loss_terms(int loss, double z, double y):
     """(loss, d loss/dz, d2 loss/dz2) of one sample: the per-sample math, for tests and users."""
     cdef double r, h, l
-    if loss == C_LOG:
+    if loss == LOG_LOSS:
         l = log_loss_terms(z, y, &r, &h)
     else:
         l = squared_terms(z, y, &r, &h)
@@ -139,246 +111,6 @@ def elementary_functions(const double[::1] x, double[::1] exp_out, double[::1] l
         u = 1.0 + e
         exp_out[i] = e
         log1p_out[i] = log1p_unit(e, u, 1.0 / u)
-
-
-# ---------------------------------------------------------------------------------------------
-# Block kernels
-#
-# Every loop below is written for the auto-vectoriser: independent partial sums where a sum is
-# needed (the compiler may not reorder floating-point additions itself), flat loops over the
-# rows of a block, no branches in the per-row math.
-# ---------------------------------------------------------------------------------------------
-
-cdef inline double _dot_d(const double* x, const double* c, Py_ssize_t d) noexcept nogil:
-    # Eight partial sums, combined in a fixed order: one running sum would be latency-bound.
-    cdef double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0
-    cdef Py_ssize_t j = 0
-    while j + 8 <= d:
-        a0 += x[j] * c[j]
-        a1 += x[j + 1] * c[j + 1]
-        a2 += x[j + 2] * c[j + 2]
-        a3 += x[j + 3] * c[j + 3]
-        a4 += x[j + 4] * c[j + 4]
-        a5 += x[j + 5] * c[j + 5]
-        a6 += x[j + 6] * c[j + 6]
-        a7 += x[j + 7] * c[j + 7]
-        j += 8
-    while j < d:
-        a0 += x[j] * c[j]
-        j += 1
-    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
-
-
-cdef inline float _dot_f(const float* x, const float* c, Py_ssize_t d) noexcept nogil:
-    # float32 rows are summed in float (sixteen partial sums); the block's results then go into
-    # double totals. Summing every product in double would halve the SIMD width for nothing.
-    cdef float a[16]
-    cdef Py_ssize_t j = 0, l
-    cdef float s
-    for l in range(16):
-        a[l] = 0
-    while j + 16 <= d:
-        for l in range(16):
-            a[l] += x[j + l] * c[j + l]
-        j += 16
-    while j < d:
-        a[0] += x[j] * c[j]
-        j += 1
-    for l in range(8):
-        a[l] += a[l + 8]
-    for l in range(4):
-        a[l] += a[l + 4]
-    s = (a[0] + a[1]) + (a[2] + a[3])
-    return s
-
-
-cdef inline double _dot_mixed(const floating* x, const double* c, Py_ssize_t m) noexcept nogil:
-    if floating is double:
-        return _dot_d(x, c, m)
-    cdef double a0 = 0, a1 = 0, a2 = 0, a3 = 0
-    cdef Py_ssize_t j = 0
-    while j + 4 <= m:
-        a0 += x[j] * c[j]
-        a1 += x[j + 1] * c[j + 1]
-        a2 += x[j + 2] * c[j + 2]
-        a3 += x[j + 3] * c[j + 3]
-        j += 4
-    while j < m:
-        a0 += x[j] * c[j]
-        j += 1
-    return (a0 + a1) + (a2 + a3)
-
-
-cdef inline double _sum(const double* a, Py_ssize_t m) noexcept nogil:
-    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
-    cdef Py_ssize_t k = 0
-    while k + 4 <= m:
-        s0 += a[k]
-        s1 += a[k + 1]
-        s2 += a[k + 2]
-        s3 += a[k + 3]
-        k += 4
-    while k < m:
-        s0 += a[k]
-        k += 1
-    return (s0 + s1) + (s2 + s3)
-
-
-cdef void _block_linear(const floating* X, const Problem* P, Py_ssize_t i0, Py_ssize_t m,
-                        const double* coef, const float* coef_f, double b, double* z) noexcept nogil:
-    """z[k] = X[i0 + k] . coef + b for the m rows of the block (coef_f: coef as float32)."""
-    cdef Py_ssize_t k, j
-    cdef const floating* col
-    cdef double c
-    if P.cs == 1:
-        for k in range(m):
-            if floating is float:
-                if coef_f != NULL:
-                    z[k] = <double>_dot_f(X + (i0 + k) * P.rs, coef_f, P.d) + b
-                else:
-                    z[k] = _dot_mixed(X + (i0 + k) * P.rs, coef, P.d) + b
-            else:
-                z[k] = _dot_d(X + (i0 + k) * P.rs, coef, P.d) + b
-    else:
-        for k in range(m):
-            z[k] = b
-        for j in range(P.d):
-            col = X + j * P.cs + i0
-            c = coef[j]
-            for k in range(m):
-                z[k] += col[k] * c
-
-
-cdef void _block_transpose_add(const floating* X, const Problem* P, Py_ssize_t i0, Py_ssize_t m,
-                               const double* r, double* g, float* gf) noexcept nogil:
-    """g[:d] += X[block]^T r and g[d] += sum(r) when the model has an intercept.
-
-    C path: four rows at a time, so that g is loaded and stored once per four rows. float32 rows
-    are accumulated in gf (d floats) for the block, then added to g in double, unless the sums
-    could overflow a float (then gf is NULL and the double path is taken).
-    """
-    cdef Py_ssize_t k = 0, j, d = P.d
-    cdef const floating* x0
-    cdef const floating* x1
-    cdef const floating* x2
-    cdef const floating* x3
-    cdef double r0, r1, r2, r3, rmax = 0
-    cdef float f0, f1, f2, f3
-    if floating is float:
-        for k in range(m):
-            rmax = fmax(rmax, fabs(r[k]))
-        if not (rmax * P.xmax * m < 1e30):
-            gf = NULL
-        k = 0
-    if P.cs == 1 and floating is float and gf == NULL:
-        while k < m:
-            x0 = X + (i0 + k) * P.rs
-            r0 = r[k]
-            for j in range(d):
-                g[j] += x0[j] * r0
-            k += 1
-    elif P.cs == 1:
-        if floating is float:
-            for j in range(d):
-                gf[j] = 0
-        while k + 4 <= m:
-            x0 = X + (i0 + k) * P.rs
-            x1 = x0 + P.rs
-            x2 = x1 + P.rs
-            x3 = x2 + P.rs
-            if floating is float:
-                f0 = <float>r[k]
-                f1 = <float>r[k + 1]
-                f2 = <float>r[k + 2]
-                f3 = <float>r[k + 3]
-                for j in range(d):
-                    gf[j] += (x0[j] * f0 + x1[j] * f1) + (x2[j] * f2 + x3[j] * f3)
-            else:
-                r0 = r[k]
-                r1 = r[k + 1]
-                r2 = r[k + 2]
-                r3 = r[k + 3]
-                for j in range(d):
-                    g[j] += (x0[j] * r0 + x1[j] * r1) + (x2[j] * r2 + x3[j] * r3)
-            k += 4
-        while k < m:
-            x0 = X + (i0 + k) * P.rs
-            if floating is float:
-                f0 = <float>r[k]
-                for j in range(d):
-                    gf[j] += x0[j] * f0
-            else:
-                r0 = r[k]
-                for j in range(d):
-                    g[j] += x0[j] * r0
-            k += 1
-        if floating is float:
-            for j in range(d):
-                g[j] += gf[j]
-    else:
-        for j in range(d):
-            g[j] += _dot_mixed(X + j * P.cs + i0, r, m)
-    if P.fit_intercept:
-        g[d] += _sum(r, m)
-
-
-cdef double _block_loss(const Problem* P, Py_ssize_t i0, Py_ssize_t m, double* z,
-                        double* r, double* h) noexcept nogil:
-    """Weighted loss sum of the block; r = weighted loss', h = weighted loss''.
-
-    z is overwritten with the per-row losses (the flat loop stays free of reductions, so it
-    vectorises; the sum is taken afterwards).
-    """
-    cdef Py_ssize_t k
-    cdef const double* y = P.y + i0
-    cdef const double* sw
-    cdef double wk
-    if P.loss == C_LOG:
-        for k in range(m):
-            z[k] = log_loss_terms(z[k], y[k], &r[k], &h[k])
-    else:
-        for k in range(m):
-            z[k] = squared_terms(z[k], y[k], &r[k], &h[k])
-    if P.sw != NULL:
-        sw = P.sw + i0
-        for k in range(m):
-            wk = sw[k]
-            z[k] *= wk
-            r[k] *= wk
-            h[k] *= wk
-    return _sum(z, m)
-
-
-cdef void _hessian_rows(const floating* X, const Problem* P, Py_ssize_t i0, Py_ssize_t m,
-                        const double* h, double* buf) noexcept nogil:
-    """Rows i0..i0+m of Xa scaled by sqrt(h), into buf (row-major, D doubles a row)."""
-    cdef Py_ssize_t k, j
-    cdef Py_ssize_t D = P.d + P.fit_intercept
-    cdef double sk
-    cdef double* dst
-    cdef const floating* src
-    for k in range(m):
-        sk = sqrt(h[k])                 # h >= 0 for both losses and non-negative weights
-        dst = buf + k * D
-        if P.cs == 1:
-            src = X + (i0 + k) * P.rs
-            for j in range(P.d):
-                dst[j] = sk * src[j]
-        else:
-            for j in range(P.d):
-                dst[j] = sk * X[j * P.cs + i0 + k]
-        if P.fit_intercept:
-            dst[P.d] = sk
-
-
-cdef void _syrk_rows(double* buf, Py_ssize_t rows, Py_ssize_t D, double* H) noexcept nogil:
-    """H += A A^T (upper triangle, column-major) where A is buf seen from Fortran: D x rows."""
-    cdef int Di = <int>D, k = <int>rows
-    cdef double one = 1.0
-    cdef char uplo = b'U'
-    cdef char trans = b'N'
-    if rows > 0:
-        dsyrk(&uplo, &trans, &Di, &k, &one, buf, &Di, &one, H, &Di)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -520,16 +252,16 @@ cdef double _pass(const floating* X, const Problem* P, const double* w, double* 
             for blk in range(nblocks * t // nt, nblocks * (t + 1) // nt):
                 i0 = blk * BLOCK
                 m = min(BLOCK, P.n - i0)
-                _block_linear(X, P, i0, m, w, coef_f, b, s.z)
-                s.acc[D] += _block_loss(P, i0, m, s.z, s.r, s.h)
+                block_linear(X, P, i0, m, w, coef_f, b, s.z)
+                s.acc[D] += block_loss(P, i0, m, s.z, s.r, s.h)
                 if grad != NULL:
-                    _block_transpose_add(X, P, i0, m, s.r, s.acc, s.gf)
-                _hessian_rows(X, P, i0, m, s.h, hbuf + pending * D)
+                    block_transpose_add(X, P, i0, m, s.r, s.acc, s.gf)
+                hessian_rows(X, P, i0, m, s.h, hbuf + pending * D)
                 pending = pending + m
                 if pending + BLOCK > hrows:
-                    _syrk_rows(hbuf, pending, D, Ht)
+                    syrk_rows(hbuf, pending, D, Ht)
                     pending = 0
-            _syrk_rows(hbuf, pending, D, Ht)
+            syrk_rows(hbuf, pending, D, Ht)
         for t in range(1, nt):
             Ht = hbase + (t - 1) * D * D
             for j in range(D * D):
@@ -540,10 +272,10 @@ cdef double _pass(const floating* X, const Problem* P, const double* w, double* 
             for blk in prange(nblocks, schedule='static'):
                 i0 = blk * BLOCK
                 m = min(BLOCK, P.n - i0)
-                _block_linear(X, P, i0, m, w, coef_f, b, s.z)
-                s.acc[D] += _block_loss(P, i0, m, s.z, s.r, s.h)
+                block_linear(X, P, i0, m, w, coef_f, b, s.z)
+                s.acc[D] += block_loss(P, i0, m, s.z, s.r, s.h)
                 if grad != NULL:
-                    _block_transpose_add(X, P, i0, m, s.r, s.acc, s.gf)
+                    block_transpose_add(X, P, i0, m, s.r, s.acc, s.gf)
 
     # The loss sums sit at [D]; reduce D + 1 entries in thread order (fixed per thread count).
     cdef double* total = _reduce(work, d, D, nt, D + 1)
@@ -599,7 +331,7 @@ cdef void _hessp_pass(const floating* X, const Problem* P, const double* w, cons
         for blk in prange(nblocks, schedule='static'):
             i0 = blk * BLOCK
             m = min(BLOCK, P.n - i0)
-            _block_linear(X, P, i0, m, v, v_f, vb, s.t)          # t = Xa v
+            block_linear(X, P, i0, m, v, v_f, vb, s.t)          # t = Xa v
             if hw != NULL:
                 for k in range(m):
                     s.t[k] *= hw[i0 + k]
@@ -608,11 +340,11 @@ cdef void _hessp_pass(const floating* X, const Problem* P, const double* w, cons
                     for k in range(m):
                         s.t[k] *= P.sw[i0 + k]
             else:
-                _block_linear(X, P, i0, m, w, w_f, b, s.z)
-                _block_loss(P, i0, m, s.z, s.r, s.h)
+                block_linear(X, P, i0, m, w, w_f, b, s.z)
+                block_loss(P, i0, m, s.z, s.r, s.h)
                 for k in range(m):
                     s.t[k] *= s.h[k]
-            _block_transpose_add(X, P, i0, m, s.t, s.acc, s.gf)
+            block_transpose_add(X, P, i0, m, s.t, s.acc, s.gf)
     cdef double* total = _reduce(work, d, D, nt, D)
     for j in range(D):
         out[j] = total[j]
@@ -638,7 +370,7 @@ cdef void _linear_pass(const floating* X, const Problem* P, const double* v, dou
     for blk in prange(nblocks, schedule='static', num_threads=nt):
         i0 = blk * BLOCK
         m = min(BLOCK, P.n - i0)
-        _block_linear(X, P, i0, m, v, v_f, vb, out + i0)
+        block_linear(X, P, i0, m, v, v_f, vb, out + i0)
 
 
 cdef void _transpose_pass(const floating* X, const Problem* P, const double* r, double* out,
@@ -657,7 +389,7 @@ cdef void _transpose_pass(const floating* X, const Problem* P, const double* r, 
         for blk in prange(nblocks, schedule='static'):
             i0 = blk * BLOCK
             m = min(BLOCK, P.n - i0)
-            _block_transpose_add(X, P, i0, m, r + i0, s.acc, s.gf)
+            block_transpose_add(X, P, i0, m, r + i0, s.acc, s.gf)
     cdef double* total = _reduce(work, d, D, nt, D)
     for j in range(D):
         out[j] = total[j]
@@ -802,7 +534,7 @@ cdef class Kernel:
         cdef bint want_r = r is not None, want_h = h is not None
         with nogil:
             for i in range(n):
-                if self.P.loss == C_LOG:
+                if self.P.loss == LOG_LOSS:
                     l = log_loss_terms(z[i], self.P.y[i], &ri, &hi)
                 else:
                     l = squared_terms(z[i], self.P.y[i], &ri, &hi)
@@ -814,50 +546,206 @@ cdef class Kernel:
                     h[i] = wi * hi
         return total
 
-    def gd_run(self, double[::1] w, double lr, Py_ssize_t max_steps, double[::1] history,
-               Py_ssize_t it0, double[::1] state, double[::1] best_w, double tol, bint final,
-               n_threads=None):
-        """Fixed-step gradient descent, entirely without the GIL.
 
-        Evaluates the cost and gradient at w, records the cost in history[it0 + k], and steps
-        w <- w - lr * grad, max_steps times; stops early on convergence or divergence. With final,
-        the last evaluation takes no step, so w is the iterate whose cost was recorded last.
-        state = [cost at start, gradient scale, best cost so far] persists across calls so that
-        a Python driver can run the loop in chunks (for a callback or to check signals); the
-        caller sets the gradient scale: the run has converged when max|grad| <= tol * scale.
-        Returns (evaluations made, code): code 0 running, 1 converged, 2 diverged.
-        """
-        cdef int nt = self._threads(n_threads)
-        cdef Py_ssize_t D = self.n_params
-        cdef double[::1] work = np.empty(_workspace_size(self.P.d, D, nt), dtype=np.float64)
-        cdef double[::1] grad = np.empty(D, dtype=np.float64)
-        cdef Py_ssize_t k = 0, j
-        cdef int code = 0
-        cdef double cost, gmax
-        with nogil:
-            while k < max_steps:
-                cost = _cost_grad(&self.P, &w[0], &grad[0], NULL, nt, &work[0])
-                history[it0 + k] = cost
-                k += 1
-                gmax = 0
+
+# ---------------------------------------------------------------------------------------------
+# Solver support (issue 3): the diagonal of a weighted Gram matrix, and nogil loops for gradient
+# descent with a backtracking line search and for Nesterov's accelerated gradient. Module-level
+# functions over a Kernel, so that the class above stays as it is.
+# ---------------------------------------------------------------------------------------------
+
+cdef void _diag_pass(const floating* X, const Problem* P, const double* hw, double* out, int nt,
+                     double* work) noexcept nogil:
+    """out = diag(Xa^T diag(hw) Xa) (length D), unscaled; per-thread sums in thread order."""
+    cdef Py_ssize_t d = P.d, D = P.d + P.fit_intercept
+    cdef Py_ssize_t nblocks = (P.n + BLOCK - 1) // BLOCK
+    cdef Py_ssize_t blk, i0, m, j
+    cdef Scratch s
+    cdef int t
+    nt = _clamp_threads(nt, nblocks)
+    for t in range(nt):
+        memset(work + t * _thread_size(d, D), 0, (D + 1) * sizeof(double))
+    with parallel(num_threads=nt):
+        s = _scratch(work, d, D, threadid())
+        for blk in prange(nblocks, schedule='static'):
+            i0 = blk * BLOCK
+            m = min(BLOCK, P.n - i0)
+            block_square_add(X, P, i0, m, hw + i0, s.acc)
+    cdef double* total = _reduce(work, d, D, nt, D)
+    for j in range(D):
+        out[j] = total[j]
+
+
+def diag_weighted(Kernel kernel, const double[::1] hw, double[::1] out, n_threads=None):
+    """out = diag(Xa^T diag(hw) Xa), i.e. out[j] = sum_i hw[i] Xa[i, j]^2 (no penalty, unscaled).
+
+    With hw = s * loss''(z) this is the diagonal of the Hessian without the penalty (the Jacobi
+    preconditioner of Newton-CG); with hw = s it is the mean square of each column.
+    """
+    cdef int nt = kernel._threads(n_threads)
+    cdef double[::1] work = np.empty(_workspace_size(kernel.P.d, kernel.n_params, nt), dtype=np.float64)
+    with nogil:
+        if kernel.P.f32:
+            _diag_pass(<const float*>kernel.P.X, &kernel.P, &hw[0], &out[0], nt, &work[0])
+        else:
+            _diag_pass(<const double*>kernel.P.X, &kernel.P, &hw[0], &out[0], nt, &work[0])
+
+
+
+# Modes of descent_run.
+DESCENT_FIXED = 0
+DESCENT_BACKTRACKING = 1
+DESCENT_NESTEROV = 2
+cdef enum:
+    M_FIXED = 0
+    M_BACKTRACKING = 1
+    M_NESTEROV = 2
+
+# Backtracking (Armijo) constants: accept a step t when cost(w - t g) <= cost(w) - C1 t |g|^2.
+# With C1 = 1/2 an accepted step is at most about 1/L (the descent lemma), so the line search
+# never settles on the oscillating steps near 2/L; the trial step grows by GROW after each
+# iteration so that it can follow a flatter region, and shrinks by half on a rejection.
+DEF ARMIJO_C1 = 0.5
+DEF GROW = 1.25
+DEF MIN_STEP_RATIO = 1e-20     # a trial step this far below the first one means no progress
+# The cost is a sum over many rows: its rounding error is about this times its value. A decrease
+# smaller than that cannot be seen, so a step that raises the cost by no more is not rejected.
+DEF COST_ROUNDING = 1e3 * 2.220446049250313e-16
+
+
+cdef inline double _maxabs(const double* g, Py_ssize_t D) noexcept nogil:
+    """max |g_j|; infinite when some g_j is not finite."""
+    cdef double m = 0
+    cdef Py_ssize_t j
+    for j in range(D):
+        if not isfinite(g[j]):
+            return INFINITY
+        if fabs(g[j]) > m:
+            m = fabs(g[j])
+    return m
+
+
+def descent_run(Kernel kernel, int mode, double[::1] w, double[::1] aux, double lr,
+                Py_ssize_t max_steps, double[::1] cost_hist, double[::1] gnorm_hist,
+                double[::1] step_hist, Py_ssize_t it0, double[::1] state, double[::1] best_w,
+                double tol, bint final, n_threads=None):
+    """Gradient descent with a fixed step or an Armijo backtracking line search, or Nesterov's
+    accelerated gradient with a fixed step and adaptive restart, entirely without the GIL.
+
+    Each iteration evaluates the cost and gradient at the current point (one fused pass; for
+    backtracking the pass of the accepted trial serves as the next evaluation), records them in
+    the histories at it0 + k, and steps. Stops early on convergence (max|grad| <= tol * state[1])
+    or divergence (a non-finite cost, or one above 10 times the first). With final, the last
+    evaluation takes no step.
+
+    w is the point being evaluated: the iterate for backtracking, the extrapolated point y for
+    Nesterov. aux (4 * D doubles, kept by the caller across calls) holds the gradient, the trial
+    point, the previous iterate x and the current iterate for Nesterov.
+    state = [cost at start, gradient scale, best cost, step or momentum counter, current cost]
+    persists across calls; best_w receives the point with the best cost.
+    Returns (evaluations made, code): 0 running, 1 converged, 2 diverged, 3 no decrease possible.
+    A call ends with the new point already evaluated (cost in state[4], gradient in aux[:D]);
+    the next call (it0 > 0) records it without a second pass.
+
+    Fixed: w <- w - lr grad(w).
+    Backtracking: lr is the first trial step; state[3] carries the last accepted step.
+    Nesterov (O'Donoghue and Candes' gradient restart): with y the extrapolated point,
+        x+ = y - lr grad(y);  restart (momentum counter k = 0) if grad(y) . (x+ - x) > 0;
+        y+ = x+ + k / (k + 3) (x+ - x);  k += 1.
+    The restart test costs nothing extra and makes the method adapt to the unknown strong
+    convexity; state[3] carries k.
+    """
+    cdef int nt = kernel._threads(n_threads)
+    cdef Problem* P = &kernel.P
+    cdef Py_ssize_t D = kernel.n_params
+    cdef double[::1] work = np.empty(_workspace_size(P.d, D, nt), dtype=np.float64)
+    cdef double* g = &aux[0]
+    cdef double* trial = g + D
+    cdef double* x = g + 2 * D
+    cdef double* xnew = g + 3 * D
+    cdef double* wp = &w[0]
+    cdef Py_ssize_t k = 0, j
+    cdef int code = 0
+    cdef double cost, gmax, t, gg, ct, beta, dot, slack, mom
+    if aux.shape[0] < 4 * D:
+        raise ValueError("aux must hold 4 * n_params doubles")
+    with nogil:
+        if it0 > 0:
+            cost = state[4]                    # evaluated at the end of the previous call, in g
+        else:
+            cost = _cost_grad(P, wp, g, NULL, nt, &work[0])
+        while k < max_steps:
+            gmax = _maxabs(g, D)
+            cost_hist[it0 + k] = cost
+            gnorm_hist[it0 + k] = gmax
+            step_hist[it0 + k] = 0.0
+            k += 1
+            if it0 + k == 1:
+                state[0] = cost
+                state[2] = cost
+                memcpy(&best_w[0], wp, D * sizeof(double))
+                if mode == M_NESTEROV:
+                    memcpy(x, wp, D * sizeof(double))
+                    state[3] = 0
+                else:
+                    state[3] = lr / GROW            # so that the first trial step is lr
+            if not isfinite(cost) or not isfinite(gmax) or cost > 10.0 * state[0] + 1e-300:
+                code = 2
+                break
+            if cost <= state[2]:
+                state[2] = cost
+                memcpy(&best_w[0], wp, D * sizeof(double))
+            if gmax <= tol * state[1]:
+                code = 1
+                break
+            if final and k == max_steps:
+                break
+            if mode == M_BACKTRACKING:
+                gg = 0
                 for j in range(D):
-                    if fabs(grad[j]) > gmax or not isfinite(grad[j]):
-                        gmax = fabs(grad[j])
-                if it0 + k == 1:
-                    state[0] = cost
-                    state[2] = cost
-                    memcpy(&best_w[0], &w[0], D * sizeof(double))
-                if not isfinite(cost) or not isfinite(gmax) or cost > 10.0 * state[0] + 1e-300:
-                    code = 2
+                    gg += g[j] * g[j]
+                t = state[3] * GROW
+                slack = COST_ROUNDING * fabs(cost)
+                while True:
+                    for j in range(D):
+                        trial[j] = wp[j] - t * g[j]
+                    # the trial's gradient goes to xnew (scratch) until the step is accepted
+                    ct = _cost_grad(P, trial, xnew, NULL, nt, &work[0])
+                    if ct <= cost - ARMIJO_C1 * t * gg or (
+                            ARMIJO_C1 * t * gg <= slack and ct <= cost + slack):
+                        break
+                    t *= 0.5
+                    if t < MIN_STEP_RATIO * lr:
+                        break
+                if t < MIN_STEP_RATIO * lr:
+                    code = 3
                     break
-                if cost <= state[2]:
-                    state[2] = cost
-                    memcpy(&best_w[0], &w[0], D * sizeof(double))
-                if gmax <= tol * state[1]:
-                    code = 1
-                    break
-                if final and k == max_steps:
-                    break
+                state[3] = t
+                step_hist[it0 + k - 1] = t
+                memcpy(wp, trial, D * sizeof(double))
+                memcpy(g, xnew, D * sizeof(double))
+                cost = ct
+                state[4] = cost
+            elif mode == M_FIXED:
                 for j in range(D):
-                    w[j] -= lr * grad[j]
-        return k, code
+                    wp[j] -= lr * g[j]
+                step_hist[it0 + k - 1] = lr
+                cost = _cost_grad(P, wp, g, NULL, nt, &work[0])
+                state[4] = cost
+            else:
+                mom = state[3]
+                dot = 0
+                for j in range(D):
+                    xnew[j] = wp[j] - lr * g[j]
+                    dot += g[j] * (xnew[j] - x[j])
+                if dot > 0:
+                    mom = 0                     # the momentum points uphill: restart
+                beta = mom / (mom + 3.0)
+                for j in range(D):
+                    wp[j] = xnew[j] + beta * (xnew[j] - x[j])
+                    x[j] = xnew[j]
+                state[3] = mom + 1
+                step_hist[it0 + k - 1] = lr
+                cost = _cost_grad(P, wp, g, NULL, nt, &work[0])
+                state[4] = cost
+    return k, code

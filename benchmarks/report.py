@@ -1,0 +1,45 @@
+"""Run the gdfast benchmark report and write benchmarks/RESULTS.md.
+
+Usage::
+
+    python benchmarks/report.py            # full sizes (about the targets of the performance issue)
+    python benchmarks/report.py --quick    # tiny sizes, seconds (checks the harness only)
+
+Any other option of ``python -m gdfast.bench --help`` is passed through. Without ``--output`` the
+report goes to ``benchmarks/RESULTS.md`` and the raw numbers to ``benchmarks/results.json``.
+Run it on a quiet machine: the report records the load average, and ratios are only meaningful when
+nothing else competes for the cores.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from gdfast.bench import main
+
+HERE = Path(__file__).resolve().parent
+
+
+def run(argv: list[str]) -> int:
+    """Call ``gdfast.bench.main`` with the default output paths added.
+
+    Parameters
+    ----------
+    argv : list of str
+        Options for ``gdfast.bench.main``.
+
+    Returns
+    -------
+    int
+        Its exit status.
+    """
+    argv = list(argv)
+    if not any(a == "--output" or a == "-o" or a.startswith("--output=") for a in argv):
+        argv += ["--output", str(HERE / "RESULTS.md")]
+    if not any(a == "--json" or a.startswith("--json=") for a in argv):
+        argv += ["--json", str(HERE / "results.json")]
+    return main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1:]))

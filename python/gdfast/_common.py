@@ -1,0 +1,157 @@
+"""What every solver shares: the stopping rule's scale, the result, divergence and separation.
+
+Each solver module (``_first_order``, ``_sgd``, ``_newton``, ``_lbfgs``) builds on these so that
+all methods report in the same words and keep the same promises: one result type, the best finite
+iterate on divergence, finite weights and a clear message when the classes are separable.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+from ._objective import Objective
+from ._result import DivergenceWarning, IterationState, OptimizeResult, SeparationWarning
+
+Callback = Callable[[IterationState], Any]
+
+# The cost is a weighted sum over many rows: its rounding error is about this times its value.
+# Near an optimum a predicted decrease smaller than that cannot be seen in the computed cost.
+COST_ROUNDING = 1e3 * np.finfo(np.float64).eps
+
+# A cost above this multiple of its start (or not finite) means the run diverges.
+DIVERGENCE_FACTOR = 10.0
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_stacklevel() -> int:
+    """The stacklevel that makes a warning point at the first frame outside gdfast.
+
+    Counted from the function that calls warnings.warn, so a warning names the user's line
+    (their call to minimize, or to an estimator's fit) however deep inside gdfast it is raised.
+    """
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def finish(method: str, w: np.ndarray, cost: float, n_iter: int, status: str, message: str,
+           history: dict[str, Any]) -> OptimizeResult:
+    """The result object, with the history as float arrays.
+
+    Every history entry gets one value per point, the first being the start: per-step entries
+    ("step": the step taken from that point; "cg_iter") are padded with 0 for the last point,
+    from which no step was taken.
+    """
+    n_points = len(history["cost"])
+    hist = {}
+    for key, values in history.items():
+        values = np.asarray(values, dtype=np.float64)
+        hist[key] = np.concatenate([values, np.zeros(n_points - len(values))])
+    return OptimizeResult(w=np.asarray(w, dtype=np.float64), cost=float(cost), n_iter=int(n_iter),
+                          converged=status == "converged", status=status, message=message,
+                          method=method, history=hist)
+
+
+def gradient_scale(obj: Objective, w: np.ndarray) -> float:
+    """G in the stopping rule ``max|gradient| <= tol * G``.
+
+    The largest gradient component at the start; for a warm start, the larger of that and the
+    gradient at w = 0, so that starting near the optimum does not make tol unreachable. It is 0
+    only when the gradient is zero at the start and at w = 0.
+    """
+    scale = float(np.max(np.abs(obj.gradient(w))))
+    if np.any(w != 0):
+        scale = max(scale, float(np.max(np.abs(obj.gradient(np.zeros_like(w))))))
+    return scale
+
+
+def converged_message(tol: float) -> str:
+    return f"converged: max|gradient| <= tol * its start ({tol:g})"
+
+
+def max_iter_message(max_iter: int, unit: str = "iterations") -> str:
+    return f"max_iter={max_iter} {unit} reached before the gradient fell below tol"
+
+
+STOPPED_MESSAGE = "stopped by the callback"
+
+
+def is_diverging(cost: float, start: float) -> bool:
+    """True when the cost is not finite or has grown far above its value at the start."""
+    return not math.isfinite(cost) or cost > DIVERGENCE_FACTOR * start + 1e-300
+
+
+def diverged(method: str, w_best: np.ndarray, cost_best: float, n_iter: int, start: float,
+             cost: float, what: str, advice: str, history: dict[str, Any]) -> OptimizeResult:
+    """Warn (a DivergenceWarning saying what to do) and return the best finite iterate.
+
+    ``what`` names the step the user chose (e.g. "learning_rate=0.5"); ``advice`` says what to
+    change.
+    """
+    seen = f"{cost:.6g}" if math.isfinite(cost) else "a non-finite value"
+    warnings.warn(f"{method} diverged at iteration {n_iter}: the cost went from {start:.6g} to "
+                  f"{seen} with {what}. {advice} The best finite iterate is returned.",
+                  DivergenceWarning, stacklevel=_user_stacklevel())
+    return finish(method, w_best, cost_best, n_iter, "diverged",
+                  f"diverged: the cost rose to {seen} from {start:.6g} with {what}", history)
+
+
+class SeparationCheck:
+    """Detects perfectly separable classes under the log loss without a penalty.
+
+    If some w puts every training sample (of positive weight) strictly on its side of the
+    boundary, the log loss of ``t * w`` falls to 0 as t grows, while it is positive for every
+    finite w: the cost has no minimiser and the weights of any descent method grow without
+    bound. Such a w is a certificate, so the check has no false positives.
+
+    It costs nothing on most iterations: a sample of normalised weight s_i with loss_i >= log 2
+    (misclassified or on the boundary) adds at least ``s_i log 2`` to the cost, so only a cost
+    below ``min_i s_i * log 2`` can come from a separating w; only then are the predictions
+    computed (one pass over X) to confirm.
+    """
+
+    def __init__(self, obj: Objective) -> None:
+        self.obj = obj
+        self.active = obj.loss == "log_loss" and obj.alpha == 0.0
+        if self.active:
+            sw = np.ones(obj.n_samples) if obj.sample_weight is None else obj.sample_weight
+            self.mask = sw > 0
+            self.threshold = math.log(2.0) * float(np.min(sw[self.mask])) / float(np.sum(sw))
+            self.sign = 2.0 * obj.y - 1.0
+
+    def separates(self, w: np.ndarray) -> bool:
+        """True when w classifies every sample of positive weight strictly correctly."""
+        if not self.active:
+            return False
+        z = np.empty(self.obj.n_samples)
+        self.obj._kernel.linear(np.ascontiguousarray(w, dtype=np.float64), z, self.obj.n_threads)
+        return bool(np.all((self.sign * z)[self.mask] > 0))
+
+    def __call__(self, w: np.ndarray, cost: float) -> bool:
+        """The cheap test on the cost, confirmed on the predictions when it passes."""
+        return self.active and cost < self.threshold and self.separates(w)
+
+    def result(self, method: str, w: np.ndarray, cost: float, n_iter: int,
+               history: dict[str, Any]) -> OptimizeResult:
+        """Warn (a SeparationWarning) and return the separating w with status "separated"."""
+        message = ("separated: the classes are perfectly separable (these weights classify every "
+                   "training sample correctly), so with alpha = 0 the log loss has no minimiser: "
+                   "scaling the weights up lowers it towards 0 without end. The returned weights "
+                   "separate the data but are not unique; set alpha > 0 (e.g. 1e-4) for a finite, "
+                   "unique fit")
+        warnings.warn(f"{method}: {message}.", SeparationWarning, stacklevel=_user_stacklevel())
+        return finish(method, w, cost, n_iter, "separated", message, history)
+
+
+def state(n_iter: int, w: np.ndarray, cost: float, grad_norm: float, **extra: Any) -> IterationState:
+    """What a callback sees: a copy of w, so the callback cannot disturb the run."""
+    return IterationState(n_iter=int(n_iter), w=np.array(w, dtype=np.float64), cost=float(cost),
+                          grad_norm=float(grad_norm), extra=extra)

@@ -1,0 +1,218 @@
+"""Limited-memory BFGS ("lbfgs") over the fused cost-and-gradient pass.
+
+The direction comes from the two-loop recursion over the last ``memory`` pairs
+``s = w+ - w, y = g+ - g`` (Nocedal and Wright, Algorithm 7.4), scaled by ``s.y / y.y``; the step
+from a line search that meets the strong Wolfe conditions (Algorithms 3.5 and 3.6, with cubic
+interpolation), so that every stored pair has ``s.y > 0`` and the inverse Hessian estimate stays
+positive definite. Every trial point costs one fused pass over X, which also gives the gradient
+the next iteration needs.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ._common import (
+    COST_ROUNDING,
+    STOPPED_MESSAGE,
+    Callback,
+    SeparationCheck,
+    converged_message,
+    finish,
+    gradient_scale,
+    max_iter_message,
+    state,
+)
+from ._objective import Objective
+from ._result import OptimizeResult
+from ._validation import check_scalar
+
+C1 = 1e-4            # sufficient decrease
+C2 = 0.9             # curvature: |phi'(t)| <= C2 |phi'(0)| (loose, as usual for quasi-Newton)
+MAX_BRACKET = 25     # extrapolation trials
+MAX_ZOOM = 30        # interpolation trials
+EXTRAPOLATE = 4.0    # step growth while bracketing
+FLOOR_PATIENCE = 5   # iterations at the rounding floor without a smaller gradient before stopping
+
+
+@dataclass
+class _Point:
+    """A trial point on the line w + t d: its step, cost, slope phi'(t), parameters, gradient."""
+
+    t: float
+    f: float
+    slope: float
+    w: np.ndarray | None = None
+    g: np.ndarray | None = None
+
+
+def _cubic_min(a: _Point, b: _Point) -> float:
+    """The minimiser of the cubic through (a.t, a.f, a.slope) and (b.t, b.f, b.slope); nan if none."""
+    d1 = a.slope + b.slope - 3.0 * (a.f - b.f) / (a.t - b.t)
+    disc = d1 * d1 - a.slope * b.slope
+    if not disc >= 0:
+        return math.nan
+    d2 = math.copysign(math.sqrt(disc), b.t - a.t)
+    return b.t - (b.t - a.t) * (b.slope + d2 - d1) / (b.slope - a.slope + 2.0 * d2)
+
+
+def wolfe_search(evaluate: Callable[[float], _Point], f0: float, slope0: float, t: float
+                 ) -> _Point | None:
+    """A step meeting the strong Wolfe conditions along a descent direction (slope0 < 0).
+
+    Sufficient decrease ``f(t) <= f0 + C1 t slope0`` is also granted when ``f(t)`` is within the
+    rounding error of ``f0`` (the "approximate Wolfe" condition of Hager and Zhang): near the
+    optimum costs stop telling steps apart while slopes, computed from gradients, still do.
+    Returns None when no decrease was found; a point that decreases the cost but misses the
+    curvature condition is returned when the search runs out of trials.
+    """
+    slack = COST_ROUNDING * abs(f0)
+
+    def sufficient(p: _Point) -> bool:
+        return p.f <= f0 + C1 * p.t * slope0 or p.f <= f0 + slack
+
+    def curvature(p: _Point) -> bool:
+        return abs(p.slope) <= -C2 * slope0
+
+    def zoom(lo: _Point, hi: _Point) -> _Point | None:
+        # Invariant: lo meets sufficient decrease with the lowest cost so far, and the interval
+        # between lo and hi contains a Wolfe point.
+        for _ in range(MAX_ZOOM):
+            width = hi.t - lo.t
+            trial = _cubic_min(lo, hi) if math.isfinite(hi.f) else math.nan
+            low, high = min(lo.t, hi.t), max(lo.t, hi.t)
+            if not (low + 0.1 * abs(width) <= trial <= high - 0.1 * abs(width)):
+                trial = lo.t + 0.5 * width                 # bisection when the cubic is unusable
+            p = evaluate(trial)
+            if not sufficient(p) or p.f >= lo.f:
+                hi = p
+            else:
+                if curvature(p):
+                    return p
+                if p.slope * width >= 0:
+                    hi = lo
+                lo = p
+            if abs(hi.t - lo.t) <= 1e-12 * max(abs(lo.t), abs(hi.t)):
+                break
+        return lo if lo.t > 0 else None
+
+    prev = _Point(0.0, f0, slope0)
+    for i in range(MAX_BRACKET):
+        p = evaluate(t)
+        if not sufficient(p) or (i > 0 and p.f >= prev.f):
+            return zoom(prev, p)
+        if curvature(p):
+            return p
+        if p.slope >= 0:
+            return zoom(p, prev)
+        prev, t = p, t * EXTRAPOLATE
+    return prev if prev.t > 0 else None
+
+
+def _two_loop(g: np.ndarray, pairs: deque) -> np.ndarray:
+    """The L-BFGS direction ``-H_k g`` from the stored (s, y, rho) pairs, oldest first."""
+    q = g.copy()
+    alphas = []
+    for s, y, rho in reversed(pairs):
+        a = rho * float(s @ q)
+        q -= a * y
+        alphas.append(a)
+    s, y, _ = pairs[-1]
+    q *= float(s @ y) / float(y @ y)              # H_0 = (s.y / y.y) I from the newest pair
+    for (s, y, rho), a in zip(pairs, reversed(alphas)):
+        b = rho * float(y @ q)
+        q += (a - b) * s
+    return -q
+
+
+def lbfgs(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None, *,
+          memory: int = 10) -> OptimizeResult:
+    """L-BFGS with a strong Wolfe line search; see the module docstring.
+
+    Stops when max|gradient| <= tol * G, or at the rounding floor: when FLOOR_PATIENCE
+    iterations in a row predict a decrease below the cost's rounding error without reaching a
+    smaller gradient (the iterate with the smallest gradient is then returned).
+    """
+    memory = check_scalar(memory, "memory", low=1, integer=True)
+    kernel, nt, D = obj._kernel, obj.n_threads, obj.n_params
+
+    def cost_grad(v: np.ndarray) -> tuple[float, np.ndarray]:
+        g = np.empty(D)
+        return float(kernel.cost_grad(v, g, None, nt)), g
+
+    scale = gradient_scale(obj, w)
+    separation = SeparationCheck(obj)
+    f, g = cost_grad(w)
+    pairs: deque = deque(maxlen=memory)
+    costs, gnorms, steps = [], [], []
+    best = None                                   # (max|g|, w, cost)
+    at_floor = 0
+    status, message = "max_iter", max_iter_message(max_iter)
+    for it in range(max_iter + 1):
+        gmax = float(np.max(np.abs(g)))
+        costs.append(f)
+        gnorms.append(gmax)
+        if gmax <= tol * scale:
+            status, message, best = "converged", converged_message(tol), (gmax, w, f)
+            break
+        if best is None or gmax < best[0]:
+            best = (gmax, w, f)
+            at_floor = 0
+        elif at_floor >= FLOOR_PATIENCE:
+            status = "converged"
+            message = (f"converged: the gradient stopped shrinking at max|gradient| = {best[0]:.3g}, "
+                       "the limit of double precision for a gradient method on this problem "
+                       "(method='newton' goes further on ill-conditioned data)")
+            break
+        if separation(w, f):
+            return separation.result("lbfgs", w, f, it, _history(costs, gnorms, steps))
+        if it == max_iter:
+            break
+        if it > 0 and callback is not None and callback(state(it, w, f, gmax, step=steps[-1])):
+            status, message, best = "stopped", STOPPED_MESSAGE, (gmax, w, f)
+            break
+
+        point = None
+        for _ in range(2):                        # the memory's direction, then the gradient
+            d = _two_loop(g, pairs) if pairs else -g
+            slope = float(d @ g)
+            if not slope < 0:                     # a stale memory gave no descent direction
+                pairs.clear()
+                d, slope = -g, -float(g @ g)
+            # the first step of a fresh memory moves w by at most 1 in max-norm
+            t0 = 1.0 if pairs else min(1.0, 1.0 / max(float(np.max(np.abs(d))), 1e-300))
+
+            def evaluate(t: float, d: np.ndarray = d) -> _Point:
+                v = w + t * d
+                fv, gv = cost_grad(v)
+                return _Point(t, fv if math.isfinite(fv) else math.inf, float(gv @ d), v, gv)
+
+            point = wolfe_search(evaluate, f, slope, t0)
+            if point is not None or not pairs:
+                break
+            pairs.clear()                         # retry once along the gradient
+        if point is None:
+            status = "converged"
+            message = ("converged: no decrease of the cost is possible in double precision "
+                       f"(max|gradient| = {best[0]:.3g})")
+            break
+        at_floor = at_floor + 1 if -slope <= COST_ROUNDING * abs(f) else 0
+        s, y = point.w - w, point.g - g
+        sy = float(s @ y)
+        if sy > np.finfo(float).eps * float(y @ y):   # keep only pairs of positive curvature
+            pairs.append((s, y, 1.0 / sy))
+        steps.append(point.t)
+        w, f, g = point.w, point.f, point.g
+    assert best is not None
+    hist = _history(costs, gnorms, steps)
+    if status != "stopped" and separation.active and separation.separates(best[1]):
+        return separation.result("lbfgs", best[1], best[2], len(steps), hist)
+    return finish("lbfgs", best[1], best[2], len(steps), status, message, hist)
+
+
+def _history(costs: list, gnorms: list, steps: list) -> dict[str, list]:
+    return {"cost": costs, "grad_norm": gnorms, "step": steps}

@@ -1,0 +1,148 @@
+"""The JSON model that ``gdfast fit --json/--save`` writes and ``gdfast predict`` reads.
+
+A model is a plain JSON object::
+
+    {"format": "gdfast-linear-model", "version": 1, "gdfast_version": "0.1.0",
+     "loss": "log_loss" | "squared_error", "target": "y", "features": ["x1", ...],
+     "classes": ["no", "yes"],            # log loss only; the model gives P(target = classes[1])
+     "fit_intercept": true, "alpha": 0.0001, "solver": "auto",
+     "coef": [...], "intercept": 0.5, "coef_stderr": [...], "intercept_stderr": 0.1,
+     "df_resid": 440.0,                   # squared error only (t statistics); null for log loss
+     "n_samples": 442, "cost": 0.12, "n_iter": 7, "status": "converged", "message": "..."}
+
+Numbers that are not finite (a standard error that does not exist) are written as null.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from ._objective import Objective
+from ._result import OptimizeResult
+from ._table import Table
+from .stats import Summary, residual_df
+
+FORMAT = "gdfast-linear-model"
+VERSION = 1
+
+
+def _number(v: float) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def model_document(obj: Objective, result: OptimizeResult, std_err: np.ndarray, *, target: str,
+                   features: list[str], classes: list[str] | None, solver: str) -> dict[str, Any]:
+    """The JSON-ready description of a fit of ``obj``.
+
+    Parameters
+    ----------
+    obj : gdfast.Objective
+    result : OptimizeResult
+    std_err : ndarray of shape (obj.n_params,)
+        Standard errors of ``result.w``.
+    target : str
+    features : list of str
+        One name per column of ``obj.X``.
+    classes : list of str, optional
+        For the log loss, the two labels; ``classes[1]`` is the one whose probability the
+        model gives.
+    solver : str
+    """
+    d = obj.n_features
+    return {
+        "format": FORMAT, "version": VERSION, "gdfast_version": __version__,
+        "loss": obj.loss, "target": target, "features": list(features),
+        "classes": None if classes is None else list(classes),
+        "fit_intercept": obj.fit_intercept, "alpha": obj.alpha, "solver": solver,
+        "coef": [float(v) for v in result.w[:d]],
+        "intercept": float(result.w[d]) if obj.fit_intercept else 0.0,
+        "coef_stderr": [_number(v) for v in std_err[:d]],
+        "intercept_stderr": _number(std_err[d]) if obj.fit_intercept else None,
+        "df_resid": residual_df(obj),
+        "n_samples": obj.n_samples, "cost": float(result.cost), "n_iter": int(result.n_iter),
+        "status": result.status, "message": result.message,
+    }
+
+
+def load_model(path: str) -> dict[str, Any]:
+    """Read and check a model file.
+
+    Raises
+    ------
+    OSError
+        When the file cannot be opened.
+    ValueError
+        When it is not JSON or not a gdfast model, naming what is wrong.
+    """
+    with open(path) as f:
+        try:
+            doc = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not JSON ({e.msg} at line {e.lineno}); it should be a "
+                             "model written by 'gdfast fit --save'") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a gdfast model (no \"format\": \"{FORMAT}\"); write one "
+                         "with 'gdfast fit DATA.csv --target COL --save MODEL.json'")
+    if doc.get("version") != VERSION:
+        raise ValueError(f"{path} is a version {doc.get('version')!r} gdfast model; this gdfast "
+                         f"reads version {VERSION}")
+    try:
+        features, coef = list(doc["features"]), np.asarray(doc["coef"], dtype=np.float64)
+        float(doc["intercept"])
+        if doc["loss"] not in ("log_loss", "squared_error"):
+            raise ValueError(f"loss {doc['loss']!r}")
+        if doc["loss"] == "log_loss" and len(doc["classes"]) != 2:
+            raise ValueError("classes must hold two labels")
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path} is a damaged gdfast model: {e}") from None
+    if coef.shape != (len(features),):
+        raise ValueError(f"{path} is a damaged gdfast model: {len(features)} features but "
+                         f"{coef.size} coefficients")
+    return doc
+
+
+def predict(doc: dict[str, Any], table: Table) -> tuple[list[str], list[list[str]]]:
+    """The table's rows with a "prediction" column, and for the log loss a "probability" column
+    (the probability of ``classes[1]``).
+
+    Raises
+    ------
+    ValueError
+        When a feature the model needs is missing from the table or not numeric.
+    """
+    X = table.numbers(doc["features"])
+    z = X @ np.asarray(doc["coef"], dtype=np.float64) + float(doc["intercept"])
+    if doc["loss"] == "log_loss":
+        probability = np.exp(-np.logaddexp(0.0, -z))          # sigmoid(z) without overflow
+        labels = [doc["classes"][int(v > 0)] for v in z]
+        rows = [row + [label, repr(float(p))] for row, label, p in zip(table.rows, labels, probability)]
+        return table.header + ["prediction", "probability"], rows
+    rows = [row + [repr(float(v))] for row, v in zip(table.rows, z)]
+    return table.header + ["prediction"], rows
+
+
+def summary(doc: dict[str, Any]) -> Summary:
+    """The coefficient table of a model."""
+    intercept = ["intercept"] if doc["fit_intercept"] else []
+    terms = intercept + list(doc["features"])
+    coef = ([doc["intercept"]] if intercept else []) + list(doc["coef"])
+    se = ([doc["intercept_stderr"]] if intercept else []) + list(doc["coef_stderr"])
+    se = [math.nan if v is None else v for v in se]
+    if doc["loss"] == "log_loss":
+        what = f"logistic regression, log-odds of {doc['target']} = {doc['classes'][1]!r}"
+    else:
+        what = f"least squares, {doc['target']}"
+    iterations = "iteration" if doc["n_iter"] == 1 else "iterations"
+    title = (f"gdfast fit ({what}): {doc['n_samples']} samples, alpha={doc['alpha']:g}, "
+             f"solver={doc['solver']!r}, {doc['status']} after {doc['n_iter']} {iterations}, "
+             f"cost {doc['cost']:.6g}")
+    notes = []
+    if doc["alpha"] > 0:
+        notes.append(f"alpha > 0: the standard errors include the penalty (see gdfast.stats); "
+                     "use --alpha 0 for classical errors.")
+    return Summary.from_estimates(terms, coef, se, df_resid=doc["df_resid"], title=title, notes=notes)

@@ -1,0 +1,316 @@
+"""Second-order methods: Newton's method ("newton") and Hessian-free Newton-CG ("newton-cg").
+
+Both take the Newton step ``H p = -g`` (exactly by Cholesky, or approximately by preconditioned
+conjugate gradients on Hessian-vector products) with a backtracking line search, and keep refining
+until the gradient stops shrinking: near the optimum that is the rounding floor of double
+precision, the most any method can reach.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+
+from . import _core
+from ._common import (
+    COST_ROUNDING,
+    STOPPED_MESSAGE,
+    Callback,
+    SeparationCheck,
+    converged_message,
+    finish,
+    gradient_scale,
+    max_iter_message,
+    state,
+)
+from ._objective import Objective
+from ._result import OptimizeResult
+from ._validation import check_scalar
+
+ARMIJO_C1 = 1e-4      # sufficient decrease: cost(w + t p) <= cost + C1 t g.p
+MIN_STEP = 1e-10      # a line-search step below this means no decrease is possible
+ZONE_GUARD = 1e-9     # in the rounding zone, a full step may not raise the cost by more than this, relatively
+
+
+def in_rounding_zone(slope: float, cost: float) -> bool:
+    """True when a step's predicted decrease ``-slope`` is below the rounding error of the cost.
+
+    The cost is then no judge of the step (its rounding error can be larger still: cancellation
+    in ``z = X w`` on ill-conditioned data), but the step is tiny in the metric of the Hessian.
+    """
+    return -slope <= COST_ROUNDING * abs(cost)
+
+
+def _armijo(phi: Any, cost: float, slope: float) -> float:
+    """A step t for ``w + t p``: backtracking from t = 1 until ``phi(t) <= cost + C1 t slope``.
+
+    In the rounding zone (see in_rounding_zone) the full step is taken unless it raises the cost
+    grossly (by more than ZONE_GUARD relatively, far above any rounding); the caller judges it
+    by the size of the next correction. Returns 0.0 when no step of at least MIN_STEP
+    decreases the cost.
+    """
+    t = 1.0
+    if in_rounding_zone(slope, cost):
+        if phi(1.0) <= cost + ZONE_GUARD * abs(cost):
+            return 1.0
+        t = 0.5
+    while t >= MIN_STEP:
+        if phi(t) <= cost + ARMIJO_C1 * t * slope:
+            return t
+        t *= 0.5
+    return 0.0
+
+
+class Refinement:
+    """When to stop refining in the rounding zone.
+
+    There, Newton steps act as iterative refinement: each correction is smaller than the last by
+    a factor of about ``cond * eps`` while the computed gradient still carries information.
+    Refinement goes on while the correction, measured in equilibrated units
+    (``max_j |p_j| sqrt(H_jj)``, free of the columns' units), at least halves; when it no longer
+    does, the gradient is rounding noise and the current iterate is as good as double precision
+    allows. This reaches the digits a QR or SVD solver reaches on ill-conditioned least
+    squares, where the gradient's max-norm alone stops at its noisy floor several digits
+    earlier.
+    """
+
+    def __init__(self) -> None:
+        self.last = math.inf
+
+    def finished(self, p: np.ndarray, hess_diag: np.ndarray) -> bool:
+        correction = float(np.max(np.abs(p) * np.sqrt(np.abs(hess_diag))))
+        if correction > 0.5 * self.last:
+            return True
+        self.last = correction
+        return False
+
+
+FLOOR_MESSAGE = ("converged: the corrections stopped shrinking at max|gradient| = {:.3g}, the limit "
+                 "of double precision for this problem")
+
+
+# ---------------------------------------------------------------------------------------------
+# Newton: Cholesky of the Hessian
+# ---------------------------------------------------------------------------------------------
+
+def newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Solve ``H p = -g`` by Cholesky; damp H (Levenberg-Marquardt) when it is not positive definite.
+
+    H is first scaled to unit diagonal, ``Hs = D^-1/2 H D^-1/2`` with ``D = diag(H)``: this undoes
+    the units of the columns of X (a Hessian of columns in nanometres and kilometres has a
+    diagonal spread of 1e24 but a well-scaled Hs), so Cholesky sees only the correlation between
+    columns. If Hs is singular or not numerically positive definite (collinear or constant
+    columns, alpha = 0), ``mu I`` is added to Hs with mu growing from 1e-12 by factors of 100:
+    Marquardt's damping, scaled like the variables. The result is a descent direction.
+    """
+    d = np.diag(H).copy()
+    d[~(d > 0)] = 1.0                             # zero columns: nothing to scale
+    s = 1.0 / np.sqrt(d)
+    Hs = H * s[:, None] * s[None, :]
+    gs = g * s
+    mu = 0.0
+    while True:
+        try:
+            c = scipy.linalg.cho_factor(Hs + mu * np.eye(len(g)) if mu else Hs, check_finite=False)
+            p = scipy.linalg.cho_solve(c, -gs, check_finite=False)
+            if np.all(np.isfinite(p)) and p @ gs < 0:
+                return p * s
+        except np.linalg.LinAlgError:
+            pass
+        mu = 1e-12 if mu == 0.0 else mu * 100.0
+        if mu > 1e12:
+            return -g * s * s                     # a scaled gradient step
+
+
+def newton(obj: Objective, w: np.ndarray, max_iter: int, tol: float,
+           callback: Callback | None) -> OptimizeResult:
+    """Newton's method: a Cholesky solve per step (see newton_direction) with a line search.
+
+    Each iteration computes the cost, gradient and Hessian in one pass over X. Stops when
+    max|gradient| <= tol * G, or at the rounding floor (see Refinement).
+    """
+    costs, gnorms, steps = [], [], []
+    scale = gradient_scale(obj, w)
+    separation = SeparationCheck(obj)
+    best = None                    # (max|g|, w, cost): the iterate with the smallest gradient
+    refinement = Refinement()
+    status, message = "max_iter", max_iter_message(max_iter)
+    for it in range(max_iter + 1):
+        c, g, H = obj.cost_gradient_hessian(w)
+        gmax = float(np.max(np.abs(g)))
+        costs.append(c)
+        gnorms.append(gmax)
+        if best is None or gmax < best[0]:
+            best = (gmax, w, c)
+        if gmax <= tol * scale:
+            status, message, best = "converged", converged_message(tol), (gmax, w, c)
+            break
+        if separation(w, c):
+            return separation.result("newton", w, c, it, _newton_history(costs, gnorms, steps))
+        if it == max_iter:
+            break
+        if it > 0 and callback is not None and callback(state(it, w, c, gmax, step=steps[-1])):
+            status, message, best = "stopped", STOPPED_MESSAGE, (gmax, w, c)
+            break
+        p = newton_direction(H, g)
+        slope = float(p @ g)
+        if in_rounding_zone(slope, c) and refinement.finished(p, np.diag(H)):
+            status, message, best = "converged", FLOOR_MESSAGE.format(gmax), (gmax, w, c)
+            break
+        t = _armijo(lambda t: obj.cost(w + t * p), c, slope)
+        if t == 0.0:
+            status = "converged"
+            message = ("converged: no decrease of the cost is possible in double precision "
+                       f"(max|gradient| = {best[0]:.3g})")
+            break
+        steps.append(t)
+        w = w + t * p
+    assert best is not None
+    if status != "stopped" and separation.active and separation.separates(best[1]):
+        return separation.result("newton", best[1], best[2], len(steps),
+                                 _newton_history(costs, gnorms, steps))
+    return finish("newton", best[1], best[2], len(steps), status, message,
+                  _newton_history(costs, gnorms, steps))
+
+
+def _newton_history(costs: list, gnorms: list, steps: list) -> dict[str, Any]:
+    return {"cost": costs, "grad_norm": gnorms, "step": steps}
+
+
+# ---------------------------------------------------------------------------------------------
+# Newton-CG: Hessian-free, with cached predictions
+# ---------------------------------------------------------------------------------------------
+
+def _pcg(hessp: Any, g: np.ndarray, inv_diag: np.ndarray, rtol: float, max_iter: int
+         ) -> tuple[np.ndarray, int]:
+    """Approximately solve ``H d = -g`` by conjugate gradients preconditioned with ``diag(H)``.
+
+    Stops when ``||H d + g|| <= rtol ||g||``, after max_iter products, or on a direction of zero
+    or negative curvature (possible only when H is singular: then the last d, or the scaled
+    gradient step at the first iteration, is returned, which is still a descent direction).
+    Returns (d, number of Hessian-vector products).
+    """
+    d = np.zeros_like(g)
+    r = -g                                        # residual of H d = -g at d = 0
+    zr = inv_diag * r
+    p = zr.copy()
+    rz = float(r @ zr)
+    target = rtol * float(np.linalg.norm(g))
+    for i in range(max_iter):
+        Hp = hessp(p)
+        curvature = float(p @ Hp)
+        if not curvature > 0:
+            return (zr if i == 0 else d), i + 1
+        a = rz / curvature
+        d += a * p
+        r -= a * Hp
+        if np.linalg.norm(r) <= target:
+            return d, i + 1
+        zr = inv_diag * r
+        rz_new = float(r @ zr)
+        p = zr + (rz_new / rz) * p
+        rz = rz_new
+    return d, max_iter
+
+
+def newton_cg(obj: Objective, w: np.ndarray, max_iter: int, tol: float,
+              callback: Callback | None, *, max_cg_iter: int | None = None) -> OptimizeResult:
+    """Truncated Newton: the Newton step from preconditioned CG on Hessian-vector products.
+
+    Per outer iteration: the gradient (one pass over X, from the cached predictions z = Xa w),
+    the Jacobi preconditioner diag(H) (one pass), one pass per CG iteration, and zd = Xa d (one
+    pass) for the line search, whose trials cost O(n): ``loss(z + t zd)`` with no pass over X.
+    CG stops at the relative residual ``min(0.5, sqrt(max|g| / G))`` (inexact early, close to
+    exact near the optimum: superlinear convergence).
+    """
+    kernel, nt = obj._kernel, obj.n_threads
+    n, D = obj.n_samples, obj.n_params
+    d_feat = obj.n_features
+    if max_cg_iter is None:
+        max_cg_iter = min(max(2 * D, 20), 500)
+    max_cg_iter = check_scalar(max_cg_iter, "max_cg_iter", low=1, integer=True)
+    penalty = np.full(D, obj.alpha)               # the penalty's Hessian: alpha on coef, 0 on intercept
+    penalty[d_feat:] = 0.0
+
+    def cost_from_z(z: np.ndarray, w: np.ndarray, r: np.ndarray | None = None,
+                    h: np.ndarray | None = None) -> float:
+        coef = w[:d_feat]
+        return kernel.loss_from_z(z, r, h) + 0.5 * obj.alpha * float(coef @ coef)
+
+    scale = gradient_scale(obj, w)
+    separation = SeparationCheck(obj)
+    z = np.empty(n)
+    kernel.linear(w, z, nt)
+    r, h, trial = np.empty(n), np.empty(n), np.empty(n)
+    zd = np.empty(n)
+    g, hv, diag = np.empty(D), np.empty(D), np.empty(D)
+    costs, gnorms, steps, cg_iters = [], [], [], []
+    best = None                                   # (max|g|, w, cost): the smallest gradient so far
+    refinement = Refinement()
+    status, message = "max_iter", max_iter_message(max_iter)
+    for it in range(max_iter + 1):
+        c = cost_from_z(z, w, r, h)               # r = s loss'(z), h = s loss''(z)
+        kernel.transpose(r, g, nt)
+        g += penalty * w
+        gmax = float(np.max(np.abs(g)))
+        costs.append(c)
+        gnorms.append(gmax)
+        if best is None or gmax < best[0]:
+            best = (gmax, w, c)
+        if gmax <= tol * scale:
+            status, message, best = "converged", converged_message(tol), (gmax, w, c)
+            break
+        if separation(w, c):
+            return separation.result("newton-cg", w, c, it, _ncg_history(costs, gnorms, steps, cg_iters))
+        if it == max_iter:
+            break
+        if it > 0 and callback is not None and callback(state(it, w, c, gmax, step=steps[-1],
+                                                              cg_iter=cg_iters[-1])):
+            status, message, best = "stopped", STOPPED_MESSAGE, (gmax, w, c)
+            break
+
+        _core.diag_weighted(kernel, h, diag, nt)
+        diag += penalty
+        inv_diag = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 1.0)
+
+        def hessp(v: np.ndarray) -> np.ndarray:
+            kernel.hessp_weighted(h, v, hv, nt)
+            return hv + penalty * v
+
+        rtol = min(0.5, math.sqrt(gmax / scale)) if scale > 0 else 0.5
+        d, k = _pcg(hessp, g, inv_diag, rtol, max_cg_iter)
+        cg_iters.append(k)
+        slope = float(d @ g)
+        if not slope < 0:                          # CG failed to give descent: use the scaled gradient
+            d = -inv_diag * g
+            slope = float(d @ g)
+        if in_rounding_zone(slope, c) and refinement.finished(d, diag):
+            status, message, best = "converged", FLOOR_MESSAGE.format(gmax), (gmax, w, c)
+            break
+        kernel.linear(d, zd, nt)                  # zd = Xa d: the change of z along d
+
+        def phi(t: float) -> float:
+            np.multiply(zd, t, out=trial)
+            np.add(trial, z, out=trial)
+            return cost_from_z(trial, w + t * d)
+
+        t = _armijo(phi, c, slope)
+        if t == 0.0:
+            status = "converged"
+            message = ("converged: no decrease of the cost is possible in double precision "
+                       f"(max|gradient| = {best[0]:.3g})")
+            break
+        steps.append(t)
+        w = w + t * d
+        z += t * zd
+    assert best is not None
+    hist = _ncg_history(costs, gnorms, steps, cg_iters)
+    if status != "stopped" and separation.active and separation.separates(best[1]):
+        return separation.result("newton-cg", best[1], best[2], len(steps), hist)
+    return finish("newton-cg", best[1], best[2], len(steps), status, message, hist)
+
+
+def _ncg_history(costs: list, gnorms: list, steps: list, cg_iters: list) -> dict[str, Any]:
+    return {"cost": costs, "grad_norm": gnorms, "step": steps, "cg_iter": cg_iters}

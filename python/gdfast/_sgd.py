@@ -1,0 +1,215 @@
+"""Mini-batch stochastic methods: "sgd" (with momentum and iterate averaging) and "adam".
+
+Whole epochs run in C without the GIL (``gdfast._stochastic``); this module shuffles, evaluates
+the full cost and gradient once per epoch (one fused pass, for the history, the stopping rule and
+divergence), adapts the learning rate for the "adaptive" schedule and keeps the best iterate.
+An iteration is an epoch: ``max_iter`` counts epochs and the history has one entry per epoch.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from . import _stochastic
+from ._common import (
+    STOPPED_MESSAGE,
+    Callback,
+    SeparationCheck,
+    converged_message,
+    diverged,
+    finish,
+    gradient_scale,
+    is_diverging,
+    max_iter_message,
+    state,
+)
+from ._first_order import resolve_learning_rate
+from ._objective import Objective
+from ._result import OptimizeResult
+from ._validation import check_scalar
+
+SCHEDULES = ("constant", "invscaling", "adaptive")
+ADAPTIVE_DIVISOR = 5.0          # "adaptive": the step is divided by this when an epoch does not help
+ADAM_DEFAULT_STEP = 1e-3        # Adam's step is in the units of w (the usual default)
+_ROW_BLOCK = 4096               # rows per block when computing row norms
+
+
+def _check_options(batch_size: Any, schedule: Any, power_t: Any, average: Any,
+                   random_state: Any) -> tuple[int, str, float, int | None, np.random.Generator]:
+    batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(map(repr, SCHEDULES))}; got {schedule!r}")
+    power_t = check_scalar(power_t, "power_t", low=0.0)
+    if isinstance(average, (bool, np.bool_)):
+        burn_in = 0 if average else None
+    else:
+        burn_in = check_scalar(average, "average", low=0, integer=True)
+    if isinstance(random_state, np.random.Generator):
+        rng = random_state
+    elif random_state is None or (isinstance(random_state, (int, np.integer))
+                                  and not isinstance(random_state, bool)):
+        rng = np.random.default_rng(random_state)
+    else:
+        raise TypeError(f"random_state must be None, an int or a numpy Generator; got {random_state!r}")
+    return batch_size, schedule, power_t, burn_in, rng
+
+
+def _sample_factors(obj: Objective) -> np.ndarray | None:
+    """n * s_i per row (None for unit weights): the batch mean of factor * loss' is unbiased."""
+    if obj.sample_weight is None:
+        return None
+    return obj.sample_weight * (obj.n_samples / obj.sample_weight.sum())
+
+
+def _auto_sgd_step(obj: Objective, batch_size: int, factors: np.ndarray | None) -> float:
+    """1 / L_B, the "expected smoothness" of a batch of b rows drawn without replacement:
+
+        L_B = n (b - 1) / (b (n - 1)) * L  +  (n - b) / (b (n - 1)) * L_max,
+
+    between the full-batch curvature bound L (b = n) and the largest single-row bound
+    ``L_max = c * max_i f_i |xa_i|^2 + alpha`` (b = 1), c = 2 or 1/4 for the squared or log loss
+    (Gower et al., 2019). A step of 1/L_B makes a batch step as safe as a full one.
+    """
+    n, b = obj.n_samples, min(batch_size, obj.n_samples)
+    L = obj.curvature_bound()
+    c = 2.0 if obj.loss == "squared_error" else 0.25
+    row_max = 0.0
+    for i0 in range(0, n, _ROW_BLOCK):
+        blk = np.asarray(obj.X[i0:i0 + _ROW_BLOCK], dtype=np.float64)
+        sq = np.einsum("ij,ij->i", blk, blk) + float(obj.fit_intercept)
+        if factors is not None:
+            sq = sq * factors[i0:i0 + _ROW_BLOCK]
+        row_max = max(row_max, float(sq.max()))
+    L_max = c * row_max + obj.alpha
+    if n == 1:
+        return 1.0 / L_max
+    L_B = n * (b - 1) / (b * (n - 1)) * L + (n - b) / (b * (n - 1)) * L_max
+    return 1.0 / L_B
+
+
+def _run(method: str, obj: Objective, w: np.ndarray, max_iter: int, tol: float,
+         callback: Callback | None, stepper: Any, rng: np.random.Generator, burn_in: int | None,
+         schedule: str, factors: np.ndarray | None, what: str, advice: str) -> OptimizeResult:
+    """The epoch loop shared by SGD and Adam."""
+    kernel, nt, D = obj._kernel, obj.n_threads, obj.n_params
+
+    def cost_grad(v: np.ndarray) -> tuple[float, float]:
+        g = np.empty(D)
+        c = float(kernel.cost_grad(v, g, None, nt))
+        return c, float(np.max(np.abs(g)))
+
+    scale = gradient_scale(obj, w)
+    separation = SeparationCheck(obj)
+    start, gmax = cost_grad(w)
+    costs, gnorms, steps = [start], [gmax], []    # steps[e]: the step during epoch e + 1
+    best_cost, best_w = start, w.copy()
+    current = w
+    status, message = "max_iter", max_iter_message(max_iter, "epochs")
+
+    epoch_steps = -(-obj.n_samples // stepper.batch_size)
+
+    def step_now() -> float:
+        """The step of the last update (the schedule applied to the base learning rate)."""
+        if schedule != "invscaling":
+            return stepper.learning_rate
+        return stepper.learning_rate / (1.0 + max(stepper.steps - 1, 0) / epoch_steps) ** stepper.power_t
+
+    def hist() -> dict[str, list]:
+        return {"cost": costs, "grad_norm": gnorms, "step": steps}
+
+    if gmax <= tol * scale:
+        return finish(method, w, start, 0, "converged", converged_message(tol), hist())
+    for epoch in range(1, max_iter + 1):
+        stepper.averaging = burn_in is not None and epoch > burn_in
+        finite = stepper.run_epoch(obj.X, obj.y, factors, rng.permutation(obj.n_samples), w)
+        current = stepper.w_avg if stepper.averaging else w
+        c, gmax = cost_grad(current) if finite else (math.inf, math.inf)
+        costs.append(c)
+        gnorms.append(gmax)
+        steps.append(step_now())
+        if not finite or not math.isfinite(gmax) or is_diverging(c, start):
+            return diverged(method, best_w, best_cost, epoch, start, c, what, advice, hist())
+        improved = c < best_cost
+        if improved:
+            best_cost, best_w = c, current.copy()
+        elif schedule == "adaptive":
+            stepper.learning_rate /= ADAPTIVE_DIVISOR
+        if gmax <= tol * scale:
+            status, message = "converged", converged_message(tol)
+            best_cost, best_w = c, current.copy()
+            break
+        if separation(current, c):
+            return separation.result(method, current, c, epoch, hist())
+        if callback is not None and callback(state(epoch, current, c, gmax, step=step_now())):
+            return finish(method, current, c, epoch, "stopped", STOPPED_MESSAGE, hist())
+    n_iter = len(costs) - 1
+    if separation.active and separation.separates(best_w):
+        return separation.result(method, best_w, best_cost, n_iter, hist())
+    return finish(method, best_w, best_cost, n_iter, status, message, hist())
+
+
+def sgd(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None, *,
+        learning_rate: Any = "auto", batch_size: int = 32, schedule: str = "adaptive",
+        power_t: float = 0.5, momentum: float = 0.0, average: bool | int = False,
+        random_state: Any = None) -> OptimizeResult:
+    """Mini-batch stochastic gradient descent; see minimize for the keywords.
+
+    Per batch: ``v <- momentum v - step g_batch``, ``w <- w + v``. The step is learning_rate
+    ("auto": ``(1 - momentum) / L_B``, see _auto_sgd_step) under the schedule. With average,
+    the result is the running mean of the iterates after ``average`` epochs (True: from the
+    start), which removes most of the noise of a constant step.
+    """
+    batch_size, schedule, power_t, burn_in, rng = _check_options(batch_size, schedule, power_t,
+                                                                 average, random_state)
+    momentum = check_scalar(momentum, "momentum", low=0.0)
+    if momentum >= 1.0:
+        raise ValueError(f"momentum must be in [0, 1); got {momentum!r}")
+    factors = _sample_factors(obj)
+    if learning_rate == "auto":
+        lr = (1.0 - momentum) * _auto_sgd_step(obj, batch_size, factors)
+    else:
+        lr = float(resolve_learning_rate(obj, learning_rate))
+    stepper = _stochastic.Stepper(_stochastic.METHOD_SGD, _loss_code(obj), obj.fit_intercept,
+                                  obj.alpha, obj.n_params, batch_size, lr, _schedule_code(schedule),
+                                  power_t, momentum=momentum)
+    return _run("sgd", obj, w, max_iter, tol, callback, stepper, rng, burn_in, schedule, factors,
+                f"learning_rate={lr:.6g} and batch_size={batch_size}",
+                "The step is too large for this data; use learning_rate='auto', a smaller value, "
+                "or a larger batch_size.")
+
+
+def adam(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None, *,
+         learning_rate: Any = "auto", batch_size: int = 32, beta1: float = 0.9,
+         beta2: float = 0.999, eps: float = 1e-8, schedule: str = "adaptive", power_t: float = 0.5,
+         average: bool | int = False, random_state: Any = None) -> OptimizeResult:
+    """Adam (Kingma and Ba, 2015) on mini-batches; see minimize for the keywords.
+
+    ``m <- beta1 m + (1 - beta1) g``, ``v <- beta2 v + (1 - beta2) g^2``,
+    ``w <- w - step * mhat / (sqrt(vhat) + eps)`` with the bias-corrected mhat, vhat. The step
+    is in the units of w ("auto": 1e-3).
+    """
+    batch_size, schedule, power_t, burn_in, rng = _check_options(batch_size, schedule, power_t,
+                                                                 average, random_state)
+    for name, value in (("beta1", beta1), ("beta2", beta2)):
+        v = check_scalar(value, name, low=0.0)
+        if v >= 1.0:
+            raise ValueError(f"{name} must be in [0, 1); got {value!r}")
+    eps = check_scalar(eps, "eps", low=0.0, low_inclusive=False)
+    lr = ADAM_DEFAULT_STEP if learning_rate == "auto" else float(resolve_learning_rate(obj, learning_rate))
+    stepper = _stochastic.Stepper(_stochastic.METHOD_ADAM, _loss_code(obj), obj.fit_intercept,
+                                  obj.alpha, obj.n_params, batch_size, lr, _schedule_code(schedule),
+                                  power_t, beta1=float(beta1), beta2=float(beta2), eps=eps)
+    return _run("adam", obj, w, max_iter, tol, callback, stepper, rng, burn_in, schedule, None
+                if obj.sample_weight is None else _sample_factors(obj),
+                f"learning_rate={lr:.6g}", "Use a smaller learning_rate (Adam's step is in the "
+                "units of the weights; 1e-3 is the usual start).")
+
+
+def _loss_code(obj: Objective) -> int:
+    return _stochastic.LOSS_LOG if obj.loss == "log_loss" else _stochastic.LOSS_SQUARED
+
+
+def _schedule_code(schedule: str) -> int:
+    return _stochastic.SCHEDULE_INVSCALING if schedule == "invscaling" else _stochastic.SCHEDULE_CONSTANT

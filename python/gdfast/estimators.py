@@ -1,0 +1,567 @@
+"""scikit-learn estimators over gdfast's objective and solvers.
+
+:class:`LogisticRegression` and :class:`LinearRegression` fit ``z = X @ coef_ + intercept_`` by
+minimising gdfast's cost (the mean loss plus ``alpha/2 ||coef||^2``) with any
+:func:`gdfast.minimize` method, and report standard errors and a coefficient table from the
+Hessian at the optimum (see :mod:`gdfast.stats`). They work in pipelines, grid searches and
+anywhere scikit-learn estimators do. scikit-learn is needed for this module only: ``import gdfast``
+does not import it.
+"""
+from __future__ import annotations
+
+import contextlib
+import numbers
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import logsumexp
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError as e:  # pragma: no cover - exercised only without scikit-learn
+    raise ImportError("gdfast.LogisticRegression and gdfast.LinearRegression need scikit-learn "
+                      ">= 1.6: pip install 'gdfast[sklearn]'") from e
+
+from ._fitting import STOCHASTIC_SOLVERS, fit_objective
+from ._objective import Objective
+from ._progress import Progress
+from ._result import OptimizeResult
+from ._validation import check_bool, check_n_threads, check_sample_weight, check_scalar
+from .stats import Summary, residual_df, standard_errors, total_weight
+
+__all__ = ["LogisticRegression", "LinearRegression", "MAX_STDERR_PARAMS"]
+
+#: Standard errors are computed in ``fit`` only up to this many parameters (features + intercept):
+#: they need the Hessian, ``n_params**2`` numbers and ``n_samples * n_params**2`` work. Above it
+#: ``coef_stderr_`` and ``intercept_stderr_`` are NaN.
+MAX_STDERR_PARAMS = 2000
+
+_DTYPES = [np.float64, np.float32]   # X is kept in float32 when it is float32; else float64
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The estimator's parameters, validated at the start of fit."""
+
+    solver: str
+    alpha: float
+    fit_intercept: bool
+    max_iter: int | None
+    tol: float
+    learning_rate: Any
+    batch_size: int | None
+    seed: int | None
+    n_threads: int | None
+    verbose: int
+    warm_start: bool
+
+
+@dataclass(frozen=True)
+class _FitInfo:
+    """What ``summary()`` needs to know about the fit that produced the attributes."""
+
+    solver: str
+    alpha: float
+    fit_intercept: bool
+    total_weight: float
+    weighted: bool
+    df_resid: float | None
+
+
+class _LinearModel(BaseEstimator):
+    """What both estimators share: parameter checks, one fit of the core, the summary."""
+
+    _loss: str = ""
+
+    def _settings(self) -> _Settings:
+        """Validate the parameters (in fit, as scikit-learn asks, never in __init__)."""
+        if not isinstance(self.solver, str):
+            raise TypeError(f"solver must be a string naming a gdfast.minimize method; got {self.solver!r}")
+        lr = self.learning_rate
+        if not (isinstance(lr, str) and lr == "auto"):
+            if isinstance(lr, str):
+                raise ValueError(f"learning_rate must be a positive number or 'auto'; got {lr!r}")
+            lr = check_scalar(lr, "learning_rate", low=0.0, low_inclusive=False)
+        verbose = self.verbose
+        if isinstance(verbose, (bool, np.bool_)):
+            verbose = int(verbose)
+        verbose = check_scalar(verbose, "verbose", low=0, integer=True)
+        seed = None
+        if self.solver in STOCHASTIC_SOLVERS and self.random_state is not None:
+            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        return _Settings(
+            solver=self.solver,
+            alpha=check_scalar(self.alpha, "alpha", low=0.0),
+            fit_intercept=check_bool(self.fit_intercept, "fit_intercept"),
+            max_iter=None if self.max_iter is None else check_scalar(self.max_iter, "max_iter", low=1,
+                                                                     integer=True),
+            tol=check_scalar(self.tol, "tol", low=0.0),
+            learning_rate=lr,
+            batch_size=None if self.batch_size is None else check_scalar(self.batch_size, "batch_size",
+                                                                         low=1, integer=True),
+            seed=seed,
+            n_threads=check_n_threads(self.n_threads),
+            verbose=verbose,
+            warm_start=check_bool(self.warm_start, "warm_start"),
+        )
+
+    def _solve(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None,
+               w0: np.ndarray | None, s: _Settings, what: str) -> tuple[OptimizeResult, np.ndarray, Objective]:
+        """Fit one problem of the core: the result, the standard errors and the objective."""
+        obj = Objective(X, y, loss=self._loss, alpha=s.alpha, fit_intercept=s.fit_intercept,
+                        sample_weight=sample_weight, n_threads=s.n_threads)
+        progress = (Progress(what, s.max_iter, verbose=s.verbose) if s.verbose
+                    else contextlib.nullcontext(None))
+        with progress as callback:
+            res = fit_objective(obj, s.solver, w0=w0, max_iter=s.max_iter, tol=s.tol,
+                                learning_rate=s.learning_rate, batch_size=s.batch_size,
+                                random_state=s.seed, callback=callback)
+        if res.status != "converged":
+            warnings.warn(f"{what} did not converge ({res.status}): {res.message}. "
+                          f"{_advice(res.status, s.solver)}", ConvergenceWarning, stacklevel=3)
+        if obj.n_params <= MAX_STDERR_PARAMS:
+            se = standard_errors(obj, res.w)
+        else:
+            se = np.full(obj.n_params, np.nan)
+        return res, se, obj
+
+    def _fit_info(self, obj: Objective, s: _Settings, weighted: bool) -> _FitInfo:
+        return _FitInfo(solver=s.solver, alpha=s.alpha, fit_intercept=s.fit_intercept,
+                        total_weight=total_weight(obj), weighted=weighted, df_resid=residual_df(obj))
+
+    def _feature_names(self) -> list[str]:
+        if hasattr(self, "feature_names_in_"):
+            return [str(n) for n in self.feature_names_in_]
+        return [f"x{i}" for i in range(self.n_features_in_)]
+
+    def _summary_notes(self) -> list[str]:
+        info = self._fit_info_
+        notes = []
+        if info.alpha > 0:
+            notes.append(f"alpha = {info.alpha:g} > 0: the standard errors include the penalty's "
+                         "curvature and ignore its bias (see gdfast.stats); fit with alpha=0 for "
+                         "classical errors.")
+        if info.weighted:
+            notes.append(f"Sample weights are read as frequency weights: {info.total_weight:g} "
+                         "observations in all.")
+        return notes
+
+    def _warm_start_points(self, n_problems: int, n_features: int, s: _Settings,
+                           same_classes: bool = True) -> list[np.ndarray | None]:
+        """Warm-start points from the previous fit, when there is one of the same shape."""
+        if not (s.warm_start and same_classes and hasattr(self, "coef_")):
+            return [None] * n_problems
+        coef = np.reshape(self.coef_, (-1, np.shape(self.coef_)[-1]))
+        if coef.shape != (n_problems, n_features):
+            return [None] * n_problems
+        intercept = np.reshape(self.intercept_, -1)
+        return [np.append(coef[i], intercept[i]) if s.fit_intercept else coef[i].copy()
+                for i in range(n_problems)]
+
+
+def _advice(status: str, solver: str) -> str:
+    if status == "diverged":
+        return "The learning rate is too large: use learning_rate='auto' or a smaller value."
+    if status == "separated":
+        return ("The classes are separable, so the log loss has no minimum without a penalty: "
+                "use alpha > 0.")
+    if solver in ("auto", "newton"):
+        return "Increase max_iter or tol."
+    return "Increase max_iter, scale the features, or use solver='auto' (Newton's method)."
+
+
+_PARAMETERS = """\
+    solver : str, default "auto"
+        Any :func:`gdfast.minimize` method: "auto" (Newton's method), "newton", "gd", and the
+        other methods minimize offers ("nesterov", "sgd", "adam", "newton-cg", "lbfgs" where
+        available). minimize checks the name.
+    alpha : float, default 1e-4
+        Strength of the L2 penalty ``alpha/2 ||coef||^2`` added to the mean loss (the intercept
+        is not penalised).
+    fit_intercept : bool, default True
+    max_iter : int, optional
+        Most iterations; None for the solver's own default.
+    tol : float, default 1e-8
+        Stop when ``max|gradient| <= tol * max|gradient at the start|``.
+    learning_rate : float or "auto", default "auto"
+        Step size of the gradient solvers ("gd", "nesterov", "sgd", "adam"); unused by the others.
+    batch_size : int, optional
+        Mini-batch size for "sgd" and "adam"; None for their default. Unused by other solvers.
+    random_state : int, RandomState instance or None, default None
+        Seeds the mini-batch order of "sgd" and "adam"; unused by other solvers.
+    n_threads : int, optional
+        Threads for the kernels; None follows OMP_NUM_THREADS and threadpoolctl limits.
+    verbose : int, default 0
+        1: a progress bar (tqdm if installed, else lines on stderr) with the iteration, cost and
+        gradient norm, for fits longer than a second; 2: from the first iteration.
+    warm_start : bool, default False
+        Start from the previous fit's coefficients when their shape still fits."""
+
+_FIT_ATTRIBUTES = """\
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X had string column names (a pandas DataFrame)."""
+
+
+class LogisticRegression(ClassifierMixin, _LinearModel):
+    __doc__ = f"""Logistic regression with an L2 penalty, fitted by gdfast.
+
+    Minimises the (sample- and class-weighted) mean log loss plus ``alpha/2 ||coef||^2``.
+    Labels may be of any type; ``classes_[1]`` is the positive class of a binary problem.
+    With more than two classes, one binary model is fitted per class against the rest
+    (one-vs-rest): ``coef_`` has one row per class, ``predict`` takes the class with the largest
+    ``decision_function``, and ``predict_proba`` normalises the per-class probabilities to sum
+    to one.
+
+    Parameters
+    ----------
+{_PARAMETERS}
+    class_weight : dict, "balanced" or None, default None
+        Multiplies the sample weights of each class: a dict maps labels to weights (classes
+        not in it weigh 1); "balanced" weighs class k by ``W / (n_classes * W_k)``, ``W_k`` its
+        total sample weight.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        One row for a binary problem (the log-odds of ``classes_[1]``), one per class otherwise.
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Zero when ``fit_intercept=False``.
+    coef_stderr_, intercept_stderr_ : ndarrays of the same shapes
+        Standard errors from the Hessian at the optimum, as statsmodels' ``Logit`` reports them
+        (with ``alpha=0`` and no weights; see :mod:`gdfast.stats` for what ``alpha > 0`` and
+        sample weights mean for them). NaN for the intercept when it is not fitted, and
+        everywhere when the Hessian is singular or there are more than ``MAX_STDERR_PARAMS``
+        parameters.
+    n_iter_ : ndarray of int, shape (1,) or (n_classes,)
+        Iterations per binary problem.
+    status_ : ndarray of str, shape (1,) or (n_classes,)
+        How each binary fit ended ("converged", "max_iter", "diverged", "separated").
+    cost_ : ndarray of shape (1,) or (n_classes,)
+        The final cost of each binary problem.
+    history_ : list of dict
+        Per binary problem, the per-iteration history of :class:`gdfast.OptimizeResult`
+        ("cost" always).
+{_FIT_ATTRIBUTES}
+
+    Notes
+    -----
+    scikit-learn's ``LogisticRegression(C=C)`` on n unweighted samples is ``alpha = 1 / (C * n)``
+    here. A fit that does not converge emits scikit-learn's ``ConvergenceWarning``.
+
+    Examples
+    --------
+    >>> from gdfast import LogisticRegression
+    >>> from gdfast.datasets import load_breast_cancer
+    >>> X, y, names = load_breast_cancer()
+    >>> clf = LogisticRegression(alpha=1e-2).fit((X - X.mean(0)) / X.std(0), y)
+    >>> clf.status_
+    array(['converged'], dtype='<U9')
+    """
+
+    _loss = "log_loss"
+
+    def __init__(self, *, solver: str = "auto", alpha: float = 1e-4, fit_intercept: bool = True,
+                 max_iter: int | None = None, tol: float = 1e-8, learning_rate: Any = "auto",
+                 batch_size: int | None = None, random_state: Any = None,
+                 n_threads: int | None = None, verbose: int = 0, warm_start: bool = False,
+                 class_weight: Any = None) -> None:
+        self.solver = solver
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.class_weight = class_weight
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "LogisticRegression":
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels of any type, at least two classes.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights; a weight of 2 is the same as the row twice.
+
+        Returns
+        -------
+        self
+        """
+        s = self._settings()
+        X, y = validate_data(self, X, y, dtype=_DTYPES)
+        check_classification_targets(y)
+        classes, y_index = np.unique(y, return_inverse=True)
+        sw = _sample_weight(sample_weight, X.shape[0])
+        weighted = sw is not None or self.class_weight is not None
+        sw = _apply_class_weight(self.class_weight, classes, y_index, sw)
+        class_total = np.bincount(y_index, weights=sw, minlength=len(classes))
+        if np.count_nonzero(class_total > 0) < 2:
+            present = classes[class_total > 0]
+            raise ValueError(f"y needs samples of at least 2 classes with positive weight to fit "
+                             f"LogisticRegression; got 1 class ({_plain(present[0])!r})")
+        binary = len(classes) == 2
+        positives = [y_index == 1] if binary else [y_index == k for k in range(len(classes))]
+        same_classes = (hasattr(self, "classes_") and len(self.classes_) == len(classes)
+                        and np.array_equal(self.classes_, classes))
+        w0s = self._warm_start_points(len(positives), X.shape[1], s, same_classes)
+        fits = []
+        for k, (pos, w0) in enumerate(zip(positives, w0s)):
+            what = "LogisticRegression" if binary else f"LogisticRegression (class {classes[k]!r} vs rest)"
+            fits.append(self._solve(X, pos.astype(np.float64), sw, w0, s, what))
+        d = X.shape[1]
+        self.classes_ = classes
+        self.coef_ = np.array([res.w[:d] for res, _, _ in fits])
+        self.intercept_ = np.array([res.w[d] if s.fit_intercept else 0.0 for res, _, _ in fits])
+        self.coef_stderr_ = np.array([se[:d] for _, se, _ in fits])
+        self.intercept_stderr_ = np.array([se[d] if s.fit_intercept else np.nan for _, se, _ in fits])
+        self.n_iter_ = np.array([res.n_iter for res, _, _ in fits])
+        self.status_ = np.array([res.status for res, _, _ in fits])
+        self.cost_ = np.array([res.cost for res, _, _ in fits])
+        self.history_ = [res.history for res, _, _ in fits]
+        self._fit_info_ = self._fit_info(fits[0][2], s, weighted)
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """``X @ coef_.T + intercept_``: the log-odds, shape (n_samples,) for a binary problem
+        and (n_samples, n_classes) for one-vs-rest."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=_DTYPES)
+        scores = X @ self.coef_.T + self.intercept_
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each row."""
+        scores = self.decision_function(X)
+        index = (scores > 0).astype(int) if scores.ndim == 1 else np.argmax(scores, axis=1)
+        return self.classes_[index]
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Log-probabilities of each class, shape (n_samples, n_classes), computed without
+        overflow or ``log(0)`` for any score (``log sigmoid(z) = -log(1 + exp(-z))``)."""
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return np.column_stack([-np.logaddexp(0.0, scores), -np.logaddexp(0.0, -scores)])
+        log_sigmoid = -np.logaddexp(0.0, -scores)      # one-vs-rest, then normalised
+        return log_sigmoid - logsumexp(log_sigmoid, axis=1, keepdims=True)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probabilities of each class, shape (n_samples, n_classes); rows sum to one."""
+        return np.exp(self.predict_log_proba(X))
+
+    def summary(self, level: float = 0.95) -> Summary:
+        """The coefficient table: estimate, standard error, z, p-value and confidence interval.
+
+        Print it for the table, or use ``.to_dict()`` / ``.to_frame()`` (pandas). One block per
+        class for one-vs-rest models.
+
+        Parameters
+        ----------
+        level : float, default 0.95
+            Coverage of the confidence intervals.
+
+        Returns
+        -------
+        gdfast.stats.Summary
+        """
+        check_is_fitted(self)
+        info = self._fit_info_
+        names = self._feature_names()
+        terms, coef, se, groups = [], [], [], []
+        labels = self.classes_[1:] if len(self.classes_) == 2 else self.classes_
+        for k, label in enumerate(labels):
+            block = (["intercept"] if info.fit_intercept else []) + names
+            terms += block
+            coef += ([self.intercept_[k]] if info.fit_intercept else []) + list(self.coef_[k])
+            se += ([self.intercept_stderr_[k]] if info.fit_intercept else []) + list(self.coef_stderr_[k])
+            groups += [_plain(label)] * len(block)
+        status = ", ".join(sorted(set(self.status_)))
+        what = (f"log-odds of class {_plain(self.classes_[1])!r}" if len(self.classes_) == 2
+                else f"one-vs-rest over {len(self.classes_)} classes")
+        title = (f"LogisticRegression ({what}): {info.total_weight:g} observations, "
+                 f"alpha={info.alpha:g}, solver={info.solver!r}, {status} after "
+                 f"{_iterations(self.n_iter_)}")
+        return Summary.from_estimates(terms, coef, se, df_resid=None, level=level, title=title,
+                                      groups=None if len(self.classes_) == 2 else groups,
+                                      notes=self._summary_notes())
+
+
+class LinearRegression(RegressorMixin, _LinearModel):
+    __doc__ = f"""Least squares with an L2 penalty (ridge regression), fitted by gdfast.
+
+    Minimises the (sample-weighted) mean squared error ``mean (y - X @ coef - intercept)^2`` plus
+    ``alpha/2 ||coef||^2``; with ``alpha=0`` this is ordinary least squares.
+
+    Parameters
+    ----------
+{_PARAMETERS}
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+        0.0 when ``fit_intercept=False``.
+    coef_stderr_ : ndarray of shape (n_features,)
+    intercept_stderr_ : float
+        Standard errors ``sigma^2 (X^T X)^-1`` with ``sigma^2 = RSS / (n - n_params)``, as
+        statsmodels' ``OLS`` reports them (with ``alpha=0`` and no weights; see
+        :mod:`gdfast.stats` for ``alpha > 0`` and sample weights). NaN for the intercept when it
+        is not fitted, and everywhere when there are no residual degrees of freedom, when the
+        Hessian is singular or there are more than ``MAX_STDERR_PARAMS`` parameters.
+    n_iter_ : int
+    status_ : str
+        How the fit ended ("converged", "max_iter", "diverged").
+    cost_ : float
+        The final cost.
+    history_ : dict of str to ndarray
+        The per-iteration history of :class:`gdfast.OptimizeResult` ("cost" always).
+{_FIT_ATTRIBUTES}
+
+    Notes
+    -----
+    scikit-learn's ``Ridge(alpha=a)`` on n unweighted samples is ``alpha = 2 * a / n`` here.
+    A fit that does not converge emits scikit-learn's ``ConvergenceWarning``.
+    """
+
+    _loss = "squared_error"
+
+    def __init__(self, *, solver: str = "auto", alpha: float = 1e-4, fit_intercept: bool = True,
+                 max_iter: int | None = None, tol: float = 1e-8, learning_rate: Any = "auto",
+                 batch_size: int | None = None, random_state: Any = None,
+                 n_threads: int | None = None, verbose: int = 0, warm_start: bool = False) -> None:
+        self.solver = solver
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "LinearRegression":
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights; a weight of 2 is the same as the row twice.
+
+        Returns
+        -------
+        self
+        """
+        s = self._settings()
+        X, y = validate_data(self, X, y, dtype=_DTYPES, y_numeric=True)
+        sw = _sample_weight(sample_weight, X.shape[0])
+        (w0,) = self._warm_start_points(1, X.shape[1], s)
+        res, se, obj = self._solve(X, y, sw, w0, s, "LinearRegression")
+        d = X.shape[1]
+        self.coef_ = res.w[:d].copy()
+        self.intercept_ = float(res.w[d]) if s.fit_intercept else 0.0
+        self.coef_stderr_ = se[:d].copy()
+        self.intercept_stderr_ = float(se[d]) if s.fit_intercept else float("nan")
+        self.n_iter_ = res.n_iter
+        self.status_ = res.status
+        self.cost_ = res.cost
+        self.history_ = res.history
+        self._fit_info_ = self._fit_info(obj, s, sw is not None)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """``X @ coef_ + intercept_``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=_DTYPES)
+        return X @ self.coef_ + self.intercept_
+
+    def summary(self, level: float = 0.95) -> Summary:
+        """The coefficient table: estimate, standard error, t, p-value and confidence interval.
+
+        Print it for the table, or use ``.to_dict()`` / ``.to_frame()`` (pandas).
+
+        Parameters
+        ----------
+        level : float, default 0.95
+            Coverage of the confidence intervals.
+
+        Returns
+        -------
+        gdfast.stats.Summary
+        """
+        check_is_fitted(self)
+        info = self._fit_info_
+        names = self._feature_names()
+        terms = (["intercept"] if info.fit_intercept else []) + names
+        coef = ([self.intercept_] if info.fit_intercept else []) + list(self.coef_)
+        se = ([self.intercept_stderr_] if info.fit_intercept else []) + list(self.coef_stderr_)
+        df = info.df_resid
+        title = (f"LinearRegression (least squares): {info.total_weight:g} observations, "
+                 f"{df:g} residual degrees of freedom, alpha={info.alpha:g}, "
+                 f"solver={info.solver!r}, {self.status_} after {_iterations([self.n_iter_])}")
+        return Summary.from_estimates(terms, coef, se, df_resid=df, level=level, title=title,
+                                      notes=self._summary_notes())
+
+
+def _sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
+    """Validated sample weights from any array-like (pandas Series, lists, array wrappers)."""
+    if sample_weight is None:
+        return None
+    return check_sample_weight(np.asarray(sample_weight), n_samples)
+
+
+def _apply_class_weight(class_weight: Any, classes: np.ndarray, y_index: np.ndarray,
+                        sample_weight: np.ndarray | None) -> np.ndarray | None:
+    """Sample weights times the weight of each row's class (None: no weights at all)."""
+    if class_weight is None:
+        return sample_weight
+    base = np.ones(len(y_index)) if sample_weight is None else sample_weight
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        totals = np.bincount(y_index, weights=base, minlength=len(classes))
+        per_class = np.zeros(len(classes))
+        np.divide(totals.sum(), len(classes) * totals, out=per_class, where=totals > 0)
+    elif isinstance(class_weight, Mapping):
+        unknown = [k for k in class_weight if not np.any(classes == k)]
+        if unknown:
+            raise ValueError(f"class_weight has labels that are not in y: {unknown}; "
+                             f"the classes are {list(map(_plain, classes))}")
+        per_class = np.ones(len(classes))
+        for k, label in enumerate(classes):
+            weight = class_weight.get(_plain(label), 1.0)
+            if (isinstance(weight, bool) or not isinstance(weight, numbers.Real)
+                    or not np.isfinite(weight) or weight < 0):
+                raise ValueError(f"class_weight[{_plain(label)!r}] must be a finite number >= 0; "
+                                 f"got {weight!r}")
+            per_class[k] = weight
+    else:
+        raise ValueError(f"class_weight must be None, 'balanced' or a dict from labels to weights; "
+                         f"got {class_weight!r}")
+    return base * per_class[y_index]
+
+
+def _iterations(counts: Any) -> str:
+    """'1 iteration', '7 iterations', '5, 6, 7 iterations' (one count per binary problem)."""
+    counts = [int(c) for c in counts]
+    return f"{', '.join(map(str, counts))} iteration{'' if counts == [1] else 's'}"
+
+
+def _plain(label: Any) -> Any:
+    """A numpy scalar label as the Python value it stands for (for messages and dict lookups)."""
+    return label.item() if isinstance(label, np.generic) else label

@@ -1,0 +1,266 @@
+"""Standard errors and the coefficient table, from the Hessian of the cost at the optimum.
+
+gdfast minimises an *averaged, penalised* cost. With ``W`` the sum of the sample weights (the
+number of samples when there are none) and ``H`` the Hessian of that cost at the fitted ``w``:
+
+- log loss: ``W * cost`` is the negative log-likelihood (plus ``W * alpha/2 ||coef||^2``), so the
+  covariance of the estimates is ``inv(W * H)``; with ``alpha = 0`` this is
+  ``inv(Xa^T diag(p (1 - p)) Xa)``, what statsmodels' ``Logit`` reports.
+- squared error: the cost's Hessian is twice the Gram matrix, so the covariance is
+  ``sigma^2 * inv(W * H / 2)`` with ``sigma^2 = RSS / (W - n_params)``; with ``alpha = 0`` this is
+  ``sigma^2 (Xa^T Xa)^-1``, what statsmodels' ``OLS`` reports.
+
+What the numbers mean when the fit is not the textbook one:
+
+- ``alpha > 0``: ``H`` includes the penalty's curvature ``alpha`` on the coefficients, so the
+  errors are those of the penalised fit seen as a posterior mode (a Gaussian prior
+  ``coef ~ N(0, 1 / (W * alpha))`` for the log loss): smaller than the unpenalised errors, and blind
+  to the bias the penalty puts into the estimates. They are a guide, not a test; for classical
+  errors and p-values fit with ``alpha=0``. (The penalty also keeps ``H`` invertible when features
+  are collinear, where ``alpha = 0`` has no errors at all.)
+- sample weights are read as frequency weights, as gdfast's cost reads them: a weight of 2 is the
+  same row twice, and ``W`` is the number of observations. Errors then depend on the scale of the
+  weights (weights that sum to 1 claim one observation); they match statsmodels' GLM with
+  ``freq_weights``, not its ``WLS`` or ``var_weights``.
+"""
+from __future__ import annotations
+
+import math
+import textwrap
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import scipy.linalg
+import scipy.stats
+
+from ._objective import Objective
+
+
+class SingularHessianWarning(RuntimeWarning):
+    """The Hessian at the optimum is singular: the standard errors are undefined (NaN)."""
+
+
+def total_weight(obj: Objective) -> float:
+    """``W``: the sum of the sample weights, or the number of samples without weights."""
+    return float(obj.n_samples if obj.sample_weight is None else np.sum(obj.sample_weight))
+
+
+def residual_df(obj: Objective) -> float | None:
+    """Residual degrees of freedom ``W - n_params`` for the squared error; None for the log loss.
+
+    None means the statistics are z (normal); a number means t with that many degrees of freedom.
+    """
+    if obj.loss == "log_loss":
+        return None
+    return total_weight(obj) - obj.n_params
+
+
+def covariance(obj: Objective, w: Any) -> np.ndarray:
+    """Covariance of the estimates ``w = [coef..., intercept]`` at the optimum ``w``.
+
+    See the module's documentation for the formula and for what ``alpha > 0`` and sample weights
+    mean for it. The result is all NaN (with a :class:`SingularHessianWarning`) when the Hessian
+    is singular, and the squared error's is NaN when ``W <= n_params`` (no residual variance).
+
+    Parameters
+    ----------
+    obj : gdfast.Objective
+    w : array-like of shape (obj.n_params,)
+        The fitted parameters.
+
+    Returns
+    -------
+    ndarray of shape (obj.n_params, obj.n_params)
+    """
+    w = np.asarray(w, dtype=np.float64)
+    W = total_weight(obj)
+    H = obj.hessian(w)
+    if obj.loss == "log_loss":
+        information, scale = W * H, 1.0
+    else:
+        information, scale = W * H / 2.0, _residual_variance(obj, w)
+    try:
+        factor = scipy.linalg.cho_factor(information, check_finite=False)
+        inverse = scipy.linalg.cho_solve(factor, np.eye(len(w)), check_finite=False)
+    except np.linalg.LinAlgError:
+        warnings.warn("the Hessian at the optimum is singular (collinear or constant features?): "
+                      "the standard errors are undefined; drop redundant features or use alpha > 0",
+                      SingularHessianWarning, stacklevel=2)
+        return np.full((len(w), len(w)), np.nan)
+    return scale * inverse
+
+
+def standard_errors(obj: Objective, w: Any) -> np.ndarray:
+    """Standard errors of ``w = [coef..., intercept]``: the root of :func:`covariance`'s diagonal."""
+    return np.sqrt(np.diag(covariance(obj, w)))
+
+
+def _residual_variance(obj: Objective, w: np.ndarray) -> float:
+    """``sigma^2 = RSS / (W - n_params)``, RSS the weighted residual sum of squares."""
+    df = residual_df(obj)
+    if df is None or df <= 0:
+        return math.nan
+    coef = w[:obj.n_features]
+    mean_squared_error = obj.cost(w) - obj.alpha / 2.0 * float(coef @ coef)
+    return total_weight(obj) * mean_squared_error / df
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A coefficient table: estimate, standard error, z or t, p-value and confidence interval.
+
+    ``str(summary)`` (and ``print``) gives the table as text; :meth:`to_dict` gives its columns
+    and :meth:`to_frame` a pandas DataFrame. Build one with :meth:`from_estimates`.
+
+    Attributes
+    ----------
+    terms : list of str
+        Row names ("intercept" and the feature names).
+    coef, std_err, statistic, p_value, ci_low, ci_high : ndarray
+        One value per row.
+    statistic_name : {"z", "t"}
+        z (normal reference distribution) or t (Student's t with ``df_resid`` degrees of freedom).
+    df_resid : float or None
+    level : float
+        Coverage of the interval (0.95 for 95%).
+    groups : list or None
+        For one-vs-rest models, the class each row belongs to.
+    title : str
+    notes : tuple of str
+        Lines printed under the table.
+    """
+
+    terms: list[str]
+    coef: np.ndarray
+    std_err: np.ndarray
+    statistic: np.ndarray
+    p_value: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    statistic_name: str
+    df_resid: float | None
+    level: float
+    groups: list[Any] | None = None
+    title: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_estimates(cls, terms: Sequence[str], coef: Any, std_err: Any, *,
+                       df_resid: float | None = None, level: float = 0.95, title: str = "",
+                       groups: Sequence[Any] | None = None, notes: Sequence[str] = ()) -> "Summary":
+        """The table for estimates and their standard errors.
+
+        Parameters
+        ----------
+        terms : sequence of str
+        coef, std_err : array-like, one value per term
+        df_resid : float, optional
+            None: z statistics and normal p-values and intervals (log loss). A number: t
+            statistics with that many degrees of freedom (squared error), as OLS reports them.
+        level : float, default 0.95
+            Coverage of the confidence interval, strictly between 0 and 1.
+        title : str
+        groups : sequence, optional
+            The class of each row (one-vs-rest).
+        notes : sequence of str
+        """
+        if not 0.0 < level < 1.0:
+            raise ValueError(f"level must be strictly between 0 and 1; got {level!r}")
+        coef = np.asarray(coef, dtype=np.float64)
+        std_err = np.asarray(std_err, dtype=np.float64)
+        if not (len(terms) == coef.shape[0] == std_err.shape[0]):
+            raise ValueError(f"terms, coef and std_err must have one entry per term; got lengths "
+                             f"{len(terms)}, {coef.shape[0]}, {std_err.shape[0]}")
+        if groups is not None and len(groups) != len(terms):
+            raise ValueError(f"groups has length {len(groups)}, expected {len(terms)} (one per term)")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            statistic = coef / std_err
+        if df_resid is None:
+            dist, name = scipy.stats.norm(), "z"
+        else:
+            dist, name = scipy.stats.t(df_resid if df_resid > 0 else np.nan), "t"
+        p_value = 2.0 * dist.sf(np.abs(statistic))
+        q = dist.ppf(0.5 + level / 2.0)
+        return cls(terms=list(terms), coef=coef, std_err=std_err, statistic=statistic,
+                   p_value=p_value, ci_low=coef - q * std_err, ci_high=coef + q * std_err,
+                   statistic_name=name, df_resid=df_resid, level=level,
+                   groups=None if groups is None else list(groups), title=title, notes=tuple(notes))
+
+    def _column_names(self) -> list[str]:
+        return ["coef", "std_err", self.statistic_name, "p_value", "ci_low", "ci_high"]
+
+    def _columns(self) -> list[np.ndarray]:
+        return [self.coef, self.std_err, self.statistic, self.p_value, self.ci_low, self.ci_high]
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        """The table's columns: "class" (one-vs-rest only), "term", "coef", "std_err", "z" or
+        "t", "p_value", "ci_low", "ci_high"; each a list with one entry per row."""
+        out: dict[str, list[Any]] = {}
+        if self.groups is not None:
+            out["class"] = list(self.groups)
+        out["term"] = list(self.terms)
+        for name, values in zip(self._column_names(), self._columns()):
+            out[name] = [float(v) for v in values]
+        return out
+
+    def to_frame(self) -> Any:
+        """The table as a pandas DataFrame indexed by term (by class and term for one-vs-rest).
+
+        Raises
+        ------
+        ImportError
+            When pandas is not installed.
+        """
+        try:
+            import pandas as pd
+        except ImportError as e:
+            raise ImportError("Summary.to_frame needs pandas (pip install pandas); "
+                              "Summary.to_dict gives the same columns without it") from e
+        frame = pd.DataFrame(self.to_dict())
+        index = ["class", "term"] if self.groups is not None else ["term"]
+        return frame.set_index(index)
+
+    def __str__(self) -> str:
+        low = f"[{(1 - self.level) / 2:.3g}"
+        high = f"{1 - (1 - self.level) / 2:.3g}]"
+        heads = ["coef", "std err", self.statistic_name, f"P>|{self.statistic_name}|", low, high]
+        cells = [[_number(v) for v in column] for column in self._columns()]
+        cells[3] = [_p_value(v) for v in self.p_value]
+        widths = [max(len(h), *(len(c) for c in col)) for h, col in zip(heads, cells)]
+        name_width = max(len("term"), *(len(t) for t in self.terms))
+        row_width = name_width + sum(w + 2 for w in widths)
+        lines = [self.title] if self.title else []
+        lines.append("=" * row_width)
+        lines.append(" " * name_width + "".join(f"  {h:>{w}}" for h, w in zip(heads, widths)))
+        previous_group: Any = object()
+        for i, term in enumerate(self.terms):
+            if self.groups is not None and self.groups[i] != previous_group:
+                previous_group = self.groups[i]
+                lines.append("-" * row_width)
+                lines.append(f"class {previous_group!r} vs rest")
+            elif i == 0:
+                lines.append("-" * row_width)
+            lines.append(f"{term:<{name_width}}" +
+                         "".join(f"  {col[i]:>{w}}" for col, w in zip(cells, widths)))
+        lines.append("=" * row_width)
+        for note in self.notes:
+            lines.extend(textwrap.wrap(note, width=max(row_width, 72)))
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _number(v: float) -> str:
+    if not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if v == 0.0 or 1e-3 <= abs(v) < 1e6:
+        return f"{v:.4f}"
+    return f"{v:.3e}"
+
+
+def _p_value(v: float) -> str:
+    if math.isnan(v):
+        return "nan"
+    return f"{v:.3f}" if v >= 1e-3 else f"{v:.1e}"
