@@ -74,7 +74,9 @@ def test_kernel_rows_parse_and_agree(quick_report: tuple[str, dict]) -> None:
         assert e["gdfast"] > 0 and e["reference"] > 0 and e["speedup"] > 0
     checks = _table(text, "Agreement with the reference")
     for _size, _loss, dtype, cost, grad in checks:
-        assert float(cost) < 1e-9 and float(grad) < 1e-9
+        # float32 rows are summed in float within a block (see gdfast.Objective)
+        tol = 1e-9 if "64" in dtype else 1e-5
+        assert float(cost) < tol and float(grad) < tol
 
 
 def test_solver_table_lists_every_method(quick_report: tuple[str, dict]) -> None:

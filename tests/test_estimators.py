@@ -244,7 +244,9 @@ def test_gradient_descent_solver_and_learning_rate():
     fixed = LinearRegression(solver="gd", learning_rate=0.05, max_iter=5, tol=0.0)
     with pytest.warns(ConvergenceWarning):
         fixed.fit(X, y)
-    np.testing.assert_allclose(fixed.history_["step"], 0.05)
+    # one step per iteration; the last point is evaluated but no step is taken from it
+    np.testing.assert_allclose(fixed.history_["step"][:-1], 0.05)
+    assert len(fixed.history_["step"]) == 6
 
 
 def test_solver_options_go_only_to_the_solvers_that_use_them():
@@ -334,7 +336,7 @@ def test_verbose_without_tqdm_prints_lines(capsys, monkeypatch):
     X, y, _ = make_problem(n=100, d=3)
     LogisticRegression(verbose=2).fit(X, y)
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) >= 2 and lines[0].startswith("LogisticRegression: iteration 0, cost=")
+    assert len(lines) >= 2 and lines[0].startswith("LogisticRegression: iteration 1, cost=")
     assert "max|grad|=" in lines[-1]
     # verbose=1 prints once the fit has run for DELAY seconds, then every LINE_INTERVAL.
     monkeypatch.setattr(_progress, "DELAY", 0.0)

@@ -574,7 +574,7 @@ def test_diag_weighted_kernel():
     obj = gdfast.Objective(X, y)
     hw = np.random.default_rng(0).random(300)
     out = np.empty(6)
-    _core.diag_weighted(obj._kernel, hw, out)
+    obj._kernel.diag_weighted(hw, out)
     Xa = np.column_stack([X.astype(np.float64), np.ones(300)])
     np.testing.assert_allclose(out, (Xa**2).T @ hw, rtol=1e-12)
 

@@ -53,7 +53,7 @@ def _first_step(obj: Objective) -> float:
     s = np.full(obj.n_samples, 1.0 / obj.n_samples) if obj.sample_weight is None else \
         obj.sample_weight / obj.sample_weight.sum()
     diag = np.empty(obj.n_params)
-    _core.diag_weighted(obj._kernel, s, diag, obj.n_threads)
+    obj._kernel.diag_weighted(s, diag, obj.n_threads)
     factor = 2.0 if obj.loss == "squared_error" else 0.25
     trace = factor * float(diag.sum()) + obj.alpha * obj.n_features
     return 1.0 / trace if trace > 0 else 1.0
@@ -92,7 +92,7 @@ def _descent(method: str, mode: int, obj: Objective, w: np.ndarray, lr: float, m
             size = min(n_eval, max(done + n_steps, 2 * len(costs)))
             costs, gnorms, steps = (np.concatenate([a[:done], np.empty(size - done)])
                                     for a in (costs, gnorms, steps))
-        k, code = _core.descent_run(kernel, mode, w, aux, lr, n_steps, costs, gnorms, steps, done,
+        k, code = kernel.descent_run(mode, w, aux, lr, n_steps, costs, gnorms, steps, done,
                                     run_state, best, tol, done + n_steps == n_eval, obj.n_threads)
         done += k
         if code != 0 or done == n_eval:

@@ -271,7 +271,7 @@ def newton_cg(obj: Objective, w: np.ndarray, max_iter: int, tol: float,
             status, message, best = "stopped", STOPPED_MESSAGE, (gmax, w, c)
             break
 
-        _core.diag_weighted(kernel, h, diag, nt)
+        kernel.diag_weighted(h, diag, nt)
         diag += penalty
         inv_diag = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 1.0)
 

@@ -523,6 +523,18 @@ cdef class Kernel:
             else:
                 _transpose_pass(<const double*>self.P.X, &self.P, &r[0], &out[0], nt, &work[0])
 
+    def diag_weighted(self, const double[::1] hw, double[::1] out, n_threads=None):
+        """out = diag(Xa^T diag(hw) Xa); see the module-level diag_weighted."""
+        diag_weighted(self, hw, out, n_threads)
+
+    def descent_run(self, int mode, double[::1] w, double[::1] aux, double lr,
+                    Py_ssize_t max_steps, double[::1] cost_hist, double[::1] gnorm_hist,
+                    double[::1] step_hist, Py_ssize_t it0, double[::1] state, double[::1] best_w,
+                    double tol, bint final, n_threads=None):
+        """The gradient-descent loops without the GIL; see the module-level descent_run."""
+        return descent_run(self, mode, w, aux, lr, max_steps, cost_hist, gnorm_hist, step_hist,
+                           it0, state, best_w, tol, final, n_threads)
+
     def loss_from_z(self, const double[::1] z, double[::1] r=None, double[::1] h=None):
         """Mean weighted loss at predictions z (no penalty); r and h get s * loss' and s * loss''.
 
