@@ -142,6 +142,19 @@ def test_newton_fit_matches_in_memory(client, loss, weighted):
     assert np.max(np.abs(obj.gradient(res.w))) < 1e-8 * np.max(np.abs(obj.gradient(np.zeros(7))))
 
 
+def test_newton_reports_separable_classes(client):
+    """Log loss, alpha = 0, separable classes: the same "separated" result as in memory."""
+    X, _, _ = make_problem(n=300, d=3, seed=19)
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(float)
+    Xd, yd, _ = dask_data(client, X, y, chunks=(100, 1, 199))
+    with pytest.warns(gdfast.SeparationWarning):
+        ref = gdfast.minimize(gdfast.Objective(X, y), method="newton")
+    with pytest.warns(gdfast.SeparationWarning):
+        res = gdfast.minimize(gdd.Objective(Xd, yd), method="newton")
+    assert res.status == ref.status == "separated"
+    assert np.all((2 * y - 1) * (X @ res.w[:-1] + res.w[-1]) > 0)
+
+
 def test_other_solvers_through_the_contract(client):
     """scipy's L-BFGS over cost_gradient and Newton-CG over hessp reach the in-memory optimum."""
     X, y, _ = make_problem(n=500, d=6, seed=7)
@@ -256,8 +269,9 @@ def test_speculation_saves_the_round_trip_after_a_line_search(client):
     c3, g3, H3 = ref.cost_gradient_hessian(w + 0.5)
     assert c == c2 and rel(c2, c3) < 1e-12 and rel(g2, g3) < 1e-12 and rel(H2, H3) < 1e-12
     res = gdfast.minimize(obj, method="newton")
-    # Newton: one graph per iteration, plus the start's gradient scale and the first Hessian.
-    assert obj.n_computations - n - 1 <= res.n_iter + 3
+    # Newton: one graph per iteration, plus the start's gradient scale, the first Hessian and
+    # the final check for separable classes (log loss, alpha = 0).
+    assert obj.n_computations - n - 1 <= res.n_iter + 4
 
 
 def test_persist_false_rereads_x_each_evaluation(client):
@@ -388,6 +402,17 @@ def test_fit_objective_and_predictions(client):
     ys = np.r_[np.zeros(400), np.ones(400)]
     sep = gdd.Objective(da.from_array(Xs, chunks=(300, 1)), ys)
     assert sep.separates(np.array([1.0, 0.0])) is True
+
+
+def test_encode_labels(client):
+    labels = np.array(["b", "a", "c", "a", "b", "b"])
+    classes, targets = gdd.encode_labels(da.from_array(labels, chunks=4))
+    assert classes.tolist() == ["a", "b", "c"] and len(targets) == 3
+    assert dask.compute(*targets)[1].tolist() == [1.0, 0, 0, 0, 1, 1]
+    classes, targets = gdd.encode_labels(da.from_array(np.array([3, 7, 7]), chunks=2))
+    assert classes.tolist() == [3, 7] and targets[0].compute().tolist() == [0.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        gdd.encode_labels(da.ones(5, chunks=2))
 
 
 def test_import_gdfast_needs_no_dask():

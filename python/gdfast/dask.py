@@ -37,7 +37,7 @@ from ._objective import _LOSS_CODES
 from ._result import OptimizeResult
 from ._validation import check_bool, check_loss, check_n_threads, check_scalar, check_vector, check_X, check_y
 
-__all__ = ["Objective", "fit_objective", "is_dask_array", "linear_predictor"]
+__all__ = ["Objective", "encode_labels", "fit_objective", "is_dask_array", "linear_predictor"]
 
 _LEVELS = {"cost": 0, "gradient": 1, "hessian": 2}
 
@@ -626,6 +626,42 @@ def fit_objective(X: Any, y: Any, *, loss: str, alpha: float = 0.0, fit_intercep
         method = "newton" if obj.n_params <= 1000 or "lbfgs" not in _solvers.METHODS else "lbfgs"
     result = _solvers.minimize(obj, method=method, w0=w0, max_iter=max_iter, tol=tol, **options)
     return obj, result
+
+
+def encode_labels(y: Any) -> tuple[np.ndarray, list[Any]]:
+    """The classes of a dask array of labels and the 0/1 targets of each binary problem.
+
+    What a classifier's ``fit`` needs before it builds objectives: the sorted classes (found by
+    one pass over y, which brings back only the distinct labels) and, lazily, ``1.0`` where
+    ``y`` is the positive class. Two classes give one problem (``classes[1]`` positive); more
+    give one per class (one-vs-rest).
+
+    Parameters
+    ----------
+    y : dask.array.Array of shape (n_samples,)
+        Labels of any orderable type.
+
+    Returns
+    -------
+    classes : ndarray
+    targets : list of dask.array.Array of shape (n_samples,), float64
+
+    Raises
+    ------
+    ValueError
+        When y is not 1-D or holds fewer than two classes.
+    """
+    _import_dask()
+    import dask.array as da
+    if not is_dask_array(y):
+        raise TypeError(f"y must be a dask array; got {type(y).__module__}.{type(y).__qualname__}")
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D; got shape {y.shape}")
+    classes = np.unique(np.asarray(da.unique(y).compute()))
+    if len(classes) < 2:
+        raise ValueError(f"y needs at least 2 classes; got {len(classes)} ({classes.tolist()!r})")
+    positives = classes[1:] if len(classes) == 2 else classes
+    return classes, [(y == c).astype(np.float64) for c in positives]
 
 
 def _linear_block(block: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
