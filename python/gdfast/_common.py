@@ -121,7 +121,12 @@ class SeparationCheck:
     def __init__(self, obj: Objective) -> None:
         self.obj = obj
         self.active = obj.loss == "log_loss" and obj.alpha == 0.0
-        if self.active:
+        # An objective without a compiled kernel over in-memory data (gdfast.dask.Objective)
+        # provides the check itself: separates(w), weight_sum and min_positive_weight.
+        self.delegate = not hasattr(obj, "_kernel") and hasattr(obj, "separates")
+        if self.active and self.delegate:
+            self.threshold = math.log(2.0) * obj.min_positive_weight / obj.weight_sum
+        elif self.active:
             sw = np.ones(obj.n_samples) if obj.sample_weight is None else obj.sample_weight
             self.mask = sw > 0
             self.threshold = math.log(2.0) * float(np.min(sw[self.mask])) / float(np.sum(sw))
@@ -131,6 +136,8 @@ class SeparationCheck:
         """True when w classifies every sample of positive weight strictly correctly."""
         if not self.active:
             return False
+        if self.delegate:
+            return bool(self.obj.separates(w))
         z = np.empty(self.obj.n_samples)
         self.obj._kernel.linear(np.ascontiguousarray(w, dtype=np.float64), z, self.obj.n_threads)
         return bool(np.all((self.sign * z)[self.mask] > 0))
