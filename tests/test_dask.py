@@ -169,6 +169,44 @@ def test_other_solvers_through_the_contract(client):
     assert rel(ncg.x, best) < 1e-5
 
 
+@pytest.mark.parametrize("method", ["gd", "nesterov", "lbfgs", "newton-cg", "auto"])
+def test_gdfast_solvers_run_unchanged_on_dask(client, method):
+    """gdfast.minimize's methods over the Objective contract alone reach the in-memory optimum."""
+    X, y, _ = make_problem(n=500, d=5, seed=8)
+    Xd, yd, _ = dask_data(client, X, y)
+    obj = gdd.Objective(Xd, yd, alpha=1e-2)
+    best = gdfast.minimize(gdfast.Objective(X, y, alpha=1e-2), method="newton", tol=1e-12)
+    res = gdfast.minimize(obj, method=method, tol=1e-8, max_iter=2000)
+    assert res.converged, res.message
+    assert res.cost == pytest.approx(best.cost, rel=1e-10)
+    assert rel(res.w, best.w) < 1e-5
+
+
+def test_objective_errors_inside_the_compiled_loop_propagate():
+    """An exception raised by an objective's cost_gradient inside the nogil loop is re-raised."""
+    class Failing:
+        n_params, n_samples, n_features, loss, alpha = 3, 10, 2, "squared_error", 0.0
+        sample_weight, n_threads = None, None
+
+        def __init__(self):
+            self.calls = 0
+
+        def cost_gradient(self, w):
+            self.calls += 1
+            if self.calls > 3:
+                raise RuntimeError("worker lost")
+            return float(w @ w), 2 * w
+
+        def gradient(self, w):
+            return 2 * np.asarray(w)
+
+        def curvature_bound(self):
+            return 2.0
+
+    with pytest.raises(RuntimeError, match="worker lost"):
+        gdfast.minimize(Failing(), method="gd", w0=np.ones(3), learning_rate=0.1)
+
+
 def test_float32_stays_float32(client):
     """float32 blocks are read as float32 by the kernels.
 

@@ -104,6 +104,40 @@ def diverged(method: str, w_best: np.ndarray, cost_best: float, n_iter: int, sta
                   f"diverged: the cost rose to {seen} from {start:.6g} with {what}", history)
 
 
+class ObjectiveKernel:
+    """The kernel interface the solvers use, over any object with the Objective contract.
+
+    gdfast.Objective carries a compiled kernel (``obj._kernel``) whose loops run without the
+    GIL; an objective that has none (gdfast.dask.Objective, or a user's own) gets this adapter:
+    every evaluation calls ``obj.cost_gradient``, and the first-order loops are the same compiled
+    loops, taking the GIL for each evaluation.
+    """
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def cost_grad(self, w: np.ndarray, grad: np.ndarray | None = None, hess: Any = None,
+                  n_threads: int | None = None) -> float:
+        cost, g = self.obj.cost_gradient(w)
+        if grad is not None:
+            grad[:] = g
+        return float(cost)
+
+    def descent_run(self, mode: int, w: np.ndarray, aux: np.ndarray, lr: float, max_steps: int,
+                    cost_hist: np.ndarray, gnorm_hist: np.ndarray, step_hist: np.ndarray,
+                    it0: int, state: np.ndarray, best_w: np.ndarray, tol: float, final: bool,
+                    n_threads: int | None = None) -> tuple[int, int]:
+        from . import _core
+        return _core.descent_run_objective(self.obj, mode, w, aux, lr, max_steps, cost_hist,
+                                           gnorm_hist, step_hist, it0, state, best_w, tol, final)
+
+
+def kernel_of(obj: Any) -> Any:
+    """The compiled kernel of a gdfast.Objective, or the adapter for any other objective."""
+    kernel = getattr(obj, "_kernel", None)
+    return kernel if kernel is not None else ObjectiveKernel(obj)
+
+
 class SeparationCheck:
     """Detects perfectly separable classes under the log loss without a penalty.
 

@@ -15,6 +15,7 @@ from ._common import (
     STOPPED_MESSAGE,
     Callback,
     SeparationCheck,
+    kernel_of,
     converged_message,
     diverged,
     finish,
@@ -50,6 +51,8 @@ def _first_step(obj: Objective) -> float:
     least its largest eigenvalue, so its inverse never overshoots; the step then grows by 1.25
     per accepted iteration up to what the line search allows.
     """
+    if not hasattr(obj, "_kernel"):                # no compiled pass for the trace: 1/L instead
+        return 1.0 / obj.curvature_bound()
     s = np.full(obj.n_samples, 1.0 / obj.n_samples) if obj.sample_weight is None else \
         obj.sample_weight / obj.sample_weight.sum()
     diag = np.empty(obj.n_params)
@@ -66,7 +69,7 @@ def _descent(method: str, mode: int, obj: Objective, w: np.ndarray, lr: float, m
 
     ``what`` names the step for messages; ``advice()`` says what to do if the run diverges.
     """
-    kernel, D = obj._kernel, obj.n_params
+    kernel, D = kernel_of(obj), obj.n_params
     n_eval = max_iter + 1                         # the start and one evaluation per step
     # histories grow as the run goes, so that a huge max_iter costs no memory up front
     costs, gnorms, steps = (np.empty(min(n_eval, 1024)) for _ in range(3))

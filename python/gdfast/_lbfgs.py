@@ -21,6 +21,7 @@ from ._common import (
     STOPPED_MESSAGE,
     Callback,
     SeparationCheck,
+    kernel_of,
     converged_message,
     finish,
     gradient_scale,
@@ -138,7 +139,7 @@ def lbfgs(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Ca
     smaller gradient (the iterate with the smallest gradient is then returned).
     """
     memory = check_scalar(memory, "memory", low=1, integer=True)
-    kernel, nt, D = obj._kernel, obj.n_threads, obj.n_params
+    kernel, nt, D = kernel_of(obj), obj.n_threads, obj.n_params
 
     def cost_grad(v: np.ndarray) -> tuple[float, np.ndarray]:
         g = np.empty(D)

@@ -225,12 +225,14 @@ def newton_cg(obj: Objective, w: np.ndarray, max_iter: int, tol: float,
     CG stops at the relative residual ``min(0.5, sqrt(max|g| / G))`` (inexact early, close to
     exact near the optimum: superlinear convergence).
     """
-    kernel, nt = obj._kernel, obj.n_threads
-    n, D = obj.n_samples, obj.n_params
-    d_feat = obj.n_features
+    D = obj.n_params
     if max_cg_iter is None:
         max_cg_iter = min(max(2 * D, 20), 500)
     max_cg_iter = check_scalar(max_cg_iter, "max_cg_iter", low=1, integer=True)
+    if not hasattr(obj, "_kernel"):
+        return _newton_cg_generic(obj, w, max_iter, tol, callback, max_cg_iter)
+    kernel, nt = obj._kernel, obj.n_threads
+    n, d_feat = obj.n_samples, obj.n_features
     penalty = np.full(D, obj.alpha)               # the penalty's Hessian: alpha on coef, 0 on intercept
     penalty[d_feat:] = 0.0
 
@@ -309,6 +311,62 @@ def newton_cg(obj: Objective, w: np.ndarray, max_iter: int, tol: float,
     hist = _ncg_history(costs, gnorms, steps, cg_iters)
     if status != "stopped" and separation.active and separation.separates(best[1]):
         return separation.result("newton-cg", best[1], best[2], len(steps), hist)
+    return finish("newton-cg", best[1], best[2], len(steps), status, message, hist)
+
+
+def _newton_cg_generic(obj: Any, w: np.ndarray, max_iter: int, tol: float,
+                       callback: Callback | None, max_cg_iter: int) -> OptimizeResult:
+    """Newton-CG over any object with the Objective contract (no cached predictions).
+
+    Each outer iteration costs one cost_gradient, one hessp per CG iteration (no
+    preconditioner: the Hessian's diagonal needs a pass the contract does not offer) and one
+    cost per line-search trial.
+    """
+    scale = gradient_scale(obj, w)
+    separation = SeparationCheck(obj)
+    ones = np.ones(obj.n_params)
+    costs, gnorms, steps, cg_iters = [], [], [], []
+    best = None
+    refinement = Refinement()
+    status, message = "max_iter", max_iter_message(max_iter)
+    for it in range(max_iter + 1):
+        c, g = obj.cost_gradient(w)
+        gmax = float(np.max(np.abs(g)))
+        costs.append(c)
+        gnorms.append(gmax)
+        if best is None or gmax < best[0]:
+            best = (gmax, w, c)
+        if gmax <= tol * scale:
+            status, message, best = "converged", converged_message(tol), (gmax, w, c)
+            break
+        if separation(w, c):
+            return separation.result("newton-cg", w, c, it, _ncg_history(costs, gnorms, steps, cg_iters))
+        if it == max_iter:
+            break
+        if it > 0 and callback is not None and callback(state(it, w, c, gmax, step=steps[-1],
+                                                              cg_iter=cg_iters[-1])):
+            status, message, best = "stopped", STOPPED_MESSAGE, (gmax, w, c)
+            break
+        rtol = min(0.5, math.sqrt(gmax / scale)) if scale > 0 else 0.5
+        point = w
+        d, k = _pcg(lambda v: obj.hessp(point, v), g, ones, rtol, max_cg_iter)
+        cg_iters.append(k)
+        slope = float(d @ g)
+        if not slope < 0:
+            d, slope = -g, -float(g @ g)
+        if in_rounding_zone(slope, c) and refinement.finished(d, ones):
+            status, message, best = "converged", FLOOR_MESSAGE.format(gmax), (gmax, w, c)
+            break
+        t = _armijo(lambda t: obj.cost(point + t * d), c, slope)
+        if t == 0.0:
+            status = "converged"
+            message = ("converged: no decrease of the cost is possible in double precision "
+                       f"(max|gradient| = {best[0]:.3g})")
+            break
+        steps.append(t)
+        w = w + t * d
+    assert best is not None
+    hist = _ncg_history(costs, gnorms, steps, cg_iters)
     return finish("newton-cg", best[1], best[2], len(steps), status, message, hist)
 
 

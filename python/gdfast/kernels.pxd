@@ -169,7 +169,9 @@ cdef inline void block_transpose_add(const floating* X, const Problem* P, Py_ssi
     if floating is float:
         for k in range(m):
             rmax = fmax(rmax, fabs(r[k]))
-        if not (rmax * P.xmax * m < 1e30):
+        # float sums only where they can neither overflow nor lose r to underflow (r carries
+        # the sample weights, which may be tiny)
+        if not (rmax * P.xmax * m < 1e30 and rmax > 1e-25):
             gf = NULL
         k = 0
     if P.cs == 1 and floating is float and gf == NULL:

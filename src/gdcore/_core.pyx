@@ -159,11 +159,13 @@ cdef inline float* _float_copy(double* work, Py_ssize_t d, Py_ssize_t D, int nt,
 
 
 cdef inline bint _float_safe(const Problem* P, const double* v) noexcept nogil:
-    """True when x . v summed in float32 cannot overflow for any row of X."""
+    """True when x . v summed in float32 can neither overflow nor lose a coefficient to underflow."""
     cdef double total = 0
     cdef Py_ssize_t j
     for j in range(P.d):
         total += fabs(v[j])
+        if v[j] != 0 and fabs(v[j]) < 1e-25:
+            return False
     return total * P.xmax < 1e30
 
 
@@ -625,4 +627,59 @@ def descent_run(Kernel kernel, int mode, double[::1] w, double[::1] aux, double 
         k = descent_loop(_dense_cost_grad, &ctx, mode, &w[0], &aux[0], D, lr, max_steps,
                          &cost_hist[0], &gnorm_hist[0], &step_hist[0], it0, &state[0],
                          &best_w[0], tol, final, &code)
+    return k, code
+
+
+# ---------------------------------------------------------------------------------------------
+# The same loops over any object with the Objective contract (gdfast.dask.Objective, say): each
+# evaluation takes the GIL and calls objective.cost_gradient(w).
+# ---------------------------------------------------------------------------------------------
+
+cdef struct PythonContext:
+    void* objective             # borrowed: the caller keeps the object alive
+    void* errors                # a list that receives an exception raised by the objective
+    Py_ssize_t D
+
+
+cdef double _python_cost_grad(void* ctx, const double* w, double* grad) noexcept nogil:
+    cdef PythonContext* c = <PythonContext*>ctx
+    cdef Py_ssize_t j
+    cdef double cost
+    cdef double[::1] g
+    with gil:
+        try:
+            point = np.empty(c.D)
+            for j in range(c.D):
+                point[j] = w[j]
+            value, gradient = (<object>c.objective).cost_gradient(point)
+            g = np.ascontiguousarray(gradient, dtype=np.float64)
+            for j in range(c.D):
+                grad[j] = g[j]
+            cost = value
+        except BaseException as e:
+            (<list>c.errors).append(e)
+            cost = float("nan")        # ends the loop at once; the caller re-raises e
+    return cost
+
+
+def descent_run_objective(objective, int mode, double[::1] w, double[::1] aux, double lr,
+                          Py_ssize_t max_steps, double[::1] cost_hist, double[::1] gnorm_hist,
+                          double[::1] step_hist, Py_ssize_t it0, double[::1] state,
+                          double[::1] best_w, double tol, bint final):
+    """descent_run over objective.cost_gradient, for objectives without compiled kernels."""
+    cdef PythonContext ctx
+    cdef Py_ssize_t D = objective.n_params, k
+    cdef int code = 0
+    cdef list errors = []
+    if aux.shape[0] < 4 * D:
+        raise ValueError("aux must hold 4 * n_params doubles")
+    ctx.objective = <void*>objective
+    ctx.errors = <void*>errors
+    ctx.D = D
+    with nogil:
+        k = descent_loop(_python_cost_grad, &ctx, mode, &w[0], &aux[0], D, lr, max_steps,
+                         &cost_hist[0], &gnorm_hist[0], &step_hist[0], it0, &state[0],
+                         &best_w[0], tol, final, &code)
+    if errors:
+        raise errors[0]
     return k, code
