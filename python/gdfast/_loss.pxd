@@ -40,8 +40,9 @@ cdef extern from *:
         p = p * r + 0.5;
         p = p * r + 1.0;
         p = p * r + 1.0;
-        /* 2^n from the bits of t: its low bits hold n, so (bits + 1023) << 52 is 2^n's exponent. */
-        int64_t bits;
+        /* 2^n from the bits of t: its low bits hold n, so (bits + 1023) << 52 is 2^n's exponent
+           (unsigned, so that the bits shifted out wrap instead of overflowing). */
+        uint64_t bits;
         double scale;
         memcpy(&bits, &t, sizeof bits);
         bits = (bits + 1023) << 52;
