@@ -61,6 +61,10 @@ class Objective:
     Every method returns float64 whatever the dtype of X, and none modifies its inputs.
     """
 
+    n_samples: int
+    n_features: int
+    n_params: int
+
     def __init__(self, X: Any, y: Any, loss: str = "log_loss", alpha: float = 0.0,
                  fit_intercept: bool = True, sample_weight: Any = None,
                  n_threads: int | None = None) -> None:

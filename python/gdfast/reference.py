@@ -13,12 +13,14 @@ from ._validation import check_loss, check_sample_weight, check_X, check_y
 
 
 def _softplus(z: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0.0, z)                 # log(1 + exp(z)) without overflow
+    out: np.ndarray = np.logaddexp(0.0, z)      # log(1 + exp(z)) without overflow
+    return out
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    out: np.ndarray = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return out
 
 
 class Objective:
@@ -84,7 +86,8 @@ class Objective:
     def hessian(self, w: Any) -> np.ndarray:
         _, _, h = self._terms(self._z(w))
         Xa = self._Xa()
-        return Xa.T @ (Xa * (self.s * h)[:, None]) + np.diag(self._penalty_diag())
+        H: np.ndarray = Xa.T @ (Xa * (self.s * h)[:, None]) + np.diag(self._penalty_diag())
+        return H
 
     def cost_gradient_hessian(self, w: Any) -> tuple[float, np.ndarray, np.ndarray]:
         return (*self.cost_gradient(w), self.hessian(w))
@@ -93,10 +96,12 @@ class Objective:
         _, _, h = self._terms(self._z(w))
         v = np.asarray(v, dtype=np.float64)
         coef_v, b_v = self._split(v)
-        return self._Xa_T(self.s * h * (self._z_of(coef_v, b_v))) + self._penalty_diag() * v
+        Hv: np.ndarray = self._Xa_T(self.s * h * (self._z_of(coef_v, b_v))) + self._penalty_diag() * v
+        return Hv
 
     def _z_of(self, coef: np.ndarray, b: float) -> np.ndarray:
-        return self.X.astype(np.float64, copy=False) @ coef + b
+        z: np.ndarray = self.X.astype(np.float64, copy=False) @ coef + b
+        return z
 
 
 def gradient_descent(obj: Objective, learning_rate: float, max_iter: int = 1000, tol: float = 0.0,

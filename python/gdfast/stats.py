@@ -29,11 +29,14 @@ import math
 import textwrap
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import scipy.linalg
 import scipy.stats
+
+if TYPE_CHECKING:
+    from scipy.stats.distributions import rv_frozen
 
 from ._objective import Objective
 
@@ -177,6 +180,7 @@ class Summary:
             raise ValueError(f"groups has length {len(groups)}, expected {len(terms)} (one per term)")
         with np.errstate(divide="ignore", invalid="ignore"):
             statistic = coef / std_err
+        dist: rv_frozen
         if df_resid is None:
             dist, name = scipy.stats.norm(), "z"
         else:
