@@ -19,6 +19,11 @@ def get_include() -> str:
     The public Cython API (``gdfast/kernels.pxd``: the block kernels; ``gdfast/_loss.pxd``: the
     per-sample losses) is header-only: inline nogil functions compiled into the package that
     cimports them. Their BLAS calls need scipy's ``.pxd`` files, found on the same path.
+
+    Returns
+    -------
+    str
+        The folder that holds the ``gdfast`` package (the parent of ``gdfast/kernels.pxd``).
     """
     import os
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -44,6 +44,10 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+# The public API is main (and `python -m gdfast.bench`); the helpers below serve benchmarks/ and
+# may change.
+__all__ = ["main"]
+
 SECTIONS = ("bandwidth", "kernels", "hessian", "gd", "fits", "solvers", "memory")
 GDFAST_METHODS = ("gd", "nesterov", "sgd", "adam", "newton", "newton-cg", "lbfgs", "auto")
 STOCHASTIC_METHODS = ("sgd", "adam")
@@ -423,10 +427,10 @@ def _cpu_model() -> str:
 def _mem_total() -> str:
     try:
         with open("/proc/meminfo") as f:
-            kb = int(re.search(r"MemTotal:\s+(\d+)", f.read()).group(1))   # type: ignore[union-attr]
-        return f"{kb / 2**20:.1f} GiB"
-    except (OSError, AttributeError):
+            found = re.search(r"MemTotal:\s+(\d+)", f.read())
+    except OSError:
         return "unknown"
+    return "unknown" if found is None else f"{int(found.group(1)) / 2**20:.1f} GiB"
 
 
 def _version(mod: str) -> str:
@@ -1295,12 +1299,20 @@ def main(argv: list[str] | None = None) -> int:
     Parameters
     ----------
     argv : list of str, optional
-        Command-line arguments (``sys.argv[1:]`` when None); see ``--help``.
+        Command-line arguments (``sys.argv[1:]`` when None); see ``--help``. ``--quick`` runs
+        every section at tiny sizes in seconds; ``--output PATH`` writes the Markdown report
+        to PATH instead of stdout; ``--json PATH`` also writes the raw numbers.
 
     Returns
     -------
     int
-        0 on success, 2 on bad arguments.
+        0 on success; 2 when ``--threads`` or ``--only`` has a bad value (with a message on
+        stderr).
+
+    Raises
+    ------
+    SystemExit
+        From argparse: status 2 for arguments it cannot parse, 0 after ``--help``.
     """
     global _VERBOSE
     args = _parser().parse_args(argv)

@@ -328,6 +328,12 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError, TypeError
+            For bad data or parameters (naming them), and when y has fewer than two classes
+            with positive weight.
         """
         s = self._settings()
         X, y = validate_data(self, X, y, dtype=_DTYPES)
@@ -364,23 +370,56 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         return self
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """``X @ coef_.T + intercept_``: the log-odds, shape (n_samples,) for a binary problem
-        and (n_samples, n_classes) for one-vs-rest."""
+        """``X @ coef_.T + intercept_``: the log-odds of each class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The same features as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            One column for a binary problem (the log-odds of ``classes_[1]``), one per class for
+            one-vs-rest.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=_DTYPES)
         scores: np.ndarray = X @ self.coef_.T + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict(self, X: Any) -> np.ndarray:
-        """The most probable class of each row."""
+        """The most probable class of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The same features as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
         scores = self.decision_function(X)
         index = (scores > 0).astype(int) if scores.ndim == 1 else np.argmax(scores, axis=1)
         labels: np.ndarray = self.classes_[index]
         return labels
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """Log-probabilities of each class, shape (n_samples, n_classes), computed without
-        overflow or ``log(0)`` for any score (``log sigmoid(z) = -log(1 + exp(-z))``)."""
+        """Log-probabilities of each class, computed without overflow or ``log(0)`` for any score
+        (``log sigmoid(z) = -log(1 + exp(-z))``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The same features as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return np.column_stack([-np.logaddexp(0.0, scores), -np.logaddexp(0.0, -scores)])
@@ -389,7 +428,18 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         return normalised
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Probabilities of each class, shape (n_samples, n_classes); rows sum to one."""
+        """Probabilities of each class; rows sum to one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The same features as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
         proba: np.ndarray = np.exp(self.predict_log_proba(X))
         return proba
 
@@ -525,7 +575,17 @@ class LinearRegression(RegressorMixin, _LinearModel):
         return self
 
     def predict(self, X: Any) -> np.ndarray:
-        """``X @ coef_ + intercept_``."""
+        """The fitted values ``X @ coef_ + intercept_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The same features as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=_DTYPES)
         prediction: np.ndarray = X @ self.coef_ + self.intercept_
