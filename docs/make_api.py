@@ -84,7 +84,7 @@ def class_members(cls: type) -> list[tuple[str, Any]]:
 
     def line(item: tuple[str, Any]) -> int:
         m = item[1]
-        func = m.__func__ if isinstance(m, (classmethod, staticmethod)) else m
+        func: Any = m.__func__ if isinstance(m, (classmethod, staticmethod)) else m
         func = func.fget if isinstance(func, property) else func
         return int(func.__code__.co_firstlineno)
 
@@ -138,8 +138,8 @@ def _annotation(a: Any) -> str:
 
 
 def _parameter(p: inspect.Parameter) -> str:
-    text = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}.get(p.kind, "")
-    text += p.name
+    stars: dict[Any, str] = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}
+    text = stars.get(p.kind, "") + p.name
     if p.annotation is not inspect.Parameter.empty:
         text += f": {_annotation(p.annotation)}"
     if p.default is not inspect.Parameter.empty:
