@@ -91,8 +91,9 @@ def _auto_sgd_step(obj: Objective, batch_size: int, factors: np.ndarray | None) 
 
 
 def _run(method: str, obj: Objective, w: np.ndarray, max_iter: int, tol: float,
-         callback: Callback | None, stepper: _stochastic.Stepper, rng: np.random.Generator, burn_in: int | None,
-         schedule: str, factors: np.ndarray | None, what: str, advice: str) -> OptimizeResult:
+         callback: Callback | None, stepper: _stochastic.Stepper, rng: np.random.Generator,
+         burn_in: int | None, schedule: str, factors: np.ndarray | None, what: str, advice: str
+         ) -> OptimizeResult:
     """The epoch loop shared by SGD and Adam."""
     kernel, nt, D = obj._kernel, obj.n_threads, obj.n_params
 

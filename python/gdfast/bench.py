@@ -558,8 +558,9 @@ def section_bandwidth(rep: Report) -> None:
                 contenders.append(Contender("numpy sum, 1 thread", a.sum, 1))
             else:
                 pool = pools[k]
-                contenders.append(Contender(f"numpy sum, {k} threads",
-                                            functools.partial(lambda p, pool: list(pool.map(np.sum, p)), parts, pool), k))
+                contenders.append(Contender(
+                    f"numpy sum, {k} threads",
+                    functools.partial(lambda p, pool: list(pool.map(np.sum, p)), parts, pool), k))
             contenders.append(Contender(f"BLAS ddot(a, a), {k} thread{'s' if k > 1 else ''}",
                                         lambda: np.dot(a, a), k))
         res = compare(contenders, rep.limits, max(cfg.repeats, 5), 0.0)
