@@ -341,10 +341,10 @@ def render(entries: list[Entry]) -> str:
         sig = signature(e)
         if sig:
             out += ["", "```python", sig, "```"]
-        if e.kind == "class" and e.name.startswith("gdfast.") and _is_estimator(e.obj):
-            out += ["", "Also has scikit-learn's `get_params`, `set_params`, `score` and the "
-                    "metadata-routing `set_*_request` methods."]
         out += render_doc(docstring(e), link)
+        if e.kind == "class" and _is_estimator(e.obj):
+            out += ["", "*Also has scikit-learn's `get_params`, `set_params`, `score` and the "
+                    "metadata-routing `set_*_request` methods.*"]
     text = "\n".join(out)
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.rstrip() + "\n"
