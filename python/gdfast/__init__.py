@@ -1,11 +1,15 @@
 """gdfast: linear models by gradient descent and Newton's method, with a compiled Cython core."""
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version as _version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._objective import Objective
 from ._result import DivergenceWarning, IterationState, OptimizeResult, SeparationWarning
 from ._solvers import minimize
+
+if TYPE_CHECKING:   # loaded on first use at run time (see __getattr__); typed for checkers
+    from . import estimators, plot, stats
+    from .estimators import LinearRegression, LogisticRegression
 
 try:
     __version__ = _version("gdfast")
@@ -19,6 +23,11 @@ def get_include() -> str:
     The public Cython API (``gdfast/kernels.pxd``: the block kernels; ``gdfast/_loss.pxd``: the
     per-sample losses) is header-only: inline nogil functions compiled into the package that
     cimports them. Their BLAS calls need scipy's ``.pxd`` files, found on the same path.
+
+    Returns
+    -------
+    str
+        The folder that holds the ``gdfast`` package (the parent of ``gdfast/kernels.pxd``).
     """
     import os
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -10,6 +10,7 @@ import math
 import os
 import sys
 import warnings
+from types import FrameType
 from typing import Any, Callable
 
 import numpy as np
@@ -21,7 +22,7 @@ Callback = Callable[[IterationState], Any]
 
 # The cost is a weighted sum over many rows: its rounding error is about this times its value.
 # Near an optimum a predicted decrease smaller than that cannot be seen in the computed cost.
-COST_ROUNDING = 1e3 * np.finfo(np.float64).eps
+COST_ROUNDING = 1e3 * float(np.finfo(np.float64).eps)
 
 # A cost above this multiple of its start (or not finite) means the run diverges.
 DIVERGENCE_FACTOR = 10.0
@@ -35,7 +36,8 @@ def _user_stacklevel() -> int:
     Counted from the function that calls warnings.warn, so a warning names the user's line
     (their call to minimize, or to an estimator's fit) however deep inside gdfast it is raised.
     """
-    level, frame = 1, sys._getframe(1)
+    level = 1
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
         frame = frame.f_back
         level += 1

@@ -23,7 +23,8 @@ ALPHA = 1e-2
 
 
 def _standardise(X: np.ndarray) -> np.ndarray:
-    return (X - X.mean(axis=0)) / X.std(axis=0)
+    Z: np.ndarray = (X - X.mean(axis=0)) / X.std(axis=0)
+    return Z
 
 
 def run_fits(max_iter: int = 2000) -> tuple[Objective, list[dict[str, Any]]]:
@@ -31,10 +32,11 @@ def run_fits(max_iter: int = 2000) -> tuple[Objective, list[dict[str, Any]]]:
     X, y, _ = load_breast_cancer()
     obj = Objective(_standardise(X), y, loss="log_loss", alpha=ALPHA)
     good = 1.0 / obj.curvature_bound()
-    runs = [("gradient descent, too small", dict(method="gd", learning_rate=good / 100)),
-            ("gradient descent, good (1/L)", dict(method="gd", learning_rate=good)),
-            ("gradient descent, too large", dict(method="gd", learning_rate=good * 100)),
-            ("Newton's method", dict(method="newton"))]
+    runs: list[tuple[str, dict[str, Any]]] = [
+        ("gradient descent, too small", dict(method="gd", learning_rate=good / 100)),
+        ("gradient descent, good (1/L)", dict(method="gd", learning_rate=good)),
+        ("gradient descent, too large", dict(method="gd", learning_rate=good * 100)),
+        ("Newton's method", dict(method="newton"))]
     rows = []
     for label, kw in runs:
         t0 = time.perf_counter()

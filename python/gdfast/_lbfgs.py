@@ -40,6 +40,10 @@ EXTRAPOLATE = 4.0    # step growth while bracketing
 FLOOR_PATIENCE = 5   # iterations at the rounding floor without a smaller gradient before stopping
 
 
+#: A correction pair (s, y, 1 / s.y) of the memory.
+_Pair = tuple[np.ndarray, np.ndarray, float]
+
+
 @dataclass
 class _Point:
     """A trial point on the line w + t d: its step, cost, slope phi'(t), parameters, gradient."""
@@ -114,7 +118,7 @@ def wolfe_search(evaluate: Callable[[float], _Point], f0: float, slope0: float, 
     return prev if prev.t > 0 else None
 
 
-def _two_loop(g: np.ndarray, pairs: deque) -> np.ndarray:
+def _two_loop(g: np.ndarray, pairs: deque[_Pair]) -> np.ndarray:
     """The L-BFGS direction ``-H_k g`` from the stored (s, y, rho) pairs, oldest first."""
     q = g.copy()
     alphas = []
@@ -148,8 +152,10 @@ def lbfgs(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Ca
     scale = gradient_scale(obj, w)
     separation = SeparationCheck(obj)
     f, g = cost_grad(w)
-    pairs: deque = deque(maxlen=memory)
-    costs, gnorms, steps = [], [], []
+    pairs: deque[_Pair] = deque(maxlen=memory)
+    costs: list[float] = []
+    gnorms: list[float] = []
+    steps: list[float] = []
     best = None                                   # (max|g|, w, cost)
     at_floor = 0
     status, message = "max_iter", max_iter_message(max_iter)
@@ -201,6 +207,7 @@ def lbfgs(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Ca
             message = ("converged: no decrease of the cost is possible in double precision "
                        f"(max|gradient| = {best[0]:.3g})")
             break
+        assert point.w is not None and point.g is not None   # set on every evaluated point
         at_floor = at_floor + 1 if -slope <= COST_ROUNDING * abs(f) else 0
         s, y = point.w - w, point.g - g
         sy = float(s @ y)
@@ -215,5 +222,5 @@ def lbfgs(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Ca
     return finish("lbfgs", best[1], best[2], len(steps), status, message, hist)
 
 
-def _history(costs: list, gnorms: list, steps: list) -> dict[str, list]:
+def _history(costs: list[float], gnorms: list[float], steps: list[float]) -> dict[str, list[float]]:
     return {"cost": costs, "grad_norm": gnorms, "step": steps}

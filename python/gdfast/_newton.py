@@ -131,7 +131,9 @@ def newton(obj: Objective, w: np.ndarray, max_iter: int, tol: float,
     Each iteration computes the cost, gradient and Hessian in one pass over X. Stops when
     max|gradient| <= tol * G, or at the rounding floor (see Refinement).
     """
-    costs, gnorms, steps = [], [], []
+    costs: list[float] = []
+    gnorms: list[float] = []
+    steps: list[float] = []
     scale = gradient_scale(obj, w)
     separation = SeparationCheck(obj)
     best = None                    # (max|g|, w, cost): the iterate with the smallest gradient
@@ -175,7 +177,7 @@ def newton(obj: Objective, w: np.ndarray, max_iter: int, tol: float,
                   _newton_history(costs, gnorms, steps))
 
 
-def _newton_history(costs: list, gnorms: list, steps: list) -> dict[str, Any]:
+def _newton_history(costs: list[float], gnorms: list[float], steps: list[float]) -> dict[str, Any]:
     return {"cost": costs, "grad_norm": gnorms, "step": steps}
 
 
@@ -239,7 +241,7 @@ def newton_cg(obj: Objective, w: np.ndarray, max_iter: int, tol: float,
     def cost_from_z(z: np.ndarray, w: np.ndarray, r: np.ndarray | None = None,
                     h: np.ndarray | None = None) -> float:
         coef = w[:d_feat]
-        return kernel.loss_from_z(z, r, h) + 0.5 * obj.alpha * float(coef @ coef)
+        return float(kernel.loss_from_z(z, r, h)) + 0.5 * obj.alpha * float(coef @ coef)
 
     scale = gradient_scale(obj, w)
     separation = SeparationCheck(obj)
@@ -248,7 +250,10 @@ def newton_cg(obj: Objective, w: np.ndarray, max_iter: int, tol: float,
     r, h, trial = np.empty(n), np.empty(n), np.empty(n)
     zd = np.empty(n)
     g, hv, diag = np.empty(D), np.empty(D), np.empty(D)
-    costs, gnorms, steps, cg_iters = [], [], [], []
+    costs: list[float] = []
+    gnorms: list[float] = []
+    steps: list[float] = []
+    cg_iters: list[int] = []
     best = None                                   # (max|g|, w, cost): the smallest gradient so far
     refinement = Refinement()
     status, message = "max_iter", max_iter_message(max_iter)
@@ -279,7 +284,8 @@ def newton_cg(obj: Objective, w: np.ndarray, max_iter: int, tol: float,
 
         def hessp(v: np.ndarray) -> np.ndarray:
             kernel.hessp_weighted(h, v, hv, nt)
-            return hv + penalty * v
+            Hv: np.ndarray = hv + penalty * v
+            return Hv
 
         rtol = min(0.5, math.sqrt(gmax / scale)) if scale > 0 else 0.5
         d, k = _pcg(hessp, g, inv_diag, rtol, max_cg_iter)
@@ -370,5 +376,6 @@ def _newton_cg_generic(obj: Any, w: np.ndarray, max_iter: int, tol: float,
     return finish("newton-cg", best[1], best[2], len(steps), status, message, hist)
 
 
-def _ncg_history(costs: list, gnorms: list, steps: list, cg_iters: list) -> dict[str, Any]:
+def _ncg_history(costs: list[float], gnorms: list[float], steps: list[float], cg_iters: list[int]
+                 ) -> dict[str, Any]:
     return {"cost": costs, "grad_norm": gnorms, "step": steps, "cg_iter": cg_iters}

@@ -60,10 +60,37 @@ class Objective:
         gradient and Hessian then agree to a relative 1e-12 (2-norm), and fitted weights to 1e-9
         (tests/test_concurrency.py holds them to these tolerances).
 
+    Attributes
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The validated data: X itself when it is float32 or float64 with contiguous rows or
+        columns, else a float64 or C-ordered copy.
+    y : ndarray of shape (n_samples,)
+        The targets, as float64.
+    sample_weight : ndarray of shape (n_samples,) or None
+        The weights as given (not normalised), as float64; None for unit weights.
+    loss, alpha, fit_intercept, n_threads
+        The validated arguments.
+    n_samples, n_features : int
+        The shape of X.
+    n_params : int
+        The length of ``w``: ``n_features + 1`` with an intercept, ``n_features`` without.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For bad input, with a message that starts with the argument's name: NaN or infinity,
+        non-numeric data, wrong shapes or lengths, labels other than 0 and 1 for the log loss,
+        negative weights, an unknown loss, a parameter out of range.
+
     Notes
     -----
     Every method returns float64 whatever the dtype of X, and none modifies its inputs.
     """
+
+    n_samples: int
+    n_features: int
+    n_params: int
 
     def __init__(self, X: Any, y: Any, loss: str = "log_loss", alpha: float = 0.0,
                  fit_intercept: bool = True, sample_weight: Any = None,
@@ -101,24 +128,84 @@ class Objective:
                             "n_features + 1 with an intercept" if self.fit_intercept else "n_features")
 
     def cost(self, w: Any) -> float:
-        """The cost at ``w`` (one pass over X, no gradient)."""
+        """The cost at ``w`` (one pass over X, no gradient).
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+            The parameters ``[coef..., intercept]``.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        ValueError, TypeError
+            When ``w`` is not a 1-D vector of n_params finite numbers.
+        """
         return float(self._kernel.cost_grad(self._w(w), None, None, self.n_threads))
 
     def gradient(self, w: Any) -> np.ndarray:
-        """The gradient of the cost at ``w``."""
+        """The gradient of the cost at ``w``.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+            The parameters ``[coef..., intercept]``.
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+
+        Raises
+        ------
+        ValueError, TypeError
+            When ``w`` is not a 1-D vector of n_params finite numbers.
+        """
         return self.cost_gradient(w)[1]
 
     def cost_gradient(self, w: Any) -> tuple[float, np.ndarray]:
-        """The cost and its gradient at ``w``, from one pass over X."""
+        """The cost and its gradient at ``w``, from one pass over X.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+            The parameters ``[coef..., intercept]``.
+
+        Returns
+        -------
+        cost : float
+        gradient : ndarray of shape (n_params,)
+
+        Raises
+        ------
+        ValueError, TypeError
+            When ``w`` is not a 1-D vector of n_params finite numbers.
+        """
         g = np.empty(self.n_params)
         c = self._kernel.cost_grad(self._w(w), g, None, self.n_threads)
         return float(c), g
 
     def hessian(self, w: Any) -> np.ndarray:
-        """The Hessian of the cost at ``w``, of shape (n_params, n_params).
+        """The Hessian of the cost at ``w``.
 
-        For sparse X it is formed only up to 5792 parameters (256 MiB); beyond, ValueError
+        For sparse X it is formed only up to 5792 parameters (256 MiB); beyond, a ValueError
         (use ``hessp`` or a Hessian-free method).
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+            The parameters ``[coef..., intercept]``.
+
+        Returns
+        -------
+        ndarray of shape (n_params, n_params)
+
+        Raises
+        ------
+        ValueError, TypeError
+            When ``w`` is not a 1-D vector of n_params finite numbers.
         """
         return self.cost_gradient_hessian(w)[2]
 
@@ -127,6 +214,22 @@ class Objective:
 
         The Hessian ``Xa^T diag(s h) Xa + alpha P`` is accumulated by BLAS syrk over scaled
         blocks of rows, so no n-by-d temporary is made.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+            The parameters ``[coef..., intercept]``.
+
+        Returns
+        -------
+        cost : float
+        gradient : ndarray of shape (n_params,)
+        hessian : ndarray of shape (n_params, n_params)
+
+        Raises
+        ------
+        ValueError, TypeError
+            When ``w`` is not a 1-D vector of n_params finite numbers.
         """
         if self.is_sparse and _sparse_input.hessian_error(self.n_params):
             raise ValueError(_sparse_input.hessian_error(self.n_params))
@@ -136,7 +239,24 @@ class Objective:
         return float(c), g, H
 
     def hessp(self, w: Any, v: Any) -> np.ndarray:
-        """The Hessian at ``w`` times the vector ``v``, without forming the Hessian."""
+        """The Hessian at ``w`` times the vector ``v``, without forming the Hessian.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+            The parameters ``[coef..., intercept]``.
+        v : array-like of shape (n_params,)
+            The vector to multiply.
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+
+        Raises
+        ------
+        ValueError, TypeError
+            When ``w`` or ``v`` is not a 1-D vector of n_params finite numbers.
+        """
         out = np.empty(self.n_params)
         self._kernel.hessp(self._w(w), self._w(v, "v"), out, False, self.n_threads)
         return out
@@ -149,6 +269,16 @@ class Objective:
         iterations on ``v -> Xa^T S Xa v`` (X^T X is never formed). Power iteration approaches
         lambda_max from below, so ``1 / curvature_bound()`` is a step of at most about ``1/L``,
         safely below the ``2/L`` at which gradient descent stops decreasing the cost.
+
+        Parameters
+        ----------
+        n_iter : int, default 50
+            The most power iterations (they stop earlier once the estimate settles to 1e-5).
+
+        Returns
+        -------
+        float
+            ``L``, the step ``1 / L`` of ``learning_rate="auto"``.
         """
         rng = np.random.default_rng(0)
         v = rng.standard_normal(self.n_params)

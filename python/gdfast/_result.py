@@ -40,6 +40,8 @@ class OptimizeResult:
         "cost", "grad_norm" (max-norm of the gradient) and "step" (the learning rate or
         line-search step taken from that point); "newton-cg" adds "cg_iter" (conjugate-gradient
         steps per Newton step).
+    method : str
+        The method that ran (the one "auto" chose, for ``method="auto"``).
     x, fun, success
         The same as ``w``, ``cost`` and ``converged``, under scipy.optimize's names.
     """
@@ -55,14 +57,17 @@ class OptimizeResult:
 
     @property
     def x(self) -> np.ndarray:
+        """``w``, under scipy.optimize's name."""
         return self.w
 
     @property
     def fun(self) -> float:
+        """``cost``, under scipy.optimize's name."""
         return self.cost
 
     @property
     def success(self) -> bool:
+        """``converged``, under scipy.optimize's name."""
         return self.converged
 
     def __repr__(self) -> str:
@@ -72,7 +77,23 @@ class OptimizeResult:
 
 @dataclass
 class IterationState:
-    """What a callback sees after each iteration; return True from the callback to stop."""
+    """What a callback sees after each iteration; return True from the callback to stop.
+
+    Attributes
+    ----------
+    n_iter : int
+        Iterations done so far (epochs for "sgd" and "adam").
+    w : ndarray
+        A copy of the current parameters ``[coef..., intercept]``.
+    cost : float
+        The cost at ``w``.
+    grad_norm : float
+        The max-norm of the gradient at ``w``.
+    extra : dict of str to float
+        What the method adds: "step" (the step just taken; the learning rate for "sgd" and
+        "adam") for every method, "cg_iter"
+        (conjugate-gradient steps of the last Newton step) for "newton-cg".
+    """
 
     n_iter: int
     w: np.ndarray

@@ -60,7 +60,8 @@ def _sample_factors(obj: Objective) -> np.ndarray | None:
     """n * s_i per row (None for unit weights): the batch mean of factor * loss' is unbiased."""
     if obj.sample_weight is None:
         return None
-    return obj.sample_weight * (obj.n_samples / obj.sample_weight.sum())
+    factors: np.ndarray = obj.sample_weight * (obj.n_samples / obj.sample_weight.sum())
+    return factors
 
 
 def _auto_sgd_step(obj: Objective, batch_size: int, factors: np.ndarray | None) -> float:
@@ -90,8 +91,9 @@ def _auto_sgd_step(obj: Objective, batch_size: int, factors: np.ndarray | None) 
 
 
 def _run(method: str, obj: Objective, w: np.ndarray, max_iter: int, tol: float,
-         callback: Callback | None, stepper: Any, rng: np.random.Generator, burn_in: int | None,
-         schedule: str, factors: np.ndarray | None, what: str, advice: str) -> OptimizeResult:
+         callback: Callback | None, stepper: _stochastic.Stepper, rng: np.random.Generator,
+         burn_in: int | None, schedule: str, factors: np.ndarray | None, what: str, advice: str
+         ) -> OptimizeResult:
     """The epoch loop shared by SGD and Adam."""
     kernel, nt, D = obj._kernel, obj.n_threads, obj.n_params
 
@@ -103,7 +105,8 @@ def _run(method: str, obj: Objective, w: np.ndarray, max_iter: int, tol: float,
     scale = gradient_scale(obj, w)
     separation = SeparationCheck(obj)
     start, gmax = cost_grad(w)
-    costs, gnorms, steps = [start], [gmax], []    # steps[e]: the step during epoch e + 1
+    costs, gnorms = [start], [gmax]
+    steps: list[float] = []                       # steps[e]: the step during epoch e + 1
     best_cost, best_w = start, w.copy()
     current = w
     status, message = "max_iter", max_iter_message(max_iter, "epochs")
@@ -114,9 +117,10 @@ def _run(method: str, obj: Objective, w: np.ndarray, max_iter: int, tol: float,
         """The step of the last update (the schedule applied to the base learning rate)."""
         if schedule != "invscaling":
             return stepper.learning_rate
-        return stepper.learning_rate / (1.0 + max(stepper.steps - 1, 0) / epoch_steps) ** stepper.power_t
+        decay: float = (1.0 + max(stepper.steps - 1, 0) / epoch_steps) ** stepper.power_t
+        return stepper.learning_rate / decay
 
-    def hist() -> dict[str, list]:
+    def hist() -> dict[str, list[float]]:
         return {"cost": costs, "grad_norm": gnorms, "step": steps}
 
     if gmax <= tol * scale:

@@ -16,7 +16,7 @@ parameter vectors are small and always copied to float64.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal, overload
 
 import numpy as np
 
@@ -185,10 +185,17 @@ def check_name(value: Any, name: str, valid: Iterable[str]) -> str:
     return str(value)
 
 
+@overload
 def check_scalar(value: Any, name: str, *, low: float | None = None, low_inclusive: bool = True,
-                 high: float | None = None, integer: bool = False) -> Any:
+                 high: float | None = None, integer: Literal[False] = False) -> float: ...
+@overload
+def check_scalar(value: Any, name: str, *, low: float | None = None, low_inclusive: bool = True,
+                 high: float | None = None, integer: Literal[True]) -> int: ...
+def check_scalar(value: Any, name: str, *, low: float | None = None, low_inclusive: bool = True,
+                 high: float | None = None, integer: bool = False) -> float:
     """A real number (an integer with integer=True) in [low, high] (or (low, high])."""
-    kind = numbers.Integral if integer else numbers.Real
+    # type[Any]: value stays Any after the isinstance check (numpy's stubs take no numbers.Real)
+    kind: type[Any] = numbers.Integral if integer else numbers.Real
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind):
         raise TypeError(f"{name} must be {'an integer' if integer else 'a real number'}; "
                         f"got {_describe(value)}")

@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime
+import functools
 import gc
 import json
 import math
@@ -42,6 +43,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
+
+# The public API is main (and `python -m gdfast.bench`); the helpers below serve benchmarks/ and
+# may change.
+__all__ = ["main"]
 
 SECTIONS = ("bandwidth", "kernels", "hessian", "gd", "fits", "solvers", "memory")
 GDFAST_METHODS = ("gd", "nesterov", "sgd", "adam", "newton", "newton-cg", "lbfgs", "auto")
@@ -197,7 +202,8 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def _expit(z: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    p: np.ndarray = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return p
 
 
 def linear_problem(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -421,10 +427,10 @@ def _cpu_model() -> str:
 def _mem_total() -> str:
     try:
         with open("/proc/meminfo") as f:
-            kb = int(re.search(r"MemTotal:\s+(\d+)", f.read()).group(1))   # type: ignore[union-attr]
-        return f"{kb / 2**20:.1f} GiB"
-    except (OSError, AttributeError):
+            found = re.search(r"MemTotal:\s+(\d+)", f.read())
+    except OSError:
         return "unknown"
+    return "unknown" if found is None else f"{int(found.group(1)) / 2**20:.1f} GiB"
 
 
 def _version(mod: str) -> str:
@@ -552,8 +558,9 @@ def section_bandwidth(rep: Report) -> None:
                 contenders.append(Contender("numpy sum, 1 thread", a.sum, 1))
             else:
                 pool = pools[k]
-                contenders.append(Contender(f"numpy sum, {k} threads",
-                                            lambda p=parts, pool=pool: list(pool.map(np.sum, p)), k))
+                contenders.append(Contender(
+                    f"numpy sum, {k} threads",
+                    functools.partial(lambda p, pool: list(pool.map(np.sum, p)), parts, pool), k))
             contenders.append(Contender(f"BLAS ddot(a, a), {k} thread{'s' if k > 1 else ''}",
                                         lambda: np.dot(a, a), k))
         res = compare(contenders, rep.limits, max(cfg.repeats, 5), 0.0)
@@ -610,13 +617,17 @@ def _numpy_cost_grad(X: np.ndarray, y: np.ndarray, loss: str, w: np.ndarray) -> 
     return cost, g
 
 
+#: Kernel timings are keyed by (n, d, loss, dtype, threads).
+_KernelKey = tuple[int, int, str, str, int]
+
+
 def section_kernels(rep: Report) -> None:
     """cost_gradient of gdfast against gdfast.reference and a lean numpy gradient."""
     import gdfast
     from gdfast import reference
     cfg = rep.cfg
     rows, raw, checks = [], [], []
-    results: dict[tuple, dict[str, Any]] = {}
+    results: dict[_KernelKey, dict[str, Any]] = {}
     for n, d in cfg.kernel_sizes:
         _log(f"kernels: data {n} x {d}")
         X64, y_log, y_sq, w = linear_problem(n, d, seed=1)
@@ -632,10 +643,10 @@ def section_kernels(rep: Report) -> None:
                 _log(f"kernels: {n} x {d} {loss} threads={k}")
                 objs = {dt: gdfast.Objective(X, y, loss, n_threads=k) for dt, X in
                         (("float64", X64), ("float32", X32))}
-                cs = [Contender("gdfast float64", lambda o=objs["float64"]: o.cost_gradient(w), k),
-                      Contender("gdfast float32", lambda o=objs["float32"]: o.cost_gradient(w), k),
-                      Contender("reference float64", lambda o=refs["float64"]: o.cost_gradient(w), k),
-                      Contender("reference float32", lambda o=refs["float32"]: o.cost_gradient(w), k),
+                cs = [Contender("gdfast float64", functools.partial(objs["float64"].cost_gradient, w), k),
+                      Contender("gdfast float32", functools.partial(objs["float32"].cost_gradient, w), k),
+                      Contender("reference float64", functools.partial(refs["float64"].cost_gradient, w), k),
+                      Contender("reference float32", functools.partial(refs["float32"].cost_gradient, w), k),
                       Contender("numpy 2-gemv float64",
                                 lambda: _numpy_cost_grad(X64, y, loss, w), k)]
                 t = compare(cs, rep.limits, cfg.repeats, cfg.min_sample, cooldown=cfg.cooldown)
@@ -681,7 +692,7 @@ def section_kernels(rep: Report) -> None:
     ])
 
 
-def _kernel_targets(rep: Report, res: dict[tuple, dict[str, Any]]) -> None:
+def _kernel_targets(rep: Report, res: dict[_KernelKey, dict[str, Any]]) -> None:
     cfg = rep.cfg
     wide, narrow = cfg.kernel_wide, cfg.kernel_narrow
     sw, sn = fmt_size(*wide), fmt_size(*narrow)
@@ -729,7 +740,7 @@ def section_hessian(rep: Report) -> None:
         checks.append([fmt_size(n, d), fmt_sci(_rel(H_gd, H_np))])
         for k in cfg.threads:
             obj = gdfast.Objective(X, y, "log_loss", fit_intercept=False, n_threads=k)
-            cs = [Contender("gdfast", lambda o=obj: o.hessian(coef), k),
+            cs = [Contender("gdfast", functools.partial(obj.hessian, coef), k),
                   Contender("numpy", lambda: X.T @ (X * h[:, None]), k),
                   Contender("bare syrk", lambda: dsyrk(1.0, Xs.T, trans=0), k)]
             t = compare(cs, rep.limits, cfg.repeats, cfg.min_sample, cooldown=cfg.cooldown)
@@ -810,7 +821,8 @@ def section_gd(rep: Report) -> None:
 
 
 def _sk_params(model: Any) -> np.ndarray:
-    return np.r_[np.ravel(model.coef_), np.ravel(model.intercept_)]
+    params: np.ndarray = np.r_[np.ravel(model.coef_), np.ravel(model.intercept_)]
+    return params
 
 
 def _call_method(obj: Any, method: str | None, **kw: Any) -> Any:
@@ -959,7 +971,8 @@ def section_solvers(rep: Report) -> None:
     except ImportError:
         sm = None
     n, d = cfg.solver_size
-    blocks, raw = [], []
+    blocks: list[str] = []
+    raw: list[dict[str, Any]] = []
     for loss in ("log_loss", "squared_error"):
         _log(f"solvers: {loss} {n} x {d}")
         X, y, alpha = _solver_problem(loss, n, d)
@@ -1066,7 +1079,7 @@ def section_solvers(rep: Report) -> None:
                     unavailable[name] = f"error: {type(e).__name__}: {e}"[:120]
                     times[name] = []
         best = min([fstar] + [v[0] for k, v in last.items() if math.isfinite(v[0]) and times[k]])
-        rows = []
+        rows: list[list[Any]] = []
         for name in names + [k for k in unavailable if k not in names]:
             if name in unavailable:
                 rows.append([name, unavailable[name], "", "", "", "", ""])
@@ -1287,12 +1300,20 @@ def main(argv: list[str] | None = None) -> int:
     Parameters
     ----------
     argv : list of str, optional
-        Command-line arguments (``sys.argv[1:]`` when None); see ``--help``.
+        Command-line arguments (``sys.argv[1:]`` when None); see ``--help``. ``--quick`` runs
+        every section at tiny sizes in seconds; ``--output PATH`` writes the Markdown report
+        to PATH instead of stdout; ``--json PATH`` also writes the raw numbers.
 
     Returns
     -------
     int
-        0 on success, 2 on bad arguments.
+        0 on success; 2 when ``--threads`` or ``--only`` has a bad value (with a message on
+        stderr).
+
+    Raises
+    ------
+    SystemExit
+        From argparse: status 2 for arguments it cannot parse, 0 after ``--help``.
     """
     global _VERBOSE
     args = _parser().parse_args(argv)

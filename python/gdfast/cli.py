@@ -12,7 +12,10 @@ import json
 import os
 import sys
 import warnings
-from typing import NoReturn, Sequence
+from typing import TYPE_CHECKING, NoReturn, Sequence
+
+if TYPE_CHECKING:
+    import numpy as np
 
 EXIT_USAGE = 2
 
@@ -114,7 +117,8 @@ def _bench(argv: list[str]) -> int:
         if e.name != "gdfast.bench":
             raise
         return _fail("bench", "this installation of gdfast has no benchmark module (gdfast.bench)")
-    return bench.main(argv)
+    status: int = bench.main(argv)
+    return status
 
 
 def _choose_loss(requested: str, labels: list[str]) -> str:
@@ -151,6 +155,7 @@ def _fit(args: argparse.Namespace) -> int:
     X = table.numbers(features)
     loss = _choose_loss(args.loss, labels)
     classes = None
+    y: list[float] | np.ndarray
     if loss == "log_loss":
         classes = _two_classes(labels, args.data, args.target)
         y = [float(v == classes[1]) for v in labels]

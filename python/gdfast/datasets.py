@@ -5,6 +5,8 @@ from importlib import resources
 
 import numpy as np
 
+__all__ = ["load_breast_cancer"]
+
 
 def load_breast_cancer() -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The Breast Cancer Wisconsin (Diagnostic) data: 569 samples, 30 features.

@@ -14,7 +14,7 @@ import numbers
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy.special import logsumexp
@@ -79,6 +79,24 @@ class _LinearModel(BaseEstimator):
     """What both estimators share: parameter checks, one fit of the core, the summary."""
 
     _loss: str = ""
+
+    # The parameters (set by the subclasses' __init__) and what fit sets, for the type checker.
+    solver: str
+    alpha: float
+    fit_intercept: bool
+    max_iter: int | None
+    tol: float
+    learning_rate: Any
+    batch_size: int | None
+    random_state: Any
+    n_threads: int | None
+    verbose: int
+    warm_start: bool
+    coef_: np.ndarray
+    intercept_: np.ndarray | float
+    n_features_in_: int
+    feature_names_in_: np.ndarray
+    _fit_info_: _FitInfo
 
     def _settings(self) -> _Settings:
         """Validate the parameters (in fit, as scikit-learn asks, never in __init__)."""
@@ -269,6 +287,15 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
 
     _loss = "log_loss"
 
+    classes_: np.ndarray
+    intercept_: np.ndarray
+    coef_stderr_: np.ndarray
+    intercept_stderr_: np.ndarray
+    n_iter_: np.ndarray
+    status_: np.ndarray
+    cost_: np.ndarray
+    history_: list[dict[str, np.ndarray]]
+
     def __init__(self, *, solver: str = "auto", alpha: float = 1e-4, fit_intercept: bool = True,
                  max_iter: int | None = None, tol: float = 1e-8, learning_rate: Any = "auto",
                  batch_size: int | None = None, random_state: Any = None,
@@ -301,6 +328,12 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError, TypeError
+            For bad data or parameters (naming them), and when y has fewer than two classes
+            with positive weight.
         """
         s = self._settings()
         X, y = validate_data(self, X, y, dtype=_DTYPES)
@@ -337,31 +370,78 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         return self
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """``X @ coef_.T + intercept_``: the log-odds, shape (n_samples,) for a binary problem
-        and (n_samples, n_classes) for one-vs-rest."""
+        """``X @ coef_.T + intercept_``: the log-odds of each class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The same features as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            One column for a binary problem (the log-odds of ``classes_[1]``), one per class for
+            one-vs-rest.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=_DTYPES)
-        scores = X @ self.coef_.T + self.intercept_
+        scores: np.ndarray = X @ self.coef_.T + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict(self, X: Any) -> np.ndarray:
-        """The most probable class of each row."""
+        """The most probable class of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The same features as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
         scores = self.decision_function(X)
         index = (scores > 0).astype(int) if scores.ndim == 1 else np.argmax(scores, axis=1)
-        return self.classes_[index]
+        labels: np.ndarray = self.classes_[index]
+        return labels
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """Log-probabilities of each class, shape (n_samples, n_classes), computed without
-        overflow or ``log(0)`` for any score (``log sigmoid(z) = -log(1 + exp(-z))``)."""
+        """Log-probabilities of each class, computed without overflow or ``log(0)`` for any score
+        (``log sigmoid(z) = -log(1 + exp(-z))``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The same features as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return np.column_stack([-np.logaddexp(0.0, scores), -np.logaddexp(0.0, -scores)])
         log_sigmoid = -np.logaddexp(0.0, -scores)      # one-vs-rest, then normalised
-        return log_sigmoid - logsumexp(log_sigmoid, axis=1, keepdims=True)
+        normalised: np.ndarray = log_sigmoid - logsumexp(log_sigmoid, axis=1, keepdims=True)
+        return normalised
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Probabilities of each class, shape (n_samples, n_classes); rows sum to one."""
-        return np.exp(self.predict_log_proba(X))
+        """Probabilities of each class; rows sum to one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The same features as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        proba: np.ndarray = np.exp(self.predict_log_proba(X))
+        return proba
 
     def summary(self, level: float = 0.95) -> Summary:
         """The coefficient table: estimate, standard error, z, p-value and confidence interval.
@@ -439,6 +519,14 @@ class LinearRegression(RegressorMixin, _LinearModel):
 
     _loss = "squared_error"
 
+    intercept_: float
+    coef_stderr_: np.ndarray
+    intercept_stderr_: float
+    n_iter_: int
+    status_: str
+    cost_: float
+    history_: dict[str, np.ndarray]
+
     def __init__(self, *, solver: str = "auto", alpha: float = 1e-4, fit_intercept: bool = True,
                  max_iter: int | None = None, tol: float = 1e-8, learning_rate: Any = "auto",
                  batch_size: int | None = None, random_state: Any = None,
@@ -487,10 +575,21 @@ class LinearRegression(RegressorMixin, _LinearModel):
         return self
 
     def predict(self, X: Any) -> np.ndarray:
-        """``X @ coef_ + intercept_``."""
+        """The fitted values ``X @ coef_ + intercept_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The same features as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=_DTYPES)
-        return X @ self.coef_ + self.intercept_
+        prediction: np.ndarray = X @ self.coef_ + self.intercept_
+        return prediction
 
     def summary(self, level: float = 0.95) -> Summary:
         """The coefficient table: estimate, standard error, t, p-value and confidence interval.
@@ -545,15 +644,17 @@ def _apply_class_weight(class_weight: Any, classes: np.ndarray, y_index: np.ndar
         per_class = np.ones(len(classes))
         for k, label in enumerate(classes):
             weight = class_weight.get(_plain(label), 1.0)
+            # cast: numpy's stubs take no numbers.Real, which np.isfinite accepts
             if (isinstance(weight, bool) or not isinstance(weight, numbers.Real)
-                    or not np.isfinite(weight) or weight < 0):
+                    or not np.isfinite(cast(float, weight)) or weight < 0):
                 raise ValueError(f"class_weight[{_plain(label)!r}] must be a finite number >= 0; "
                                  f"got {weight!r}")
             per_class[k] = weight
     else:
         raise ValueError(f"class_weight must be None, 'balanced' or a dict from labels to weights; "
                          f"got {class_weight!r}")
-    return base * per_class[y_index]
+    weighted: np.ndarray = base * per_class[y_index]
+    return weighted
 
 
 def _iterations(counts: Any) -> str:

@@ -15,6 +15,8 @@ from ._objective import Objective
 from ._result import DivergenceWarning, OptimizeResult, SeparationWarning
 from ._solvers import minimize
 
+__all__ = ["cost_history", "learning_rate_sweep"]
+
 
 def _require_matplotlib() -> None:
     try:
@@ -52,10 +54,20 @@ def cost_history(results: Any, labels: Sequence[str] | None = None, *, ax: Any =
     ax : matplotlib Axes, optional
         Where to draw; a new figure by default.
     title : str, optional
+        Above the plot.
 
     Returns
     -------
     matplotlib Axes
+
+    Raises
+    ------
+    ImportError
+        When matplotlib is not installed.
+    ValueError
+        When there are no results, or labels and results differ in number.
+    TypeError
+        When a result is neither an OptimizeResult nor a history dict with a "cost" entry.
 
     Notes
     -----
@@ -113,11 +125,20 @@ def learning_rate_sweep(objective: Objective, rates: Sequence[float], *, method:
     method : str, default "gd"
         A :func:`gdfast.minimize` method that takes a learning rate.
     max_iter : int, default 500
+        The most iterations per fit.
     ax : matplotlib Axes, optional
+        Where to draw; a new figure by default.
 
     Returns
     -------
     matplotlib Axes
+
+    Raises
+    ------
+    ImportError
+        When matplotlib is not installed.
+    ValueError
+        When rates is empty, or a rate or the method is not valid for :func:`gdfast.minimize`.
     """
     _require_matplotlib()
     rates = list(rates)

@@ -11,18 +11,48 @@ import numpy as np
 
 from ._validation import check_loss, check_sample_weight, check_X, check_y
 
+__all__ = ["Objective", "gradient_descent", "newton"]
+
 
 def _softplus(z: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0.0, z)                 # log(1 + exp(z)) without overflow
+    out: np.ndarray = np.logaddexp(0.0, z)      # log(1 + exp(z)) without overflow
+    return out
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    out: np.ndarray = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return out
 
 
 class Objective:
-    """Plain numpy twin of :class:`gdfast.Objective` (same arguments, same methods)."""
+    """Plain numpy twin of :class:`gdfast.Objective` (same arguments, same methods).
+
+    Every quantity is computed the textbook way (the Hessian from an explicit ``Xa``), in
+    float64, so that it is easy to check by reading.
+
+    Parameters
+    ----------
+    X, y, loss, sample_weight
+        As for :class:`gdfast.Objective`, and validated the same way.
+    alpha : float, default 0.0
+        Strength of the L2 penalty ``alpha / 2 * ||coef||^2`` (not validated).
+    fit_intercept : bool, default True
+    n_threads : int, optional
+        Accepted so that the signature is gdfast.Objective's; ignored (numpy's BLAS decides).
+
+    Attributes
+    ----------
+    X, y, loss, alpha, fit_intercept, n_samples, n_features, n_params
+        As for :class:`gdfast.Objective`.
+    s : ndarray of shape (n_samples,)
+        The normalised sample weights ``sample_weight / sum(sample_weight)``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For bad X, y, loss or sample_weight, as :class:`gdfast.Objective` does.
+    """
 
     def __init__(self, X: Any, y: Any, loss: str = "log_loss", alpha: float = 0.0,
                  fit_intercept: bool = True, sample_weight: Any = None,
@@ -69,12 +99,46 @@ class Objective:
         return np.append(g, r.sum()) if self.fit_intercept else g
 
     def cost(self, w: Any) -> float:
+        """The cost at ``w``.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+            The parameters ``[coef..., intercept]``.
+
+        Returns
+        -------
+        float
+        """
         return self.cost_gradient(w)[0]
 
     def gradient(self, w: Any) -> np.ndarray:
+        """The gradient of the cost at ``w``.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+            The parameters ``[coef..., intercept]``.
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+        """
         return self.cost_gradient(w)[1]
 
     def cost_gradient(self, w: Any) -> tuple[float, np.ndarray]:
+        """The cost and its gradient at ``w``.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+            The parameters ``[coef..., intercept]``.
+
+        Returns
+        -------
+        cost : float
+        gradient : ndarray of shape (n_params,)
+        """
         w = np.asarray(w, dtype=np.float64)
         loss, r, _ = self._terms(self._z(w))
         coef, _ = self._split(w)
@@ -82,26 +146,86 @@ class Objective:
         return cost, self._Xa_T(self.s * r) + self._penalty_diag() * w
 
     def hessian(self, w: Any) -> np.ndarray:
+        """The Hessian of the cost at ``w``, ``Xa^T diag(s h) Xa + alpha P`` with Xa formed.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+            The parameters ``[coef..., intercept]``.
+
+        Returns
+        -------
+        ndarray of shape (n_params, n_params)
+        """
         _, _, h = self._terms(self._z(w))
         Xa = self._Xa()
-        return Xa.T @ (Xa * (self.s * h)[:, None]) + np.diag(self._penalty_diag())
+        H: np.ndarray = Xa.T @ (Xa * (self.s * h)[:, None]) + np.diag(self._penalty_diag())
+        return H
 
     def cost_gradient_hessian(self, w: Any) -> tuple[float, np.ndarray, np.ndarray]:
+        """Cost, gradient and Hessian at ``w``.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+            The parameters ``[coef..., intercept]``.
+
+        Returns
+        -------
+        cost : float
+        gradient : ndarray of shape (n_params,)
+        hessian : ndarray of shape (n_params, n_params)
+        """
         return (*self.cost_gradient(w), self.hessian(w))
 
     def hessp(self, w: Any, v: Any) -> np.ndarray:
+        """The Hessian at ``w`` times the vector ``v``.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+            The parameters ``[coef..., intercept]``.
+        v : array-like of shape (n_params,)
+            The vector to multiply.
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+        """
         _, _, h = self._terms(self._z(w))
         v = np.asarray(v, dtype=np.float64)
         coef_v, b_v = self._split(v)
-        return self._Xa_T(self.s * h * (self._z_of(coef_v, b_v))) + self._penalty_diag() * v
+        Hv: np.ndarray = self._Xa_T(self.s * h * (self._z_of(coef_v, b_v))) + self._penalty_diag() * v
+        return Hv
 
     def _z_of(self, coef: np.ndarray, b: float) -> np.ndarray:
-        return self.X.astype(np.float64, copy=False) @ coef + b
+        z: np.ndarray = self.X.astype(np.float64, copy=False) @ coef + b
+        return z
 
 
 def gradient_descent(obj: Objective, learning_rate: float, max_iter: int = 1000, tol: float = 0.0,
                      w0: Any = None) -> tuple[np.ndarray, np.ndarray]:
-    """Fixed-step gradient descent. Returns the last iterate and the cost at every iterate."""
+    """Fixed-step gradient descent ``w <- w - learning_rate * gradient``.
+
+    Parameters
+    ----------
+    obj : gdfast.reference.Objective
+    learning_rate : float
+        The step.
+    max_iter : int, default 1000
+        The most steps.
+    tol : float, default 0.0
+        Stop when ``max|gradient| <= tol * max|gradient at the start|`` (0: run all steps).
+    w0 : array-like of shape (n_params,), optional
+        The starting point; zeros by default.
+
+    Returns
+    -------
+    w : ndarray of shape (n_params,)
+        The last iterate.
+    costs : ndarray
+        The cost at every iterate, the start included.
+    """
     w = np.zeros(obj.n_params) if w0 is None else np.array(w0, dtype=np.float64)
     costs = []
     g0 = None
@@ -118,7 +242,30 @@ def gradient_descent(obj: Objective, learning_rate: float, max_iter: int = 1000,
 
 def newton(obj: Objective, max_iter: int = 50, tol: float = 1e-10, w0: Any = None
            ) -> tuple[np.ndarray, np.ndarray]:
-    """Newton's method with a backtracking line search. Returns the iterate and the cost history."""
+    """Newton's method ``w <- w - t H^-1 gradient`` with a backtracking (Armijo) line search.
+
+    Parameters
+    ----------
+    obj : gdfast.reference.Objective
+    max_iter : int, default 50
+        The most Newton steps.
+    tol : float, default 1e-10
+        Stop when ``max|gradient| <= tol * max|gradient at the start|``.
+    w0 : array-like of shape (n_params,), optional
+        The starting point; zeros by default.
+
+    Returns
+    -------
+    w : ndarray of shape (n_params,)
+        The last iterate.
+    costs : ndarray
+        The cost at every iterate, the start included.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When the Hessian is singular (no safeguard: use gdfast.minimize for that).
+    """
     w = np.zeros(obj.n_params) if w0 is None else np.array(w0, dtype=np.float64)
     costs = []
     g0 = None

@@ -29,13 +29,19 @@ import math
 import textwrap
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import scipy.linalg
 import scipy.stats
 
+if TYPE_CHECKING:
+    from scipy.stats.distributions import rv_frozen
+
 from ._objective import Objective
+
+__all__ = ["Summary", "covariance", "standard_errors", "total_weight", "residual_df",
+           "SingularHessianWarning"]
 
 
 class SingularHessianWarning(RuntimeWarning):
@@ -43,7 +49,16 @@ class SingularHessianWarning(RuntimeWarning):
 
 
 def total_weight(obj: Objective) -> float:
-    """``W``: the sum of the sample weights, or the number of samples without weights."""
+    """``W``: the sum of the sample weights, or the number of samples without weights.
+
+    Parameters
+    ----------
+    obj : gdfast.Objective
+
+    Returns
+    -------
+    float
+    """
     return float(obj.n_samples if obj.sample_weight is None else np.sum(obj.sample_weight))
 
 
@@ -51,6 +66,14 @@ def residual_df(obj: Objective) -> float | None:
     """Residual degrees of freedom ``W - n_params`` for the squared error; None for the log loss.
 
     None means the statistics are z (normal); a number means t with that many degrees of freedom.
+
+    Parameters
+    ----------
+    obj : gdfast.Objective
+
+    Returns
+    -------
+    float or None
     """
     if obj.loss == "log_loss":
         return None
@@ -93,7 +116,19 @@ def covariance(obj: Objective, w: Any) -> np.ndarray:
 
 
 def standard_errors(obj: Objective, w: Any) -> np.ndarray:
-    """Standard errors of ``w = [coef..., intercept]``: the root of :func:`covariance`'s diagonal."""
+    """Standard errors of ``w = [coef..., intercept]``: the root of :func:`covariance`'s diagonal.
+
+    Parameters
+    ----------
+    obj : gdfast.Objective
+    w : array-like of shape (obj.n_params,)
+        The fitted parameters.
+
+    Returns
+    -------
+    ndarray of shape (obj.n_params,)
+        NaN where :func:`covariance` is NaN.
+    """
     return np.sqrt(np.diag(covariance(obj, w)))
 
 
@@ -165,6 +200,17 @@ class Summary:
         groups : sequence, optional
             The class of each row (one-vs-rest).
         notes : sequence of str
+            Lines printed under the table.
+
+        Returns
+        -------
+        Summary
+
+        Raises
+        ------
+        ValueError
+            When level is not strictly between 0 and 1, or terms, coef, std_err (and groups)
+            differ in length.
         """
         if not 0.0 < level < 1.0:
             raise ValueError(f"level must be strictly between 0 and 1; got {level!r}")
@@ -177,6 +223,7 @@ class Summary:
             raise ValueError(f"groups has length {len(groups)}, expected {len(terms)} (one per term)")
         with np.errstate(divide="ignore", invalid="ignore"):
             statistic = coef / std_err
+        dist: rv_frozen
         if df_resid is None:
             dist, name = scipy.stats.norm(), "z"
         else:
@@ -195,8 +242,14 @@ class Summary:
         return [self.coef, self.std_err, self.statistic, self.p_value, self.ci_low, self.ci_high]
 
     def to_dict(self) -> dict[str, list[Any]]:
-        """The table's columns: "class" (one-vs-rest only), "term", "coef", "std_err", "z" or
-        "t", "p_value", "ci_low", "ci_high"; each a list with one entry per row."""
+        """The table's columns, each a list with one entry per row.
+
+        Returns
+        -------
+        dict of str to list
+            "class" (one-vs-rest only), "term", "coef", "std_err", "z" or "t", "p_value",
+            "ci_low", "ci_high"; numbers as floats.
+        """
         out: dict[str, list[Any]] = {}
         if self.groups is not None:
             out["class"] = list(self.groups)
@@ -207,6 +260,11 @@ class Summary:
 
     def to_frame(self) -> Any:
         """The table as a pandas DataFrame indexed by term (by class and term for one-vs-rest).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns of :meth:`to_dict`.
 
         Raises
         ------

@@ -1,0 +1,1 @@
+# The part of scikit-learn that gdfast imports; see typings/README.md.

@@ -1,0 +1,3 @@
+import numpy.typing as npt
+
+def check_classification_targets(y: npt.ArrayLike) -> None: ...
