@@ -44,6 +44,9 @@ class SingularHessianWarning(RuntimeWarning):
 
 def total_weight(obj: Objective) -> float:
     """``W``: the sum of the sample weights, or the number of samples without weights."""
+    weight_sum = getattr(obj, "weight_sum", None)     # gdfast.dask.Objective: summed on the workers
+    if weight_sum is not None:
+        return float(weight_sum)
     return float(obj.n_samples if obj.sample_weight is None else np.sum(obj.sample_weight))
 
 
