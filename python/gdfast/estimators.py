@@ -232,7 +232,8 @@ _PARAMETERS = """\
     solver : str, default "auto"
         Any :func:`gdfast.minimize` method: "auto" (Newton's method), "newton", "gd", and the
         other methods minimize offers ("nesterov", "sgd", "adam", "newton-cg", "lbfgs" where
-        available). minimize checks the name.
+        available). minimize checks the name. On dask arrays all but "sgd" and "adam" (which
+        draw mini-batches of rows from memory).
     alpha : float, default 1e-4
         Strength of the L2 penalty ``alpha/2 ||coef||^2`` added to the mean loss (the intercept
         is not penalised).
@@ -291,7 +292,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         (with ``alpha=0`` and no weights; see :mod:`gdfast.stats` for what ``alpha > 0`` and
         sample weights mean for them). NaN for the intercept when it is not fitted, and
         everywhere when the Hessian is singular or there are more than ``MAX_STDERR_PARAMS``
-        parameters.
+        parameters (or X is sparse and its dense Hessian would be too large to form).
     n_iter_ : ndarray of int, shape (1,) or (n_classes,)
         Iterations per binary problem.
     status_ : ndarray of str, shape (1,) or (n_classes,)
@@ -343,7 +344,10 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, scipy.sparse matrix or dask array of shape (n_samples, n_features)
+            Sparse X (CSR or CSC; other formats become CSR) is never densified. A dask array
+            chunked by rows is fitted on the cluster (see :mod:`gdfast.dask`): it is never
+            computed on the client; y and sample_weight may then be dask arrays too.
         y : array-like of shape (n_samples,)
             Labels of any type, at least two classes.
         sample_weight : array-like of shape (n_samples,), optional
@@ -398,8 +402,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
                 sw = factors if sw is None else sw * factors
                 base_total = base_total * per_class
             _check_two_classes(classes, base_total)
-        return self._fit_problems(X, classes, targets if len(classes) > 2 else targets[:1],
-                                  sw, weighted, s)
+        return self._fit_problems(X, classes, targets, sw, weighted, s)
 
     def _fit_problems(self, X: Any, classes: np.ndarray, positives: list[Any], sw: Any,
                       weighted: bool, s: _Settings) -> "LogisticRegression":
@@ -526,7 +529,8 @@ class LinearRegression(RegressorMixin, _LinearModel):
         statsmodels' ``OLS`` reports them (with ``alpha=0`` and no weights; see
         :mod:`gdfast.stats` for ``alpha > 0`` and sample weights). NaN for the intercept when it
         is not fitted, and everywhere when there are no residual degrees of freedom, when the
-        Hessian is singular or there are more than ``MAX_STDERR_PARAMS`` parameters.
+        Hessian is singular or there are more than ``MAX_STDERR_PARAMS`` parameters (or X is
+        sparse and its dense Hessian would be too large to form).
     n_iter_ : int
     status_ : str
         How the fit ended ("converged", "max_iter", "diverged").
@@ -565,7 +569,10 @@ class LinearRegression(RegressorMixin, _LinearModel):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, scipy.sparse matrix or dask array of shape (n_samples, n_features)
+            Sparse X (CSR or CSC; other formats become CSR) is never densified. A dask array
+            chunked by rows is fitted on the cluster (see :mod:`gdfast.dask`): it is never
+            computed on the client; y and sample_weight may then be dask arrays too.
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights; a weight of 2 is the same as the row twice.
