@@ -14,6 +14,7 @@ import pytest
 import scipy.optimize
 from distributed import Client, LocalCluster
 from distributed.diagnostics.plugin import SchedulerPlugin
+from sklearn.exceptions import ConvergenceWarning
 
 import gdfast
 import gdfast.dask as gdd
@@ -457,5 +458,201 @@ def test_import_gdfast_needs_no_dask():
     code = ("import sys, gdfast, gdfast.dask as g; "
             "assert not [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')]; "
             "assert g.is_dask_array([1]) is False; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.splitlines()[-1] == "ok", out.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# The estimators on dask arrays
+# ---------------------------------------------------------------------------------------------
+
+def three_classes(X, seed=0):
+    """String labels of three classes drawn from a multinomial logit model on X."""
+    rng = np.random.default_rng(seed)
+    z = X @ rng.standard_normal((X.shape[1], 3)) + rng.gumbel(size=(X.shape[0], 3))
+    return np.array(["ant", "bee", "cat"])[np.argmax(z, axis=1)]
+
+
+ESTIMATOR_CASES = {"binary": "log_loss", "3-class": "log_loss", "regression": "squared_error"}
+
+
+def estimator_case(case, seed):
+    from gdfast import LinearRegression, LogisticRegression
+    X, y, _ = make_problem(n=500, d=5, loss=ESTIMATOR_CASES[case], seed=seed)
+    if case == "3-class":
+        y = three_classes(X, seed)
+    elif case == "binary":
+        y = np.where(y == 1, "yes", "no")
+    Estimator = LinearRegression if case == "regression" else LogisticRegression
+    return Estimator, X, y
+
+
+def assert_same_fit(ours, ref, rtol=1e-8):
+    for name in ("coef_", "intercept_", "coef_stderr_", "intercept_stderr_"):
+        assert rel(getattr(ours, name), getattr(ref, name)) < rtol, name
+    assert np.all(np.isfinite(ours.coef_stderr_))
+    assert ours.n_features_in_ == ref.n_features_in_
+    assert np.array_equal(ours.status_, ref.status_)
+
+
+@pytest.mark.parametrize("case", list(ESTIMATOR_CASES))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_estimators_on_dask_equal_in_memory(client, case, weighted):
+    Estimator, X, y = estimator_case(case, seed=30)
+    sw = weights(len(y), seed=4) if weighted else None
+    Xd, yd, swd = dask_data(client, X, y, sw)
+    ref = Estimator(alpha=1e-3).fit(X, y, sample_weight=sw)
+    n_graphs = len(graphs_seen(client))
+    ours = Estimator(alpha=1e-3).fit(Xd, yd, sample_weight=swd)
+    assert len(graphs_seen(client)) > n_graphs                  # fitted on the cluster
+    assert_same_fit(ours, ref)
+    if case != "regression":
+        assert np.array_equal(ours.classes_, ref.classes_) and ours.coef_.shape == ref.coef_.shape
+    assert str(ours.summary()).splitlines()[0] == str(ref.summary()).splitlines()[0]
+    # Predictions on dask X are lazy (no computation until asked) and equal the in-memory ones.
+    methods = (["predict"] if case == "regression" else
+               ["predict", "decision_function", "predict_proba", "predict_log_proba"])
+    n_graphs = len(graphs_seen(client))
+    lazy = {m: getattr(ours, m)(Xd) for m in methods}
+    assert len(graphs_seen(client)) == n_graphs
+    for m, value in lazy.items():
+        assert gdd.is_dask_array(value), m
+        expected = getattr(ref, m)(X)
+        got = value.compute()
+        assert got.shape == expected.shape and got.dtype == expected.dtype, m
+        if m == "predict" and case != "regression":
+            assert np.array_equal(got, expected)
+        else:
+            assert rel(got, expected) < 1e-12, m
+    # ... and on numpy X, numpy arrays as before
+    assert isinstance(ours.predict(X), np.ndarray)
+    assert rel(ours.predict(X) if case == "regression" else ours.decision_function(X),
+               ref.predict(X) if case == "regression" else ref.decision_function(X)) < 1e-8
+
+
+def sent_to_the_client(client):
+    """Per worker, the number of transfers it has made so far, and a function giving the keys
+    and sizes of those made since then that went to the client (not to another worker)."""
+    def logs():
+        return client.run(lambda dask_worker: [(e["who"], dict(e["keys"]))
+                                               for e in dask_worker.transfer_outgoing_log])
+
+    workers = set(client.scheduler_info()["workers"])
+    before = {addr: len(log) for addr, log in logs().items()}
+
+    def since():
+        return [keys for addr, log in logs().items() for who, keys in log[before.get(addr, 0):]
+                if who not in workers]
+    return since
+
+
+def test_estimator_fit_never_gathers_x(client, monkeypatch):
+    """A one-vs-rest fit with class and sample weights, standard errors included: only sums,
+    labels and class totals reach the client, never a block of X."""
+    from gdfast import LogisticRegression
+    X, _, _ = make_problem(n=4000, d=8, seed=31)
+    y = three_classes(X, seed=31)
+    sw = weights(len(y), seed=5)
+    Xd, yd, swd = dask_data(client, X, y, sw, chunks=(1000, 1000, 1000, 1000))
+    x_keys = {str(k) for k in dask.core.flatten(Xd.__dask_keys__())}
+    received = []                          # what every gather brought to the client
+    real_gather = client._gather
+
+    async def spy_gather(futures, *args, **kwargs):
+        result = await real_gather(futures, *args, **kwargs)
+        received.append(result)
+        return result
+
+    def arrays_received():
+        return [a for r in received for a in dask.core.flatten(r, container=(list, tuple, dict))
+                if isinstance(a, np.ndarray)]
+
+    monkeypatch.setattr(client, "_gather", spy_gather)
+    sent = sent_to_the_client(client)
+    n_graphs = len(graphs_seen(client))
+    clf = LogisticRegression(alpha=1e-3, class_weight="balanced").fit(Xd, yd, sample_weight=swd)
+    ref = LogisticRegression(alpha=1e-3, class_weight="balanced").fit(X, y, sample_weight=sw)
+    assert_same_fit(clf, ref)
+    assert len(graphs_seen(client)) - n_graphs > np.sum(clf.n_iter_)      # fitted on the cluster
+    # What reached the client: sums (at most a Hessian's 1 + D + D^2 numbers), labels, totals.
+    D = clf.coef_.shape[1] + 1
+    small = 1 + D + D * D
+    assert Xd.blocks[0].size > 50 * small                  # one block of X would be noticed
+    assert arrays_received() and max(a.size for a in arrays_received()) <= small
+    moved = sent()
+    assert moved and not {str(k) for keys in moved for k in keys} & x_keys
+    assert all(n <= 8 * small + 512 for keys in moved for n in keys.values()), moved
+    # The test can fail: computing the predictions brings n numbers per class back.
+    received.clear()
+    clf.predict_proba(Xd).compute()
+    assert max(a.size for a in arrays_received()) >= 3 * 4000
+
+
+def test_estimators_on_dask_with_in_memory_targets_and_other_solvers(client):
+    """y and sample_weight in memory beside a dask X; the Hessian-free and first-order solvers
+    run on the cluster; warm starts reuse the previous fit."""
+    from gdfast import LinearRegression, LogisticRegression
+    X, y, _ = make_problem(n=500, d=5, seed=32)
+    sw = weights(len(y), seed=6)
+    Xd = dask_data(client, X, y)[0]
+    ref = LogisticRegression(alpha=1e-2, class_weight={1.0: 2.0}).fit(X, y, sample_weight=sw)
+    ours = LogisticRegression(alpha=1e-2, class_weight={1.0: 2.0}).fit(Xd, y, sample_weight=sw)
+    assert_same_fit(ours, ref)
+    for solver in ("lbfgs", "newton-cg"):
+        other = LogisticRegression(alpha=1e-2, solver=solver, tol=1e-9, max_iter=3000).fit(Xd, y)
+        best = LogisticRegression(alpha=1e-2, tol=1e-12).fit(X, y)
+        assert other.status_[0] == "converged", solver
+        assert rel(other.coef_, best.coef_) < 1e-6, solver
+    reg = LinearRegression(solver="gd", alpha=1e-2, learning_rate=0.05, max_iter=3, tol=0.0)
+    with pytest.warns(ConvergenceWarning):
+        reg.fit(Xd, y)
+    np.testing.assert_allclose(reg.history_["step"][:-1], 0.05)      # learning_rate reached gd
+    reg.set_params(solver="newton", warm_start=True, tol=1e-8, max_iter=None).fit(Xd, y, sample_weight=2.0)
+    assert rel(reg.coef_, LinearRegression(alpha=1e-2).fit(X, y).coef_) < 1e-8
+    # A scalar weight counts every row that many times, as in memory.
+    assert reg._fit_info_.total_weight == 1000.0
+
+
+def test_estimators_on_dask_errors_name_the_argument(client):
+    from gdfast import LinearRegression, LogisticRegression
+    X, y, _ = make_problem(n=100, d=3, seed=33)
+    Xd, yd, _ = dask_data(client, X, y, chunks=(40, 60))
+    for solver in ("sgd", "adam"):
+        with pytest.raises(ValueError, match=rf"solver='{solver}'.*does not run on dask arrays.*'auto'"):
+            LogisticRegression(solver=solver).fit(Xd, yd)
+    with pytest.raises(ValueError, match="solver='nope' is not a gdfast.minimize method"):
+        LinearRegression(solver="nope").fit(Xd, yd)
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        LinearRegression().fit(Xd[:, 0], yd)
+    with pytest.raises(TypeError, match="X must be numeric"):
+        LinearRegression().fit(da.from_array(np.array([["a"]] * 100), chunks=50), yd)
+    with pytest.raises(ValueError, match="y needs at least 2 classes"):
+        LogisticRegression().fit(Xd, da.ones(100, chunks=50))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        LogisticRegression().fit(Xd, yd + 0.5 * da.arange(100, chunks=50))
+    with pytest.raises(ValueError, match="at least 2 classes with positive weight.*got 1 class"):
+        LogisticRegression().fit(Xd, yd, sample_weight=1.0 - yd)
+    with pytest.raises(ValueError, match="sample_weight must be non-negative"):
+        LogisticRegression().fit(Xd, yd, sample_weight=yd - 0.5)
+    with pytest.raises(ValueError, match="sample_weight must be non-negative"):
+        LinearRegression().fit(Xd, yd, sample_weight=yd - 0.5)
+    with pytest.raises(ValueError, match="y has 99 rows but X has 100"):
+        LinearRegression().fit(Xd, yd[:99])
+    with pytest.raises(ValueError, match="class_weight has labels that are not in y"):
+        LogisticRegression(class_weight={7: 1.0}).fit(Xd, yd)
+    clf = LogisticRegression().fit(Xd, yd)
+    with pytest.raises(ValueError, match="X has 2 features, but LogisticRegression is expecting 3"):
+        clf.predict(Xd[:, :2])
+    with pytest.raises(ValueError, match="X has 2 features, but LogisticRegression is expecting 3"):
+        clf.predict(X[:, :2])
+
+
+def test_import_gdfast_estimators_needs_no_dask():
+    code = ("import sys, numpy as np, gdfast, gdfast.estimators; "
+            "X = np.random.default_rng(0).standard_normal((50, 2)); "
+            "clf = gdfast.LogisticRegression().fit(X, X[:, 0] > 0); clf.predict(X); "
+            "gdfast.LinearRegression().fit(X, X[:, 1]).predict(X); "
+            "assert not [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')]; "
+            "print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.splitlines()[-1] == "ok", out.stderr

@@ -2,10 +2,12 @@
 import pickle
 import subprocess
 import sys
+import tracemalloc
 
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
@@ -44,6 +46,11 @@ def test_passes_check_estimator(estimator):
                 if r["status"] != "passed"
                 and not (r["status"] == "skipped" and r["check_name"] in SKIPPED_BY_SKLEARN)]
     assert problems == []
+    # scikit-learn's sparse-input checks ran (and fitted: the estimators declare sparse input)
+    assert estimator.__sklearn_tags__().input_tags.sparse
+    passed = {r["check_name"] for r in results if r["status"] == "passed"}
+    assert {"check_estimator_sparse_array", "check_estimator_sparse_matrix",
+            "check_estimator_sparse_tag", "check_sample_weight_equivalence_on_sparse_data"} <= passed
 
 
 def test_balanced_class_weight_equals_manual_weights():
@@ -343,3 +350,153 @@ def test_verbose_without_tqdm_prints_lines(capsys, monkeypatch):
     monkeypatch.setattr(_progress, "LINE_INTERVAL", 0.0)
     LogisticRegression(verbose=1).fit(X, y)
     assert capsys.readouterr().err.count("LogisticRegression: iteration") >= 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Sparse X: the dense twin's answers, without densifying
+# ---------------------------------------------------------------------------------------------
+
+SPARSE_CONTAINERS = {"csr_matrix": sp.csr_matrix, "csc_matrix": sp.csc_matrix,
+                     "csr_array": sp.csr_array, "csc_array": sp.csc_array}
+
+
+def sparse_problem(loss, n=300, d=8, seed=0, dtype=np.float64, n_classes=2):
+    """Sparse X (30% stored entries, an empty column), its dense twin, y and sample weights."""
+    rng = np.random.default_rng(seed)
+    A = sp.random(n, d, density=0.3, format="csr", random_state=rng, data_rvs=rng.standard_normal)
+    A = sp.csr_matrix(A @ sp.diags(np.r_[np.ones(d - 1), 0.0])).astype(dtype)
+    A.eliminate_zeros()
+    dense = A.toarray()
+    z = dense.astype(np.float64) @ rng.standard_normal(d) + 0.3
+    if loss == "squared_error":
+        y = z + rng.standard_normal(n)
+    elif n_classes == 2:
+        y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(np.float64)
+    else:
+        y = np.digitize(z + rng.logistic(size=n), np.quantile(z, [1 / 3, 2 / 3]))
+    return A, dense, y, rng.uniform(0.2, 3.0, n)
+
+
+@pytest.fixture
+def objectives_built(monkeypatch):
+    """The X of every gdfast.Objective the estimators build."""
+    seen = []
+
+    class Spy(gdfast.Objective):
+        def __init__(self, X, *args, **kwargs):
+            seen.append(X)
+            super().__init__(X, *args, **kwargs)
+
+    monkeypatch.setattr(gdfast.estimators, "Objective", Spy)
+    return seen
+
+
+@BOTH
+@pytest.mark.parametrize("container", list(SPARSE_CONTAINERS))
+def test_sparse_fit_equals_dense_fit(Estimator, loss, container, objectives_built):
+    A, dense, y, sw = sparse_problem(loss, seed=21)
+    X = SPARSE_CONTAINERS[container](A)
+    ours = Estimator(alpha=1e-3).fit(X, y, sample_weight=sw)
+    twin = Estimator(alpha=1e-3).fit(dense, y, sample_weight=sw)
+    assert sp.issparse(objectives_built[0]) and objectives_built[0].dtype == np.float64
+    assert not sp.issparse(objectives_built[1])
+    np.testing.assert_allclose(ours.coef_, twin.coef_, rtol=1e-8)
+    np.testing.assert_allclose(ours.intercept_, twin.intercept_, rtol=1e-8)
+    np.testing.assert_allclose(ours.coef_stderr_, twin.coef_stderr_, rtol=1e-8)
+    assert np.all(np.isfinite(ours.coef_stderr_))
+    assert ours.n_features_in_ == 8 and np.all(ours.status_ == "converged")
+    # The empty column gets no weight; the test can fail: weights change the answer.
+    assert np.all(np.asarray(ours.coef_)[..., -1] == 0.0)
+    plain = Estimator(alpha=1e-3).fit(X, y)
+    assert np.max(np.abs(plain.coef_ - ours.coef_)) > 1e-3
+    # Predictions on sparse X: the dense twin's, as numpy arrays.
+    for method in ("predict", "decision_function", "predict_proba"):
+        if hasattr(ours, method):
+            got = getattr(ours, method)(X)
+            assert isinstance(got, np.ndarray)
+            np.testing.assert_allclose(got, getattr(twin, method)(dense), rtol=1e-8, atol=1e-12)
+    assert ours.score(X, y) == pytest.approx(twin.score(dense, y), rel=1e-8)
+
+
+@pytest.mark.parametrize("container", ["csr_array", "csc_matrix"])
+def test_sparse_one_vs_rest_equals_dense(container, objectives_built):
+    A, dense, y, sw = sparse_problem("log_loss", n=450, seed=22, n_classes=3)
+    labels = np.array(["low", "mid", "high"])[y]
+    X = SPARSE_CONTAINERS[container](A)
+    ours = LogisticRegression(alpha=1e-3).fit(X, labels, sample_weight=sw)
+    twin = LogisticRegression(alpha=1e-3).fit(dense, labels, sample_weight=sw)
+    assert list(ours.classes_) == ["high", "low", "mid"] and ours.coef_.shape == (3, 8)
+    # CSC is turned into CSR once for the three problems, not once per problem
+    assert [X.format for X in objectives_built[:3]] == ["csr"] * 3
+    assert objectives_built[0] is objectives_built[1] is objectives_built[2]
+    np.testing.assert_allclose(ours.coef_, twin.coef_, rtol=1e-8)
+    np.testing.assert_allclose(ours.intercept_, twin.intercept_, rtol=1e-8)
+    np.testing.assert_allclose(ours.coef_stderr_, twin.coef_stderr_, rtol=1e-8)
+    np.testing.assert_allclose(ours.predict_proba(X), twin.predict_proba(dense), rtol=1e-8)
+    assert np.array_equal(ours.predict(X), twin.predict(dense))
+    assert ours.score(X, labels) > 0.5
+
+
+@BOTH
+def test_sparse_float32_stays_float32(Estimator, loss, objectives_built):
+    A, dense, y, sw = sparse_problem(loss, seed=23, dtype=np.float32)
+    assert A.dtype == dense.dtype == np.float32
+    ours = Estimator(alpha=1e-3).fit(sp.csc_array(A), y, sample_weight=sw)
+    assert sp.issparse(objectives_built[0]) and objectives_built[0].dtype == np.float32
+    # The sparse kernels read the float32 values and sum in double: the optimum of the same
+    # values in float64.
+    twin64 = Estimator(alpha=1e-3).fit(dense.astype(np.float64), y, sample_weight=sw)
+    np.testing.assert_allclose(ours.coef_, twin64.coef_, rtol=1e-8)
+    np.testing.assert_allclose(ours.intercept_, twin64.intercept_, rtol=1e-8)
+    np.testing.assert_allclose(ours.predict(A), twin64.predict(dense), rtol=1e-8, atol=1e-12)
+    # The dense float32 kernels sum blocks of rows in float: the same optimum to float's rounding.
+    twin32 = Estimator(alpha=1e-3).fit(dense, y, sample_weight=sw)
+    assert objectives_built[-1].dtype == np.float32
+    np.testing.assert_allclose(ours.coef_, twin32.coef_, rtol=1e-6)
+
+
+@BOTH
+def test_sparse_standard_errors_nan_when_the_hessian_is_too_large(Estimator, loss, monkeypatch):
+    # The real limit is 5792 parameters (above MAX_STDERR_PARAMS); a small one keeps it light.
+    A, dense, y, _ = sparse_problem(loss, seed=24)
+    monkeypatch.setattr(gdfast._sparse_input, "MAX_HESSIAN_PARAMS", 5)    # 9 parameters here
+    ours = Estimator(alpha=1e-2, tol=1e-10).fit(A, y)
+    twin = Estimator(alpha=1e-2, tol=1e-10).fit(dense, y)
+    assert np.all(np.isnan(ours.coef_stderr_)) and np.all(np.isnan(ours.intercept_stderr_))
+    assert np.all(np.isfinite(twin.coef_stderr_))
+    np.testing.assert_allclose(ours.coef_, twin.coef_, rtol=1e-6)
+    assert "nan" in str(ours.summary())
+
+
+def test_sparse_is_never_densified(monkeypatch):
+    """200k x 200k with 200k stored entries: 320 GB dense. Fit, predict and score it in a few MB,
+    with every way scipy has of densifying disabled."""
+    n = d = 200_000
+    rng = np.random.default_rng(25)
+    X = sp.csr_array((rng.standard_normal(n), (np.arange(n), rng.integers(0, d, n))), shape=(n, d))
+    y = (rng.random(n) < 0.3).astype(np.float64)
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("a sparse matrix was densified")
+
+    for cls in (sp.csr_array, sp.csr_matrix, sp.csc_array, sp.csc_matrix):
+        for name in ("toarray", "todense"):
+            monkeypatch.setattr(cls, name, refuse)
+    tracemalloc.start()
+    try:
+        clf = LogisticRegression(alpha=1e-2).fit(X, y)
+        proba = clf.predict_proba(X)
+        accuracy = clf.score(X, y)
+        reg = LinearRegression(alpha=1e-2).fit(X, y)
+        pred = reg.predict(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200e6, peak
+    assert list(clf.status_) == ["converged"] and reg.status_ == "converged"
+    assert proba.shape == (n, 2) and pred.shape == (n,) and accuracy > 0.6
+    assert np.all(np.isnan(clf.coef_stderr_))              # > MAX_STDERR_PARAMS parameters
+    # The fits did something: the largest coefficients sit on the stored entries
+    assert np.max(np.abs(clf.coef_)) > 1e-3 and np.max(np.abs(reg.coef_)) > 1e-3
+    with pytest.raises(AssertionError, match="densified"):
+        X.toarray()

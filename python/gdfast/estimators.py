@@ -6,6 +6,11 @@ minimising gdfast's cost (the mean loss plus ``alpha/2 ||coef||^2``) with any
 Hessian at the optimum (see :mod:`gdfast.stats`). They work in pipelines, grid searches and
 anywhere scikit-learn estimators do. scikit-learn is needed for this module only: ``import gdfast``
 does not import it.
+
+X may be a numpy array (or anything array-like), a scipy.sparse CSR or CSC matrix or array (never
+densified), or a dask array chunked by rows. Dask arrays are fitted on the cluster through
+:mod:`gdfast.dask` (X stays on the workers; only sums travel) and predicted lazily; dask is
+imported only when such an array is passed.
 """
 from __future__ import annotations
 
@@ -29,10 +34,13 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
     raise ImportError("gdfast.LogisticRegression and gdfast.LinearRegression need scikit-learn "
                       ">= 1.6: pip install 'gdfast[sklearn]'") from e
 
-from ._fitting import STOCHASTIC_SOLVERS, fit_objective
+from ._fitting import STOCHASTIC_SOLVERS, fit_objective, solver_options
 from ._objective import Objective
 from ._progress import Progress
 from ._result import OptimizeResult
+from ._solvers import METHODS
+from ._sparse_input import hessian_error, is_sparse
+from .dask import is_dask_array
 from ._validation import check_bool, check_n_threads, check_sample_weight, check_scalar
 from .stats import Summary, residual_df, standard_errors, total_weight
 
@@ -40,10 +48,15 @@ __all__ = ["LogisticRegression", "LinearRegression", "MAX_STDERR_PARAMS"]
 
 #: Standard errors are computed in ``fit`` only up to this many parameters (features + intercept):
 #: they need the Hessian, ``n_params**2`` numbers and ``n_samples * n_params**2`` work. Above it
-#: ``coef_stderr_`` and ``intercept_stderr_`` are NaN.
+#: ``coef_stderr_`` and ``intercept_stderr_`` are NaN (and also when X is sparse and its Hessian
+#: would be larger than gdfast.Objective agrees to form).
 MAX_STDERR_PARAMS = 2000
 
 _DTYPES = [np.float64, np.float32]   # X is kept in float32 when it is float32; else float64
+_SPARSE = ("csr", "csc")             # kept as they are; other sparse formats become CSR
+#: The solvers that run on a dask array: all of gdfast.minimize's but the stochastic ones, which
+#: draw mini-batches of rows from memory.
+DASK_SOLVERS = ("auto", *(m for m in METHODS if m not in STOCHASTIC_SOLVERS))
 
 
 @dataclass(frozen=True)
@@ -130,25 +143,63 @@ class _LinearModel(BaseEstimator):
             warm_start=check_bool(self.warm_start, "warm_start"),
         )
 
-    def _solve(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None,
-               w0: np.ndarray | None, s: _Settings, what: str) -> tuple[OptimizeResult, np.ndarray, Objective]:
-        """Fit one problem of the core: the result, the standard errors and the objective."""
-        obj = Objective(X, y, loss=self._loss, alpha=s.alpha, fit_intercept=s.fit_intercept,
-                        sample_weight=sample_weight, n_threads=s.n_threads)
+    def _solve(self, X: Any, y: Any, sample_weight: Any, w0: np.ndarray | None, s: _Settings,
+               what: str) -> tuple[OptimizeResult, np.ndarray, Any]:
+        """Fit one problem of the core: the result, the standard errors and the objective.
+
+        X in memory (dense or sparse) gets a :class:`gdfast.Objective`; a dask array gets a
+        :class:`gdfast.dask.Objective`, built and minimised by :func:`gdfast.dask.fit_objective`
+        on the cluster (y and sample_weight may then be dask arrays too).
+        """
         progress = (Progress(what, s.max_iter, verbose=s.verbose) if s.verbose
                     else contextlib.nullcontext(None))
         with progress as callback:
-            res = fit_objective(obj, s.solver, w0=w0, max_iter=s.max_iter, tol=s.tol,
-                                learning_rate=s.learning_rate, batch_size=s.batch_size,
-                                random_state=s.seed, callback=callback)
+            if is_dask_array(X):
+                from . import dask as gdd
+                obj, res = gdd.fit_objective(
+                    X, y, loss=self._loss, alpha=s.alpha, fit_intercept=s.fit_intercept,
+                    sample_weight=sample_weight, method=s.solver, w0=w0, max_iter=s.max_iter,
+                    tol=s.tol, n_threads=s.n_threads, callback=callback,
+                    **solver_options(s.solver, learning_rate=s.learning_rate))
+            else:
+                obj = Objective(X, y, loss=self._loss, alpha=s.alpha, fit_intercept=s.fit_intercept,
+                                sample_weight=sample_weight, n_threads=s.n_threads)
+                res = fit_objective(obj, s.solver, w0=w0, max_iter=s.max_iter, tol=s.tol,
+                                    learning_rate=s.learning_rate, batch_size=s.batch_size,
+                                    random_state=s.seed, callback=callback)
         if res.status != "converged":
             warnings.warn(f"{what} did not converge ({res.status}): {res.message}. "
                           f"{_advice(res.status, s.solver)}", ConvergenceWarning, stacklevel=3)
-        if obj.n_params <= MAX_STDERR_PARAMS:
+        if _hessian_affordable(obj):
             se = standard_errors(obj, res.w)
         else:
             se = np.full(obj.n_params, np.nan)
         return res, se, obj
+
+    def _check_dask_X(self, X: Any, s: _Settings | None = None, reset: bool = False) -> Any:
+        """Check a dask X without computing it: dimensions, dtype, n_features_in_ (set in fit
+        with reset=True, compared otherwise) and, in fit, that the solver runs on dask."""
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (n_samples, n_features); got a {X.ndim}-D dask "
+                             f"array of shape {X.shape}")
+        if X.dtype.kind == "c":
+            raise ValueError("X: complex data not supported")
+        if X.dtype.kind not in "biuf":
+            raise TypeError(f"X must be numeric; got a dask array of dtype {X.dtype}")
+        if s is not None and s.solver not in DASK_SOLVERS:
+            if s.solver in STOCHASTIC_SOLVERS:
+                raise ValueError(f"solver={s.solver!r} draws mini-batches of rows from memory and "
+                                 "does not run on dask arrays; use one of "
+                                 f"{', '.join(map(repr, DASK_SOLVERS))}")
+            raise ValueError(f"solver={s.solver!r} is not a gdfast.minimize method; on dask "
+                             f"arrays use one of {', '.join(map(repr, DASK_SOLVERS))}")
+        validate_data(self, X, reset=reset, skip_check_array=True)   # reads X.shape only
+        return X
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     def _fit_info(self, obj: Objective, s: _Settings, weighted: bool) -> _FitInfo:
         return _FitInfo(solver=s.solver, alpha=s.alpha, fit_intercept=s.fit_intercept,
@@ -199,7 +250,8 @@ _PARAMETERS = """\
     solver : str, default "auto"
         Any :func:`gdfast.minimize` method: "auto" (Newton's method), "newton", "gd", and the
         other methods minimize offers ("nesterov", "sgd", "adam", "newton-cg", "lbfgs" where
-        available). minimize checks the name.
+        available). minimize checks the name. On dask arrays all but "sgd" and "adam" (which
+        draw mini-batches of rows from memory).
     alpha : float, default 1e-4
         Strength of the L2 penalty ``alpha/2 ||coef||^2`` added to the mean loss (the intercept
         is not penalised).
@@ -258,7 +310,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         (with ``alpha=0`` and no weights; see :mod:`gdfast.stats` for what ``alpha > 0`` and
         sample weights mean for them). NaN for the intercept when it is not fitted, and
         everywhere when the Hessian is singular or there are more than ``MAX_STDERR_PARAMS``
-        parameters.
+        parameters (or X is sparse and its dense Hessian would be too large to form).
     n_iter_ : ndarray of int, shape (1,) or (n_classes,)
         Iterations per binary problem.
     status_ : ndarray of str, shape (1,) or (n_classes,)
@@ -319,7 +371,10 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, scipy.sparse matrix or dask array of shape (n_samples, n_features)
+            Sparse X (CSR or CSC; other formats become CSR) is never densified. A dask array
+            chunked by rows is fitted on the cluster (see :mod:`gdfast.dask`): it is never
+            computed on the client; y and sample_weight may then be dask arrays too.
         y : array-like of shape (n_samples,)
             Labels of any type, at least two classes.
         sample_weight : array-like of shape (n_samples,), optional
@@ -336,112 +391,160 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
             with positive weight.
         """
         s = self._settings()
-        X, y = validate_data(self, X, y, dtype=_DTYPES)
+        if is_dask_array(X):
+            return self._fit_dask(X, y, sample_weight, s)
+        X, y = validate_data(self, X, y, dtype=_DTYPES, accept_sparse=_SPARSE)
         check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
         sw = _sample_weight(sample_weight, X.shape[0])
         weighted = sw is not None or self.class_weight is not None
-        sw = _apply_class_weight(self.class_weight, classes, y_index, sw)
-        class_total = np.bincount(y_index, weights=sw, minlength=len(classes))
-        if np.count_nonzero(class_total > 0) < 2:
-            present = classes[class_total > 0]
-            raise ValueError(f"y needs samples of at least 2 classes with positive weight to fit "
-                             f"LogisticRegression; got 1 class ({_plain(present[0])!r})")
+        per_class = _class_weight_factors(self.class_weight, classes,
+                                          np.bincount(y_index, weights=sw, minlength=len(classes)))
+        if per_class is not None:
+            sw = (np.ones(len(y_index)) if sw is None else sw) * per_class[y_index]
+        _check_two_classes(classes, np.bincount(y_index, weights=sw, minlength=len(classes)))
         binary = len(classes) == 2
         positives = [y_index == 1] if binary else [y_index == k for k in range(len(classes))]
+        if len(positives) > 1 and is_sparse(X) and X.format == "csc":
+            X = X.tocsr()               # one conversion for all the problems, not one each
+        return self._fit_problems(X, classes, positives, sw, weighted, s)
+
+    def _fit_dask(self, X: Any, y: Any, sample_weight: Any, s: _Settings) -> "LogisticRegression":
+        """fit on a dask X: labels, weights and targets stay lazy; X stays on the workers."""
+        from . import dask as gdd
+        import dask
+        import dask.array as da
+        X = self._check_dask_X(X, s, reset=True)
+        y = gdd._as_rows(y, "y", X, da)                 # a dask array in X's blocks of rows
+        classes, targets = gdd.encode_labels(y)         # one pass over y: the distinct labels
+        check_classification_targets(classes)
+        sw = _dask_sample_weight(sample_weight, X)
+        weighted = sw is not None or self.class_weight is not None
+        if weighted:
+            # One pass over y and the weights: each class's total weight (and the smallest
+            # weight, so that a negative one is reported as such).
+            y_index = y.map_blocks(_class_index, classes, dtype=np.intp)
+            base_total, lowest = dask.compute(
+                da.bincount(y_index, weights=sw, minlength=len(classes)),
+                sw.min() if sw is not None else 0.0)
+            if not lowest >= 0:
+                raise ValueError(f"sample_weight must be non-negative; its smallest value is {lowest}")
+            per_class = _class_weight_factors(self.class_weight, classes, base_total)
+            if per_class is not None:
+                factors = y_index.map_blocks(_take, per_class, dtype=np.float64)
+                sw = factors if sw is None else sw * factors
+                base_total = base_total * per_class
+            _check_two_classes(classes, base_total)
+        return self._fit_problems(X, classes, targets, sw, weighted, s)
+
+    def _fit_problems(self, X: Any, classes: np.ndarray, positives: list[Any], sw: Any,
+                      weighted: bool, s: _Settings) -> "LogisticRegression":
+        """One binary fit per entry of positives (True/1 where the row is of the positive class)."""
+        binary = len(classes) == 2
         same_classes = (hasattr(self, "classes_") and len(self.classes_) == len(classes)
                         and np.array_equal(self.classes_, classes))
         w0s = self._warm_start_points(len(positives), X.shape[1], s, same_classes)
-        fits = []
+        fits, info = [], None
         for k, (pos, w0) in enumerate(zip(positives, w0s)):
             what = "LogisticRegression" if binary else f"LogisticRegression (class {classes[k]!r} vs rest)"
-            fits.append(self._solve(X, pos.astype(np.float64), sw, w0, s, what))
+            res, se, obj = self._solve(X, pos.astype(np.float64), sw, w0, s, what)
+            if info is None:
+                info = self._fit_info(obj, s, weighted)
+            fits.append((res, se))          # not obj: each holds (or pins on a cluster) its data
+            del obj
         d = X.shape[1]
         self.classes_ = classes
-        self.coef_ = np.array([res.w[:d] for res, _, _ in fits])
-        self.intercept_ = np.array([res.w[d] if s.fit_intercept else 0.0 for res, _, _ in fits])
-        self.coef_stderr_ = np.array([se[:d] for _, se, _ in fits])
-        self.intercept_stderr_ = np.array([se[d] if s.fit_intercept else np.nan for _, se, _ in fits])
-        self.n_iter_ = np.array([res.n_iter for res, _, _ in fits])
-        self.status_ = np.array([res.status for res, _, _ in fits])
-        self.cost_ = np.array([res.cost for res, _, _ in fits])
-        self.history_ = [res.history for res, _, _ in fits]
-        self._fit_info_ = self._fit_info(fits[0][2], s, weighted)
+        self.coef_ = np.array([res.w[:d] for res, _ in fits])
+        self.intercept_ = np.array([res.w[d] if s.fit_intercept else 0.0 for res, _ in fits])
+        self.coef_stderr_ = np.array([se[:d] for _, se in fits])
+        self.intercept_stderr_ = np.array([se[d] if s.fit_intercept else np.nan for _, se in fits])
+        self.n_iter_ = np.array([res.n_iter for res, _ in fits])
+        self.status_ = np.array([res.status for res, _ in fits])
+        self.cost_ = np.array([res.cost for res, _ in fits])
+        self.history_ = [res.history for res, _ in fits]
+        self._fit_info_ = info
         return self
 
-    def decision_function(self, X: Any) -> np.ndarray:
+    def decision_function(self, X: Any) -> Any:
         """``X @ coef_.T + intercept_``: the log-odds of each class.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, sparse matrix or dask array of shape (n_samples, n_features)
             The same features as in ``fit``.
 
         Returns
         -------
-        ndarray of shape (n_samples,) or (n_samples, n_classes)
+        ndarray or dask array of shape (n_samples,) or (n_samples, n_classes)
             One column for a binary problem (the log-odds of ``classes_[1]``), one per class for
-            one-vs-rest.
+            one-vs-rest; lazy when X is a dask array.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=_DTYPES)
-        scores: np.ndarray = X @ self.coef_.T + self.intercept_
+        if is_dask_array(X):
+            from . import dask as gdd
+            import dask.array as da
+            X = self._check_dask_X(X)
+            columns = [gdd.linear_predictor(X, coef, b) for coef, b in zip(self.coef_, self.intercept_)]
+            return columns[0] if len(columns) == 1 else da.stack(columns, axis=1).rechunk({1: -1})
+        X = validate_data(self, X, reset=False, dtype=_DTYPES, accept_sparse=_SPARSE)
+        scores = X @ self.coef_.T + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any) -> Any:
         """The most probable class of each row.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, sparse matrix or dask array of shape (n_samples, n_features)
             The same features as in ``fit``.
 
         Returns
         -------
-        ndarray of shape (n_samples,)
-            Labels from ``classes_``.
+        ndarray or dask array of shape (n_samples,)
+            Labels from ``classes_``; lazy when X is a dask array.
         """
         scores = self.decision_function(X)
-        index = (scores > 0).astype(int) if scores.ndim == 1 else np.argmax(scores, axis=1)
-        labels: np.ndarray = self.classes_[index]
-        return labels
+        if is_dask_array(scores):
+            return scores.map_blocks(_labels, self.classes_, dtype=self.classes_.dtype,
+                                     drop_axis=1 if scores.ndim == 2 else None)
+        return _labels(scores, self.classes_)
 
-    def predict_log_proba(self, X: Any) -> np.ndarray:
-        """Log-probabilities of each class, computed without overflow or ``log(0)`` for any score
-        (``log sigmoid(z) = -log(1 + exp(-z))``).
+    def predict_log_proba(self, X: Any) -> Any:
+        """Log-probabilities of each class, computed without overflow or ``log(0)`` for any
+        score (``log sigmoid(z) = -log(1 + exp(-z))``).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, sparse matrix or dask array of shape (n_samples, n_features)
             The same features as in ``fit``.
 
         Returns
         -------
-        ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``.
+        ndarray or dask array of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; lazy when X is a dask array.
         """
         scores = self.decision_function(X)
-        if scores.ndim == 1:
-            return np.column_stack([-np.logaddexp(0.0, scores), -np.logaddexp(0.0, -scores)])
-        log_sigmoid = -np.logaddexp(0.0, -scores)      # one-vs-rest, then normalised
-        normalised: np.ndarray = log_sigmoid - logsumexp(log_sigmoid, axis=1, keepdims=True)
-        return normalised
+        if is_dask_array(scores):
+            n_classes = len(self.classes_)
+            return scores.map_blocks(_log_proba, dtype=np.float64,
+                                     chunks=(scores.chunks[0], (n_classes,)),
+                                     new_axis=1 if scores.ndim == 1 else None)
+        return _log_proba(scores)
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: Any) -> Any:
         """Probabilities of each class; rows sum to one.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, sparse matrix or dask array of shape (n_samples, n_features)
             The same features as in ``fit``.
 
         Returns
         -------
-        ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``.
+        ndarray or dask array of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; lazy when X is a dask array.
         """
-        proba: np.ndarray = np.exp(self.predict_log_proba(X))
-        return proba
+        return np.exp(self.predict_log_proba(X))
 
     def summary(self, level: float = 0.95) -> Summary:
         """The coefficient table: estimate, standard error, z, p-value and confidence interval.
@@ -501,7 +604,8 @@ class LinearRegression(RegressorMixin, _LinearModel):
         statsmodels' ``OLS`` reports them (with ``alpha=0`` and no weights; see
         :mod:`gdfast.stats` for ``alpha > 0`` and sample weights). NaN for the intercept when it
         is not fitted, and everywhere when there are no residual degrees of freedom, when the
-        Hessian is singular or there are more than ``MAX_STDERR_PARAMS`` parameters.
+        Hessian is singular or there are more than ``MAX_STDERR_PARAMS`` parameters (or X is
+        sparse and its dense Hessian would be too large to form).
     n_iter_ : int
     status_ : str
         How the fit ended ("converged", "max_iter", "diverged").
@@ -548,7 +652,10 @@ class LinearRegression(RegressorMixin, _LinearModel):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, scipy.sparse matrix or dask array of shape (n_samples, n_features)
+            Sparse X (CSR or CSC; other formats become CSR) is never densified. A dask array
+            chunked by rows is fitted on the cluster (see :mod:`gdfast.dask`): it is never
+            computed on the client; y and sample_weight may then be dask arrays too.
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights; a weight of 2 is the same as the row twice.
@@ -558,8 +665,12 @@ class LinearRegression(RegressorMixin, _LinearModel):
         self
         """
         s = self._settings()
-        X, y = validate_data(self, X, y, dtype=_DTYPES, y_numeric=True)
-        sw = _sample_weight(sample_weight, X.shape[0])
+        if is_dask_array(X):
+            X = self._check_dask_X(X, s, reset=True)
+            sw = _dask_sample_weight(sample_weight, X)
+        else:
+            X, y = validate_data(self, X, y, dtype=_DTYPES, y_numeric=True, accept_sparse=_SPARSE)
+            sw = _sample_weight(sample_weight, X.shape[0])
         (w0,) = self._warm_start_points(1, X.shape[1], s)
         res, se, obj = self._solve(X, y, sw, w0, s, "LinearRegression")
         d = X.shape[1]
@@ -574,22 +685,25 @@ class LinearRegression(RegressorMixin, _LinearModel):
         self._fit_info_ = self._fit_info(obj, s, sw is not None)
         return self
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any) -> Any:
         """The fitted values ``X @ coef_ + intercept_``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, sparse matrix or dask array of shape (n_samples, n_features)
             The same features as in ``fit``.
 
         Returns
         -------
-        ndarray of shape (n_samples,)
+        ndarray or dask array of shape (n_samples,)
+            Lazy when X is a dask array.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=_DTYPES)
-        prediction: np.ndarray = X @ self.coef_ + self.intercept_
-        return prediction
+        if is_dask_array(X):
+            from . import dask as gdd
+            return gdd.linear_predictor(self._check_dask_X(X), self.coef_, self.intercept_)
+        X = validate_data(self, X, reset=False, dtype=_DTYPES, accept_sparse=_SPARSE)
+        return X @ self.coef_ + self.intercept_
 
     def summary(self, level: float = 0.95) -> Summary:
         """The coefficient table: estimate, standard error, t, p-value and confidence interval.
@@ -626,14 +740,69 @@ def _sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
     return check_sample_weight(np.asarray(sample_weight), n_samples)
 
 
-def _apply_class_weight(class_weight: Any, classes: np.ndarray, y_index: np.ndarray,
-                        sample_weight: np.ndarray | None) -> np.ndarray | None:
-    """Sample weights times the weight of each row's class (None: no weights at all)."""
+def _hessian_affordable(obj: Any) -> bool:
+    """Whether fit computes standard errors: at most MAX_STDERR_PARAMS parameters, and a Hessian
+    the objective agrees to form (sparse X has a cap of its own)."""
+    if obj.n_params > MAX_STDERR_PARAMS:
+        return False
+    return not (getattr(obj, "is_sparse", False) and hessian_error(obj.n_params))
+
+
+def _dask_sample_weight(sample_weight: Any, X: Any) -> Any:
+    """Sample weights for a dask X: None, or a lazy array in X's blocks of rows (a scalar is
+    broadcast, as for in-memory X). Their values are checked on the workers."""
+    if sample_weight is None:
+        return None
+    import dask.array as da
+    from . import dask as gdd
+    if not is_dask_array(sample_weight) and np.ndim(sample_weight) == 0:
+        c = check_scalar(sample_weight, "sample_weight", low=0.0, low_inclusive=False)
+        if any(np.isnan(n) for n in X.chunks[0]):
+            raise ValueError("X has unknown chunk sizes: sample_weight must then be a dask array "
+                             "with the same blocks of rows as X (or call X.compute_chunk_sizes())")
+        return da.full(X.shape[0], float(c), chunks=(X.chunks[0],))
+    return gdd._as_rows(sample_weight, "sample_weight", X, da)
+
+
+def _class_index(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """The index in ``classes`` (sorted) of each label of a block."""
+    return np.searchsorted(classes, labels)
+
+
+def _take(index: np.ndarray, values: np.ndarray) -> np.ndarray:
+    return values[index]
+
+
+def _labels(scores: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """The predicted class of each row from its scores (1-D: binary log-odds)."""
+    index = (scores > 0).astype(int) if scores.ndim == 1 else np.argmax(scores, axis=1)
+    return classes[index]
+
+
+def _log_proba(scores: np.ndarray) -> np.ndarray:
+    """Log-probabilities from scores, stable for any score (1-D: binary log-odds)."""
+    if scores.ndim == 1:
+        return np.column_stack([-np.logaddexp(0.0, scores), -np.logaddexp(0.0, -scores)])
+    log_sigmoid = -np.logaddexp(0.0, -scores)      # one-vs-rest, then normalised
+    return log_sigmoid - logsumexp(log_sigmoid, axis=1, keepdims=True)
+
+
+def _check_two_classes(classes: np.ndarray, class_total: np.ndarray) -> None:
+    """At least two classes must carry positive weight."""
+    if np.count_nonzero(class_total > 0) < 2:
+        present = classes[class_total > 0]
+        got = f"1 class ({_plain(present[0])!r})" if len(present) else "none"
+        raise ValueError(f"y needs samples of at least 2 classes with positive weight to fit "
+                         f"LogisticRegression; got {got}")
+
+
+def _class_weight_factors(class_weight: Any, classes: np.ndarray,
+                          totals: np.ndarray) -> np.ndarray | None:
+    """The weight of each class (None: no class weights); ``totals`` are the classes' sample
+    weight sums (their row counts without sample weights), used by "balanced"."""
     if class_weight is None:
-        return sample_weight
-    base = np.ones(len(y_index)) if sample_weight is None else sample_weight
+        return None
     if isinstance(class_weight, str) and class_weight == "balanced":
-        totals = np.bincount(y_index, weights=base, minlength=len(classes))
         per_class = np.zeros(len(classes))
         np.divide(totals.sum(), len(classes) * totals, out=per_class, where=totals > 0)
     elif isinstance(class_weight, Mapping):
@@ -653,8 +822,7 @@ def _apply_class_weight(class_weight: Any, classes: np.ndarray, y_index: np.ndar
     else:
         raise ValueError(f"class_weight must be None, 'balanced' or a dict from labels to weights; "
                          f"got {class_weight!r}")
-    weighted: np.ndarray = base * per_class[y_index]
-    return weighted
+    return per_class
 
 
 def _iterations(counts: Any) -> str:

@@ -59,6 +59,9 @@ def total_weight(obj: Objective) -> float:
     -------
     float
     """
+    weight_sum = getattr(obj, "weight_sum", None)     # gdfast.dask.Objective: summed on the workers
+    if weight_sum is not None:
+        return float(weight_sum)
     return float(obj.n_samples if obj.sample_weight is None else np.sum(obj.sample_weight))
 
 
