@@ -1,5 +1,6 @@
 """Type information: mypy --strict is clean on python/gdfast, with no blanket ignores, and the
-stubs of the compiled modules (gdfast/_core.pyi, gdfast/_stochastic.pyi) match the modules.
+stubs of the compiled modules (gdfast/_core.pyi, gdfast/_sparse.pyi, gdfast/_stochastic.pyi) match
+the modules.
 
 mypy runs with the configuration in pyproject.toml ([tool.mypy]) and keeps its cache in
 .mypy_cache at the repository root, so that a second run takes about a second.
@@ -18,9 +19,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 import gdfast
-from gdfast import _core, _dispatch, _stochastic
+from gdfast import _core, _dispatch, _sparse, _stochastic
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -66,7 +68,8 @@ def test_type_ignores_are_narrow_and_explained() -> None:
 
 def test_the_package_ships_its_type_information() -> None:
     files = importlib.resources.files("gdfast")
-    for name in ("py.typed", "_core.pyi", "_core_avx2.pyi", "_core_avx512.pyi", "_stochastic.pyi"):
+    for name in ("py.typed", "_core.pyi", "_core_avx2.pyi", "_core_avx512.pyi", "_sparse.pyi",
+                 "_sparse_avx2.pyi", "_sparse_avx512.pyi", "_stochastic.pyi"):
         assert files.joinpath(name).is_file(), name
 
 
@@ -143,6 +146,28 @@ def test_core_stub_matches_each_built_kernel_module(isa: str) -> None:
     _check_module(module, _stub("_core"))
 
 
+@pytest.mark.parametrize("isa", list(_dispatch.MODULES))
+def test_sparse_stub_matches_each_built_kernel_module(isa: str) -> None:
+    """The CSR kernels are built for the same instruction sets as the dense ones."""
+    name = _dispatch.MODULES[isa].replace("_core", "_sparse")
+    try:
+        module = importlib.import_module(f"gdfast.{name}")
+    except ImportError:
+        assert isa != "baseline", "gdfast._sparse must always be built"
+        assert isa not in _dispatch.available()
+        return                                  # not built for this platform: nothing to check
+    _check_module(module, _stub("_sparse"))
+
+
+@pytest.mark.parametrize("name", ["_core", "_sparse"])
+def test_instruction_set_stubs_reexport_the_baseline_stub(name: str) -> None:
+    for suffix in ("_avx2", "_avx512"):
+        stub = _stub(f"{name}{suffix}")
+        imports = [node for node in stub.body if isinstance(node, ast.ImportFrom)]
+        assert [(i.module, i.level, [a.name for a in i.names]) for i in imports] == [(name, 1, ["*"])]
+        assert all(isinstance(node, (ast.ImportFrom, ast.Expr)) for node in stub.body)
+
+
 def test_stochastic_stub_matches_the_module() -> None:
     _check_module(_stochastic, _stub("_stochastic"))
 
@@ -182,6 +207,26 @@ def test_stub_constructors_and_attributes_match() -> None:
                 setattr(instance, name, getattr(instance, name))
         for name in _stub_values(node.body):
             setattr(instance, name, getattr(instance, name))
+
+
+def test_sparse_stub_constructor_and_attributes_match() -> None:
+    """SparseKernel takes the same keywords as Kernel, and its n_params is read-only."""
+    X = scipy.sparse.csr_array(np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 0.0]]))
+    y = np.array([0.0, 1.0, 1.0])
+    stub = _stub("_sparse")
+    assert _init_parameters(stub, "SparseKernel") == _init_parameters(_stub("_core"), "Kernel")
+    kernel = _sparse.SparseKernel(X=X, y=y, sample_weight=None, scale=1 / 3, loss=_sparse.LOSS_LOG,
+                                  fit_intercept=True, alpha=0.0)
+    assert kernel.n_params == 3
+    node = next(n for n in stub.body if isinstance(n, ast.ClassDef) and n.name == "SparseKernel")
+    assert _readonly(node) == {"n_params"} and not _stub_values(node.body)
+    with pytest.raises(AttributeError):
+        setattr(kernel, "n_params", 4)
+    # the module-level checks return what their stubs say
+    assert _sparse.structure_error(X.indptr, X.indices, 3, 2) is None
+    assert isinstance(_sparse.structure_error(X.indptr, X.indices, 3, 1), str)
+    assert _sparse.has_duplicates(X.indptr, X.indices, 2) is False
+    assert _sparse.all_finite(X.data) is True
 
 
 def test_public_api_is_annotated() -> None:

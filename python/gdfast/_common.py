@@ -11,11 +11,12 @@ import os
 import sys
 import warnings
 from types import FrameType
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 
 from ._objective import Objective
+from ._protocols import ChecksSeparation, ObjectiveLike
 from ._result import DivergenceWarning, IterationState, OptimizeResult, SeparationWarning
 
 Callback = Callable[[IterationState], Any]
@@ -62,7 +63,7 @@ def finish(method: str, w: np.ndarray, cost: float, n_iter: int, status: str, me
                           method=method, history=hist)
 
 
-def gradient_scale(obj: Objective, w: np.ndarray) -> float:
+def gradient_scale(obj: ObjectiveLike, w: np.ndarray) -> float:
     """G in the stopping rule ``max|gradient| <= tol * G``.
 
     The largest gradient component at the start; for a warm start, the larger of that and the
@@ -115,7 +116,7 @@ class ObjectiveKernel:
     loops, taking the GIL for each evaluation.
     """
 
-    def __init__(self, obj: Any) -> None:
+    def __init__(self, obj: ObjectiveLike) -> None:
         self.obj = obj
 
     def cost_grad(self, w: np.ndarray, grad: np.ndarray | None = None, hess: Any = None,
@@ -134,7 +135,7 @@ class ObjectiveKernel:
                                            gnorm_hist, step_hist, it0, state, best_w, tol, final)
 
 
-def kernel_of(obj: Any) -> Any:
+def kernel_of(obj: ObjectiveLike) -> Any:
     """The compiled kernel of a gdfast.Objective, or the adapter for any other objective."""
     kernel = getattr(obj, "_kernel", None)
     return kernel if kernel is not None else ObjectiveKernel(obj)
@@ -154,28 +155,29 @@ class SeparationCheck:
     computed (one pass over X) to confirm.
     """
 
-    def __init__(self, obj: Objective) -> None:
+    def __init__(self, obj: ObjectiveLike) -> None:
         self.obj = obj
         self.active = obj.loss == "log_loss" and obj.alpha == 0.0
         # An objective without a compiled kernel over in-memory data (gdfast.dask.Objective)
         # provides the check itself: separates(w), weight_sum and min_positive_weight.
         self.delegate = not hasattr(obj, "_kernel") and hasattr(obj, "separates")
         if self.active and self.delegate:
-            self.threshold = math.log(2.0) * obj.min_positive_weight / obj.weight_sum
+            own = cast(ChecksSeparation, obj)
+            self.threshold = math.log(2.0) * own.min_positive_weight / own.weight_sum
         elif self.active:
             sw = np.ones(obj.n_samples) if obj.sample_weight is None else obj.sample_weight
             self.mask = sw > 0
             self.threshold = math.log(2.0) * float(np.min(sw[self.mask])) / float(np.sum(sw))
-            self.sign = 2.0 * obj.y - 1.0
+            self.sign = 2.0 * cast(Objective, obj).y - 1.0
 
     def separates(self, w: np.ndarray) -> bool:
         """True when w classifies every sample of positive weight strictly correctly."""
         if not self.active:
             return False
         if self.delegate:
-            return bool(self.obj.separates(w))
+            return bool(cast(ChecksSeparation, self.obj).separates(w))
         z = np.empty(self.obj.n_samples)
-        self.obj._kernel.linear(np.ascontiguousarray(w, dtype=np.float64), z, self.obj.n_threads)
+        cast(Objective, self.obj)._kernel.linear(np.ascontiguousarray(w, dtype=np.float64), z, self.obj.n_threads)
         return bool(np.all((self.sign * z)[self.mask] > 0))
 
     def __call__(self, w: np.ndarray, cost: float) -> bool:

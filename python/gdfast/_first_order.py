@@ -23,7 +23,7 @@ from ._common import (
     max_iter_message,
     state,
 )
-from ._objective import Objective
+from ._protocols import ObjectiveLike
 from ._result import OptimizeResult
 from ._validation import check_scalar
 
@@ -33,7 +33,7 @@ _ELEMENTS_PER_CHUNK = 1e8
 _MAX_CHUNK_ITER = 1000
 
 
-def resolve_learning_rate(obj: Objective, learning_rate: Any, allowed: tuple[str, ...] = ("auto",)
+def resolve_learning_rate(obj: ObjectiveLike, learning_rate: Any, allowed: tuple[str, ...] = ("auto",)
                           ) -> float | str:
     """A positive float, or one of the ``allowed`` strings ("auto" becomes ``1 / L``)."""
     if isinstance(learning_rate, str):
@@ -44,7 +44,7 @@ def resolve_learning_rate(obj: Objective, learning_rate: Any, allowed: tuple[str
     return check_scalar(learning_rate, "learning_rate", low=0.0, low_inclusive=False)
 
 
-def _first_step(obj: Objective) -> float:
+def _first_step(obj: ObjectiveLike) -> float:
     """A first trial step for backtracking that is at most 1/L, from one pass over X.
 
     The trace of the curvature bound's matrix, ``factor * sum_j mean(Xa_j^2) + alpha * d``, is at
@@ -62,7 +62,7 @@ def _first_step(obj: Objective) -> float:
     return 1.0 / trace if trace > 0 else 1.0
 
 
-def _descent(method: str, mode: int, obj: Objective, w: np.ndarray, lr: float, max_iter: int,
+def _descent(method: str, mode: int, obj: ObjectiveLike, w: np.ndarray, lr: float, max_iter: int,
              tol: float, callback: Callback | None, what: str, advice: Callable[[], str]
              ) -> OptimizeResult:
     """Run descent_run to the end and turn its outcome into a result.
@@ -124,7 +124,7 @@ def _descent(method: str, mode: int, obj: Objective, w: np.ndarray, lr: float, m
     return finish(method, w, cost, n_iter, "max_iter", max_iter_message(max_iter), history())
 
 
-def gd(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None, *,
+def gd(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None, *,
        learning_rate: Any = "auto") -> OptimizeResult:
     """Gradient descent ``w <- w - step * gradient``.
 
@@ -145,7 +145,7 @@ def gd(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Callb
                             "smaller value.")
 
 
-def nesterov(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None,
+def nesterov(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None,
              *, learning_rate: Any = "auto") -> OptimizeResult:
     """Nesterov's accelerated gradient with adaptive (gradient) restart.
 

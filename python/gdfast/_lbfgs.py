@@ -28,7 +28,7 @@ from ._common import (
     max_iter_message,
     state,
 )
-from ._objective import Objective
+from ._protocols import ObjectiveLike
 from ._result import OptimizeResult
 from ._validation import check_scalar
 
@@ -134,7 +134,7 @@ def _two_loop(g: np.ndarray, pairs: deque[_Pair]) -> np.ndarray:
     return -q
 
 
-def lbfgs(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None, *,
+def lbfgs(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None, *,
           memory: int = 10) -> OptimizeResult:
     """L-BFGS with a strong Wolfe line search; see the module docstring.
 

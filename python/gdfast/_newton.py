@@ -25,7 +25,7 @@ from ._common import (
     max_iter_message,
     state,
 )
-from ._objective import Objective
+from ._protocols import ObjectiveLike
 from ._result import OptimizeResult
 from ._validation import check_scalar
 
@@ -124,7 +124,7 @@ def newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
             return -g * s * s                     # a scaled gradient step
 
 
-def newton(obj: Objective, w: np.ndarray, max_iter: int, tol: float,
+def newton(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float,
            callback: Callback | None) -> OptimizeResult:
     """Newton's method: a Cholesky solve per step (see newton_direction) with a line search.
 
@@ -217,7 +217,7 @@ def _pcg(hessp: Any, g: np.ndarray, inv_diag: np.ndarray, rtol: float, max_iter:
     return d, max_iter
 
 
-def newton_cg(obj: Objective, w: np.ndarray, max_iter: int, tol: float,
+def newton_cg(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float,
               callback: Callback | None, *, max_cg_iter: int | None = None) -> OptimizeResult:
     """Truncated Newton: the Newton step from preconditioned CG on Hessian-vector products.
 
@@ -320,7 +320,7 @@ def newton_cg(obj: Objective, w: np.ndarray, max_iter: int, tol: float,
     return finish("newton-cg", best[1], best[2], len(steps), status, message, hist)
 
 
-def _newton_cg_generic(obj: Any, w: np.ndarray, max_iter: int, tol: float,
+def _newton_cg_generic(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float,
                        callback: Callback | None, max_cg_iter: int) -> OptimizeResult:
     """Newton-CG over any object with the Objective contract (no cached predictions).
 
@@ -331,7 +331,10 @@ def _newton_cg_generic(obj: Any, w: np.ndarray, max_iter: int, tol: float,
     scale = gradient_scale(obj, w)
     separation = SeparationCheck(obj)
     ones = np.ones(obj.n_params)
-    costs, gnorms, steps, cg_iters = [], [], [], []
+    costs: list[float] = []
+    gnorms: list[float] = []
+    steps: list[float] = []
+    cg_iters: list[int] = []
     best = None
     refinement = Refinement()
     status, message = "max_iter", max_iter_message(max_iter)

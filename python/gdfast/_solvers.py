@@ -30,7 +30,7 @@ from ._common import Callback
 from ._first_order import gd, nesterov
 from ._lbfgs import lbfgs
 from ._newton import newton, newton_cg
-from ._objective import Objective
+from ._protocols import ObjectiveLike
 from ._result import OptimizeResult
 from ._sgd import adam, sgd
 from ._validation import check_name, check_scalar, check_vector
@@ -47,7 +47,7 @@ AUTO_NEWTON_MAX_WORK = 2e8        # ... cheap to build: n * n_params^2 (syrk's f
 AUTO_LBFGS_BUDGET = 300           # L-BFGS iterations before "auto" hands over to a Newton method
 
 
-def choose_method(obj: Objective) -> str:
+def choose_method(obj: ObjectiveLike) -> str:
     """What ``method="auto"`` runs first on this objective.
 
     Newton's method when the Hessian is small and cheap (at most 500 parameters and
@@ -65,13 +65,13 @@ def choose_method(obj: Objective) -> str:
     return "newton" if cheap_hessian else "lbfgs"
 
 
-def _newton_can_run(obj: Objective) -> bool:
+def _newton_can_run(obj: ObjectiveLike) -> bool:
     """At most 500 parameters, and a Hessian the objective agrees to form (sparse X has a cap)."""
     formable = not getattr(obj, "is_sparse", False) or obj.n_params <= _sparse_input.MAX_HESSIAN_PARAMS
     return obj.n_params <= AUTO_NEWTON_MAX_PARAMS and formable
 
 
-def _auto(obj: Objective, w: np.ndarray, max_iter: int, tol: float,
+def _auto(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float,
           callback: Callback | None) -> OptimizeResult:
     """L-BFGS, finished by Newton or Newton-CG when it stalls (see :func:`choose_method`)."""
     first = lbfgs(obj, w, min(max_iter, AUTO_LBFGS_BUDGET), tol, callback)
@@ -94,14 +94,16 @@ def _keywords(func: Callable[..., Any]) -> dict[str, Any]:
             if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
-def minimize(obj: Objective, method: str = "auto", w0: Any = None, learning_rate: Any = "auto",
+def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_rate: Any = "auto",
              max_iter: int | None = None, tol: float | None = None,
              callback: Callback | None = None, **options: Any) -> OptimizeResult:
     """Minimise an Objective's cost over ``w = [coef..., intercept]``.
 
     Parameters
     ----------
-    obj : gdfast.Objective
+    obj : gdfast.Objective or gdfast.dask.Objective
+        Or any object with their attributes and methods (cost, gradient, Hessian ...); "sgd"
+        and "adam" need a gdfast.Objective.
     method : {"auto", "gd", "nesterov", "sgd", "adam", "newton", "newton-cg", "lbfgs"}
         - "gd": gradient descent ``w <- w - step * gradient``; the loop runs in C.
         - "nesterov": accelerated gradient with step 1/L and adaptive restart; in C.

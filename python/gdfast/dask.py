@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import sys
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -51,6 +51,25 @@ def _import_dask() -> Any:
             "gdfast.dask needs dask: pip install 'gdfast[dask]' (dask[array] and distributed)"
         ) from exc
     return dask
+
+
+# dask and distributed ship type information, but compute, delayed, get_scheduler, futures_of and
+# wait are unannotated (and dask's __init__ does not re-export compute and delayed for a type
+# checker): mypy --strict refuses to call them from typed code. Each is called through a variable
+# or wrapper that states the type gdfast relies on; dask is still imported only when used.
+
+def _dask_compute(*args: Any) -> tuple[Any, ...]:
+    """dask.compute(*args): the computed values, in order."""
+    from dask.base import compute
+    run: Callable[..., tuple[Any, ...]] = compute
+    return run(*args)
+
+
+def _dask_delayed(func: Callable[..., Any], pure: bool | None = None) -> Callable[..., Any]:
+    """dask.delayed(func, pure=pure): calling the result makes a task."""
+    from dask.delayed import delayed
+    wrap: Callable[..., Callable[..., Any]] = delayed
+    return wrap(func, pure=pure)
 
 
 def is_dask_array(x: Any) -> bool:
@@ -173,6 +192,7 @@ def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
         return out
     z = np.empty(block.n_rows)
     kernel.linear(w, z, n_threads)
+    assert block.y is not None                   # set on every block with rows
     margin = (2.0 * block.y - 1.0) * z
     positive = block.sw > 0 if block.sw is not None else slice(None)
     return np.array([float(np.all(margin[positive] > 0))])
@@ -232,9 +252,10 @@ def _distributed_client() -> Any:
     """The distributed Client that dask.compute would use now, or None."""
     if "distributed" not in sys.modules:
         return None
-    import dask.base
+    from dask.base import get_scheduler
     from distributed import Client
-    owner = getattr(dask.base.get_scheduler(), "__self__", None)
+    scheduler: Callable[[], Any] = get_scheduler
+    owner = getattr(scheduler(), "__self__", None)
     return owner if isinstance(owner, Client) else None
 
 
@@ -250,7 +271,9 @@ def _group_by_worker(blocks: list[Any]) -> list[list[Any]]:
     client = _distributed_client()
     if client is None or len(blocks) <= 1:
         return [[b] for b in blocks]
-    from distributed import futures_of, wait
+    import distributed
+    futures_of: Callable[[Any], list[Any]] = distributed.futures_of
+    wait: Callable[[list[Any]], Any] = distributed.wait
     futures = [futures_of(b)[0] for b in blocks]
     wait(futures)
     if any(f.status != "finished" for f in futures):
@@ -265,7 +288,7 @@ def _group_by_worker(blocks: list[Any]) -> list[list[Any]]:
     for b, f in zip(blocks, futures):
         holders = who_has.get(f.key) or ["?"]
         by_worker.setdefault(sorted(holders)[0], []).append(b)
-    groups = []
+    groups: list[list[Any]] = []
     for addr, bs in by_worker.items():
         k = max(1, min(len(bs), threads.get(addr, 1)))
         groups.extend(bs[j::k] for j in range(k))
@@ -361,7 +384,6 @@ class Objective:
                  speculate: bool = True) -> None:
         dask = _import_dask()
         import dask.array as da
-        from dask import delayed
 
         self.loss = check_loss(loss)
         self.alpha = check_scalar(alpha, "alpha", low=0.0)
@@ -412,7 +434,7 @@ class Objective:
                 continue
             where = (f"block {i}, rows {int(starts[i])}:{int(starts[i + 1])}" if not math.isnan(size)
                      else f"block {i}")
-            blocks.append(delayed(_make_block, pure=False)(
+            blocks.append(_dask_delayed(_make_block, pure=False)(
                 Xb[i], yb[i], sb[i], where, self.loss, self.fit_intercept, self.n_params,
                 dask_key_name=f"gdfast-block-{uuid.uuid4().hex}"))
         if persist:
@@ -420,7 +442,7 @@ class Objective:
         self._blocks = blocks
         self.n_blocks = len(blocks)
         self._groups = _group_by_worker(blocks) if persist else [[b] for b in blocks]
-        summary = self._compute([delayed(_block_summary)(b) for b in blocks], as_list=True)
+        summary = self._compute([_dask_delayed(_block_summary)(b) for b in blocks], as_list=True)
         self.n_samples = int(sum(s[0] for s in summary))
         self.weight_sum = float(math.fsum(s[1] for s in summary))
         self.min_positive_weight = float(min((s[2] for s in summary), default=math.inf))
@@ -433,29 +455,26 @@ class Objective:
 
     def _compute(self, parts: list[Any], as_list: bool = False) -> Any:
         """One graph computation; parts are reduced by a tree of fan-in split_every."""
-        import dask
         self.n_computations += 1
         if as_list:
-            return dask.compute(parts)[0]
-        return dask.compute(self._tree(parts, _add))[0]
+            return _dask_compute(parts)[0]
+        return _dask_compute(self._tree(parts, _add))[0]
 
     def _tree(self, parts: list[Any], combine: Any) -> Any:
-        from dask import delayed
         k = self.split_every
         tag = uuid.uuid4().hex
         level = 0
         while len(parts) > 1:
-            parts = [delayed(combine, pure=False)(*parts[i:i + k],
-                                                  dask_key_name=f"gdfast-sum-{tag}-{level}-{i}")
+            parts = [_dask_delayed(combine, pure=False)(*parts[i:i + k],
+                                                        dask_key_name=f"gdfast-sum-{tag}-{level}-{i}")
                      for i in range(0, len(parts), k)]
             level += 1
         return parts[0]
 
     def _map(self, what: str, w: np.ndarray, v: np.ndarray | None = None) -> list[Any]:
-        from dask import delayed
         tag = uuid.uuid4().hex
-        return [delayed(_group_eval, pure=False)(what, w, v, self.n_threads, *group,
-                                                 dask_key_name=f"gdfast-{what}-{tag}-{i}")
+        return [_dask_delayed(_group_eval, pure=False)(what, w, v, self.n_threads, *group,
+                                                       dask_key_name=f"gdfast-{what}-{tag}-{i}")
                 for i, group in enumerate(self._groups)]
 
     def _w(self, w: Any, name: str = "w") -> np.ndarray:
@@ -511,6 +530,7 @@ class Objective:
     def cost_gradient(self, w: Any) -> tuple[float, np.ndarray]:
         """The cost and its gradient at ``w``: one pass over X on the workers, one round trip."""
         c, g, _ = self._evaluate("gradient", self._w(w))
+        assert g is not None                       # level "gradient" computes it
         return c, g
 
     def hessian(self, w: Any) -> np.ndarray:
@@ -523,12 +543,14 @@ class Objective:
         Each worker builds its blocks' ``Xa^T diag(s h) Xa`` by BLAS; (n_params)^2 numbers per
         block travel up the reduction tree.
         """
-        return self._evaluate("hessian", self._w(w))
+        c, g, H = self._evaluate("hessian", self._w(w))
+        assert g is not None and H is not None     # level "hessian" computes both
+        return c, g, H
 
     def hessp(self, w: Any, v: Any) -> np.ndarray:
         """The Hessian at ``w`` times ``v``, without forming the Hessian (one round trip)."""
         w, v = self._w(w), self._w(v, "v")
-        out = self._compute(self._map("hessp", w, v)) / self.weight_sum
+        out: np.ndarray = self._compute(self._map("hessp", w, v)) / self.weight_sum
         out[:self.n_features] += self.alpha * v[:self.n_features]
         return out
 
@@ -576,9 +598,8 @@ class Objective:
         if self.loss != "log_loss":
             raise ValueError("separates() is defined for loss='log_loss' only")
         w = self._w(w)
-        import dask
         self.n_computations += 1
-        return bool(dask.compute(self._tree(self._map("separates", w), _all))[0][0] == 1.0)
+        return bool(_dask_compute(self._tree(self._map("separates", w), _all))[0][0] == 1.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -665,7 +686,8 @@ def encode_labels(y: Any) -> tuple[np.ndarray, list[Any]]:
 
 
 def _linear_block(block: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
-    return np.asarray(block, dtype=np.float64) @ coef + intercept
+    z: np.ndarray = np.asarray(block, dtype=np.float64) @ coef + intercept
+    return z
 
 
 def linear_predictor(X: Any, coef: Any, intercept: float = 0.0) -> Any:
