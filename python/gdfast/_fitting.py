@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ._objective import Objective
+from ._protocols import ObjectiveLike
 from ._result import OptimizeResult
 from ._solvers import minimize
 
@@ -38,7 +39,7 @@ def solver_options(solver: str, *, learning_rate: Any = "auto", batch_size: int 
     return options
 
 
-def fit_objective(obj: Objective, solver: str = "auto", *, w0: np.ndarray | None = None,
+def fit_objective(obj: ObjectiveLike, solver: str = "auto", *, w0: np.ndarray | None = None,
                   max_iter: int | None = None, tol: float = 1e-8, learning_rate: Any = "auto",
                   batch_size: int | None = None, random_state: int | None = None,
                   callback: Any = None) -> OptimizeResult:

@@ -36,6 +36,7 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
 
 from ._fitting import STOCHASTIC_SOLVERS, fit_objective, solver_options
 from ._objective import Objective
+from ._protocols import ObjectiveLike
 from ._progress import Progress
 from ._result import OptimizeResult
 from ._solvers import METHODS
@@ -153,6 +154,7 @@ class _LinearModel(BaseEstimator):
         """
         progress = (Progress(what, s.max_iter, verbose=s.verbose) if s.verbose
                     else contextlib.nullcontext(None))
+        obj: ObjectiveLike
         with progress as callback:
             if is_dask_array(X):
                 from . import dask as gdd
@@ -424,7 +426,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
             # One pass over y and the weights: each class's total weight (and the smallest
             # weight, so that a negative one is reported as such).
             y_index = y.map_blocks(_class_index, classes, dtype=np.intp)
-            base_total, lowest = dask.compute(
+            base_total, lowest = gdd._dask_compute(
                 da.bincount(y_index, weights=sw, minlength=len(classes)),
                 sw.min() if sw is not None else 0.0)
             if not lowest >= 0:
@@ -462,6 +464,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         self.status_ = np.array([res.status for res, _ in fits])
         self.cost_ = np.array([res.cost for res, _ in fits])
         self.history_ = [res.history for res, _ in fits]
+        assert info is not None                 # positives is never empty
         self._fit_info_ = info
         return self
 
@@ -485,7 +488,10 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
             import dask.array as da
             X = self._check_dask_X(X)
             columns = [gdd.linear_predictor(X, coef, b) for coef, b in zip(self.coef_, self.intercept_)]
-            return columns[0] if len(columns) == 1 else da.stack(columns, axis=1).rechunk({1: -1})
+            if len(columns) == 1:
+                return columns[0]
+            stack: Any = da.stack                  # dask.array is only partly typed
+            return stack(columns, axis=1).rechunk({1: -1})
         X = validate_data(self, X, reset=False, dtype=_DTYPES, accept_sparse=_SPARSE)
         scores = X @ self.coef_.T + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
@@ -760,23 +766,27 @@ def _dask_sample_weight(sample_weight: Any, X: Any) -> Any:
         if any(np.isnan(n) for n in X.chunks[0]):
             raise ValueError("X has unknown chunk sizes: sample_weight must then be a dask array "
                              "with the same blocks of rows as X (or call X.compute_chunk_sizes())")
-        return da.full(X.shape[0], float(c), chunks=(X.chunks[0],))
+        full: Any = da.full
+        return full(X.shape[0], float(c), chunks=(X.chunks[0],))
     return gdd._as_rows(sample_weight, "sample_weight", X, da)
 
 
 def _class_index(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """The index in ``classes`` (sorted) of each label of a block."""
-    return np.searchsorted(classes, labels)
+    index: np.ndarray = np.searchsorted(classes, labels)
+    return index
 
 
 def _take(index: np.ndarray, values: np.ndarray) -> np.ndarray:
-    return values[index]
+    taken: np.ndarray = values[index]
+    return taken
 
 
 def _labels(scores: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """The predicted class of each row from its scores (1-D: binary log-odds)."""
     index = (scores > 0).astype(int) if scores.ndim == 1 else np.argmax(scores, axis=1)
-    return classes[index]
+    labels: np.ndarray = classes[index]
+    return labels
 
 
 def _log_proba(scores: np.ndarray) -> np.ndarray:
@@ -784,7 +794,8 @@ def _log_proba(scores: np.ndarray) -> np.ndarray:
     if scores.ndim == 1:
         return np.column_stack([-np.logaddexp(0.0, scores), -np.logaddexp(0.0, -scores)])
     log_sigmoid = -np.logaddexp(0.0, -scores)      # one-vs-rest, then normalised
-    return log_sigmoid - logsumexp(log_sigmoid, axis=1, keepdims=True)
+    normalised: np.ndarray = log_sigmoid - logsumexp(log_sigmoid, axis=1, keepdims=True)
+    return normalised
 
 
 def _check_two_classes(classes: np.ndarray, class_total: np.ndarray) -> None:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from scipy.stats.distributions import rv_frozen
 
 from ._objective import Objective
+from ._protocols import ObjectiveLike
 
 __all__ = ["Summary", "covariance", "standard_errors", "total_weight", "residual_df",
            "SingularHessianWarning"]
@@ -48,7 +49,7 @@ class SingularHessianWarning(RuntimeWarning):
     """The Hessian at the optimum is singular: the standard errors are undefined (NaN)."""
 
 
-def total_weight(obj: Objective) -> float:
+def total_weight(obj: ObjectiveLike) -> float:
     """``W``: the sum of the sample weights, or the number of samples without weights.
 
     Parameters
@@ -65,7 +66,7 @@ def total_weight(obj: Objective) -> float:
     return float(obj.n_samples if obj.sample_weight is None else np.sum(obj.sample_weight))
 
 
-def residual_df(obj: Objective) -> float | None:
+def residual_df(obj: ObjectiveLike) -> float | None:
     """Residual degrees of freedom ``W - n_params`` for the squared error; None for the log loss.
 
     None means the statistics are z (normal); a number means t with that many degrees of freedom.
@@ -83,7 +84,7 @@ def residual_df(obj: Objective) -> float | None:
     return total_weight(obj) - obj.n_params
 
 
-def covariance(obj: Objective, w: Any) -> np.ndarray:
+def covariance(obj: ObjectiveLike, w: Any) -> np.ndarray:
     """Covariance of the estimates ``w = [coef..., intercept]`` at the optimum ``w``.
 
     See the module's documentation for the formula and for what ``alpha > 0`` and sample weights
@@ -118,7 +119,7 @@ def covariance(obj: Objective, w: Any) -> np.ndarray:
     return scale * inverse
 
 
-def standard_errors(obj: Objective, w: Any) -> np.ndarray:
+def standard_errors(obj: ObjectiveLike, w: Any) -> np.ndarray:
     """Standard errors of ``w = [coef..., intercept]``: the root of :func:`covariance`'s diagonal.
 
     Parameters
@@ -135,7 +136,7 @@ def standard_errors(obj: Objective, w: Any) -> np.ndarray:
     return np.sqrt(np.diag(covariance(obj, w)))
 
 
-def _residual_variance(obj: Objective, w: np.ndarray) -> float:
+def _residual_variance(obj: ObjectiveLike, w: np.ndarray) -> float:
     """``sigma^2 = RSS / (W - n_params)``, RSS the weighted residual sum of squares."""
     df = residual_df(obj)
     if df is None or df <= 0:
