@@ -207,7 +207,11 @@ class Objective:
         ValueError, TypeError
             When ``w`` is not a 1-D vector of n_params finite numbers.
         """
-        return self.cost_gradient_hessian(w)[2]
+        if self.is_sparse and _sparse_input.hessian_error(self.n_params):
+            raise ValueError(_sparse_input.hessian_error(self.n_params))
+        H = np.empty((self.n_params, self.n_params))
+        self._kernel.cost_grad(self._w(w), None, H, self.n_threads)    # no gradient to accumulate
+        return H
 
     def cost_gradient_hessian(self, w: Any) -> tuple[float, np.ndarray, np.ndarray]:
         """Cost, gradient and Hessian at ``w`` from one pass over X.

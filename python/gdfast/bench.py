@@ -674,9 +674,8 @@ def section_kernels(rep: Report) -> None:
     rep.blocks["kernels"] = "\n".join([
         "## cost_gradient: gdfast vs gdfast.reference",
         "",
-        "Median time per call. `reference` is `gdfast.reference.Objective(...).cost_gradient` (it "
-        "computes `z` twice and stacks a column of ones onto X for the gradient, and upcasts float32 "
-        "X to float64 on every call); `numpy 2-gemv` is a lean numpy gradient (`z = X @ coef + b`, "
+        "Median time per call. `reference` is `gdfast.reference.Objective(...).cost_gradient` (two "
+        "gemv passes over X, and float32 X upcast to float64 on every call); `numpy 2-gemv` is a lean numpy gradient (`z = X @ coef + b`, "
         "stable sigmoid, `X.T @ r`) that reads X twice and copies nothing, shown for context. "
         "Both are run with their BLAS limited to the same thread count as gdfast. Share = bytes of X "
         "/ time / probe bandwidth at the same thread count. Spread = (max - min) / median of "
@@ -761,8 +760,8 @@ def section_hessian(rep: Report) -> None:
     rep.blocks["hessian"] = "\n".join([
         "## Hessian assembly",
         "",
-        "`gdfast` is `Objective(X, y, fit_intercept=False, n_threads=k).hessian(w)` (it also computes "
-        "the cost and gradient in the same pass); `numpy` is `X.T @ (X * h[:, None])` with `h` "
+        "`gdfast` is `Objective(X, y, fit_intercept=False, n_threads=k).hessian(w)` (one pass over "
+        "X: z, the loss weights, the scaled rows and syrk on cache-sized batches); `numpy` is `X.T @ (X * h[:, None])` with `h` "
         "precomputed; `bare syrk` is scipy's `dsyrk` on a copy of X pre-scaled by sqrt(h), the copy "
         "made outside the timing. All three give the same d x d matrix; BLAS limited to k threads.",
         "",
