@@ -385,31 +385,35 @@ cdef inline void block_transpose_add(const floating* X, const Problem* P, Py_ssi
         g[d] += sum_f64(r, m)
 
 
-cdef inline double block_loss(const Problem* P, Py_ssize_t i0, Py_ssize_t m, double* z,
-                        double* r, double* h) noexcept nogil:
-    """Weighted loss sum of the block; r = weighted loss', h = weighted loss''.
+cdef inline double rows_loss(int loss, const double* y, const double* sw, Py_ssize_t m,
+                             double* z, double* r, double* h) noexcept nogil:
+    """Weighted loss sum of m rows with predictions z and targets y; r = weighted loss',
+    h = weighted loss'' (sw may be NULL: unit weights).
 
     z is overwritten with the per-row losses (the flat loop stays free of reductions, so it
-    vectorises; the sum is taken afterwards).
+    vectorises; the sum is taken afterwards). Shared by the dense and the sparse kernels.
     """
     cdef Py_ssize_t k
-    cdef const double* y = P.y + i0
-    cdef const double* sw
     cdef double wk
-    if P.loss == LOG_LOSS:
+    if loss == LOG_LOSS:
         for k in range(m):
             z[k] = log_loss_terms(z[k], y[k], &r[k], &h[k])
     else:
         for k in range(m):
             z[k] = squared_terms(z[k], y[k], &r[k], &h[k])
-    if P.sw != NULL:
-        sw = P.sw + i0
+    if sw != NULL:
         for k in range(m):
             wk = sw[k]
             z[k] *= wk
             r[k] *= wk
             h[k] *= wk
     return sum_f64(z, m)
+
+
+cdef inline double block_loss(const Problem* P, Py_ssize_t i0, Py_ssize_t m, double* z,
+                              double* r, double* h) noexcept nogil:
+    """rows_loss for the block of rows i0 .. i0 + m - 1 of the problem."""
+    return rows_loss(P.loss, P.y + i0, P.sw + i0 if P.sw != NULL else NULL, m, z, r, h)
 
 
 cdef inline void hessian_rows(const floating* X, const Problem* P, Py_ssize_t i0, Py_ssize_t m,

@@ -27,6 +27,7 @@ from libc.stdint cimport int32_t, int64_t
 
 from gdfast._descent cimport descent_loop
 from gdfast._loss cimport log_loss_terms, squared_terms
+from gdfast.kernels cimport rows_loss, sum_f64
 
 import numpy as np
 
@@ -191,21 +192,6 @@ cdef inline double _row_dot(const floating* data, const index_t* ind, Py_ssize_t
     return s0 + s1
 
 
-cdef inline double _sum(const double* a, Py_ssize_t m) noexcept nogil:
-    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
-    cdef Py_ssize_t k = 0
-    while k + 4 <= m:
-        s0 += a[k]
-        s1 += a[k + 1]
-        s2 += a[k + 2]
-        s3 += a[k + 3]
-        k += 4
-    while k < m:
-        s0 += a[k]
-        k += 1
-    return (s0 + s1) + (s2 + s3)
-
-
 cdef void _block_linear(const floating* data, const index_t* ind, const index_t* ptr,
                         Py_ssize_t i0, Py_ssize_t m, const double* v, double b,
                         double* z) noexcept nogil:
@@ -227,34 +213,13 @@ cdef void _block_scatter(const floating* data, const index_t* ind, const index_t
         for p in range(ptr[i0 + k], p1):
             acc[ind[p]] += data[p] * rk
     if P.fit_intercept:
-        acc[P.d] += _sum(r, m)
+        acc[P.d] += sum_f64(r, m)
 
 
-cdef double _block_loss(const SProblem* P, Py_ssize_t i0, Py_ssize_t m, double* z,
-                        double* r, double* h) noexcept nogil:
-    """Weighted loss sum of the block; r = weighted loss', h = weighted loss''.
-
-    z is overwritten with the per-row losses (a flat loop with no reduction vectorises; the
-    sum comes after).
-    """
-    cdef Py_ssize_t k
-    cdef const double* y = P.y + i0
-    cdef const double* sw
-    cdef double wk
-    if P.loss == C_LOG:
-        for k in range(m):
-            z[k] = log_loss_terms(z[k], y[k], &r[k], &h[k])
-    else:
-        for k in range(m):
-            z[k] = squared_terms(z[k], y[k], &r[k], &h[k])
-    if P.sw != NULL:
-        sw = P.sw + i0
-        for k in range(m):
-            wk = sw[k]
-            z[k] *= wk
-            r[k] *= wk
-            h[k] *= wk
-    return _sum(z, m)
+cdef inline double _block_loss(const SProblem* P, Py_ssize_t i0, Py_ssize_t m, double* z,
+                               double* r, double* h) noexcept nogil:
+    """The kernels' rows_loss for rows i0 .. i0 + m - 1 (z is overwritten with the losses)."""
+    return rows_loss(P.loss, P.y + i0, P.sw + i0 if P.sw != NULL else NULL, m, z, r, h)
 
 
 cdef void _block_hessian(const floating* data, const index_t* ind, const index_t* ptr,
@@ -571,7 +536,7 @@ cdef void _chunk_transpose(const floating* data, const index_t* ind, const index
             for i in range(row0, row1):
                 _row_duplicate_squares(data, ind, ptr[i], ptr[i + 1], r[i], acc)
         if P.fit_intercept:
-            acc[P.d] += _sum(r + row0, row1 - row0)
+            acc[P.d] += sum_f64(r + row0, row1 - row0)
     else:
         _block_scatter(data, ind, ptr, P, row0, row1 - row0, r + row0, acc)
 
