@@ -75,6 +75,11 @@ def fit_sklearn(X, y, C, solver, tol):
     return np.r_[clf.coef_.ravel(), clf.intercept_], n_iter
 
 
+def fit_gdfast(obj, method, tol):
+    res = gdfast.minimize(obj, method=method, tol=tol)
+    return res.w, res.n_iter
+
+
 def fit_lbfgs(obj, tol):
     # scikit-learn's options for lbfgs (sklearn/linear_model/_logistic.py), on gdfast's kernels
     res = scipy.optimize.minimize(obj.cost_gradient, np.zeros(obj.n_params), jac=True,
@@ -157,6 +162,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="gdfast threads (default: all)")
     ap.add_argument("--no-liblinear", action="store_true")
+    ap.add_argument("--only-gdfast-and-lbfgs", action="store_true",
+                    help="time only gdfast.minimize's methods and scikit-learn's lbfgs")
     args = ap.parse_args()
 
     X, y = make_data(args.n, args.d, args.density)
@@ -169,12 +176,18 @@ def main() -> None:
 
     contenders = {}
     for o, label in ((obj, f"{threads} threads"), (obj1, "1 thread")):
+        for method in ("newton-cg", "lbfgs", "auto"):
+            contenders[f"gdfast.minimize {method}, {label}"] = \
+                lambda o=o, method=method: fit_gdfast(o, method, args.tol)
         contenders[f"gdfast lbfgs (scipy L-BFGS-B, gdfast cost_gradient), {label}"] = \
             lambda o=o: fit_lbfgs(o, args.tol)
         contenders[f"gdfast trust-ncg (scipy, gdfast hessp), {label}"] = \
             lambda o=o: fit_trust_ncg(o, args.tol)
         contenders[f"gdfast trust-ncg, cached h (scipy, gdfast hessp_weighted), {label}"] = \
             lambda o=o: fit_trust_ncg_cached(o, args.tol)
+    if args.only_gdfast_and_lbfgs:
+        contenders = {k: v for k, v in contenders.items() if k.startswith("gdfast.minimize")}
+        args.no_liblinear = True
     contenders["scikit-learn lbfgs"] = lambda: fit_sklearn(X, y, args.C, "lbfgs", args.tol)
     if not args.no_liblinear:
         contenders["scikit-learn liblinear (penalises the intercept)"] = \
