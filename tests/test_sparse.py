@@ -391,3 +391,13 @@ def test_descent_run_modes_for_the_solvers():
         if mode == module.DESCENT_BACKTRACKING:
             # non-increasing, up to the rounding of a cost summed over rows (the line search's slack)
             assert np.all(np.diff(costs[:done]) <= 1e3 * np.finfo(float).eps * costs[0])
+
+
+def test_auto_takes_newton_cg_for_sparse_data_too_large_for_newton():
+    A = random_sparse(300, 700, 0.01, seed=41)
+    y = labels(A.toarray(), "log_loss", seed=42)
+    obj = gdfast.Objective(A, y, alpha=1e-2)
+    res = gdfast.minimize(obj)
+    assert res.method == "newton-cg" and res.converged
+    best = gdfast.minimize(gdfast.Objective(A.toarray(), y, alpha=1e-2), method="newton-cg", tol=1e-12)
+    assert res.cost == pytest.approx(best.cost, rel=1e-12)
