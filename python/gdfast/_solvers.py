@@ -120,7 +120,8 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
           Hessian-vector products, with a line search on cached predictions (O(n) per trial).
         - "lbfgs": limited-memory BFGS with a strong Wolfe line search.
         - "auto" (default): "newton" where the Hessian is small and cheap, otherwise "lbfgs"
-          finished by "newton" or "newton-cg" if it stalls (see :func:`choose_method`).
+          (finished by "newton" or "newton-cg" if it stalls) for dense X and "newton-cg" for
+          sparse X (see :func:`choose_method`).
     w0 : array-like, optional
         Starting point (warm start); zeros by default.
     learning_rate : float, "auto" or "backtracking"
