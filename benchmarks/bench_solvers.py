@@ -6,7 +6,7 @@
 - First-order methods with iteration caps on the same kind of data (the cost reached is recorded in
   extra_info; the time-to-tolerance table is in ``python benchmarks/report.py``).
 
-A method that gdfast does not have yet is skipped with "not available".
+Every gdfast method is timed; scikit-learn and statsmodels run on the same data.
 """
 from __future__ import annotations
 
@@ -18,21 +18,13 @@ import pytest
 
 import gdfast
 from gdfast import reference
-from gdfast.bench import MethodUnavailable, _call_method, linear_problem
+from gdfast.bench import _call_method, linear_problem
 
 
 def _fit(benchmark: Any, fn: Callable[[], Any], rounds: int = 3) -> Any:
     """One warm-up call, then ``rounds`` timed fits."""
     return benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
 
-
-def _method_or_skip(X: np.ndarray, y: np.ndarray, method: str) -> None:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _call_method(gdfast.Objective(X[:50], y[:50]), method, max_iter=2)
-    except MethodUnavailable:
-        pytest.skip(f"gdfast method {method!r} not available")
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -63,7 +55,6 @@ def test_logistic_fit(benchmark: Any, classification: dict[str, Any], impl: str)
     rounds = 3
     if impl.startswith("gdfast"):
         method = impl.split()[1]
-        _method_or_skip(X, y, method)
 
         def fn() -> np.ndarray:
             return _call_method(gdfast.Objective(X, y, alpha=alpha), method, tol=1e-8).w
@@ -99,7 +90,6 @@ def test_first_order_fit(benchmark: Any, first_order_data: dict[str, Any], impl:
     benchmark.group = f"first-order fits (capped) {first_order_data['n']}x{first_order_data['d']}"
     obj = gdfast.Objective(X, y, alpha=alpha)
     if impl in FIRST_ORDER:
-        _method_or_skip(X, y, impl)
 
         def fn() -> np.ndarray:
             with warnings.catch_warnings():
