@@ -295,3 +295,27 @@ def test_a_failed_check_leaves_the_input_alone():
     with pytest.raises(ValueError):
         gdfast.Objective(X, Y0)
     assert np.array_equal(X, before, equal_nan=True)
+
+
+def test_kernel_methods_refuse_buffers_of_the_wrong_length():
+    """The compiled kernels write through raw pointers: a wrong-sized buffer is an error, not a
+    write out of bounds (obj._kernel is private, but other code embeds it)."""
+    import scipy.sparse
+    X = np.random.default_rng(0).standard_normal((20, 3))
+    y = (X[:, 0] > 0).astype(float)
+    for data in (X, scipy.sparse.csr_matrix(X)):
+        k = gdfast.Objective(data, y)._kernel
+        w, n = np.zeros(4), 20
+        calls = {
+            "w": lambda: k.cost_grad(np.zeros(3)),
+            "grad": lambda: k.cost_grad(w, np.empty(3)),
+            "hess": lambda: k.cost_grad(w, np.empty(4), np.empty((3, 3))),
+            "v": lambda: k.hessp(w, np.zeros(5), np.empty(4)),
+            "out": lambda: k.linear(w, np.empty(n - 1)),
+            "r": lambda: k.transpose(np.empty(n + 1), np.empty(4)),
+            "hw": lambda: k.diag_weighted(np.empty(3), np.empty(4)),
+            "z": lambda: k.loss_from_z(np.empty(n - 2)),
+        }
+        for name, call in calls.items():
+            with pytest.raises(ValueError, match=f"^{name} has"):
+                call()

@@ -389,6 +389,13 @@ cdef inline double _cost_grad(const Problem* P, const double* w, double* grad, d
 # The Python-facing kernel object
 # ---------------------------------------------------------------------------------------------
 
+cdef int _expect(Py_ssize_t got, Py_ssize_t want, str name) except -1:
+    """The kernels write through raw pointers: refuse a buffer of the wrong length."""
+    if got != want:
+        raise ValueError(f"{name} has {got} elements, expected {want}")
+    return 0
+
+
 cdef class Kernel:
     """Validated data of one objective, ready for the compiled passes.
 
@@ -449,6 +456,11 @@ cdef class Kernel:
     def cost_grad(self, const double[::1] w, double[::1] grad=None, double[:, ::1] hess=None,
                   n_threads=None):
         """Cost at w; fills grad (len D) and hess (D x D) when given. Releases the GIL."""
+        _expect(w.shape[0], self.n_params, 'w')
+        if grad is not None:
+            _expect(grad.shape[0], self.n_params, 'grad')
+        if hess is not None:
+            _expect(hess.shape[0] * hess.shape[1], self.n_params ** 2, 'hess')
         cdef int nt = self._threads(n_threads)
         cdef Py_ssize_t D = self.n_params
         cdef double[::1] work = np.empty(_workspace_size(self.P.d, D, nt, hess is not None),
@@ -467,6 +479,9 @@ cdef class Kernel:
     def hessp(self, const double[::1] w, const double[::1] v, double[::1] out, bint gram=False,
               n_threads=None):
         """out = Hessian(w) @ v (or Xa^T S Xa v with gram=True), without forming the Hessian."""
+        _expect(w.shape[0], self.n_params, 'w')
+        _expect(v.shape[0], self.n_params, 'v')
+        _expect(out.shape[0], self.n_params, 'out')
         cdef int nt = self._threads(n_threads)
         cdef double[::1] work = np.empty(_workspace_size(self.P.d, self.n_params, nt), dtype=np.float64)
         with nogil:
@@ -478,6 +493,9 @@ cdef class Kernel:
     def hessp_weighted(self, const double[::1] hw, const double[::1] v, double[::1] out,
                        n_threads=None):
         """out = Xa^T diag(hw) Xa v for precomputed weights hw (no penalty, no scaling)."""
+        _expect(hw.shape[0], self.P.n, 'hw')
+        _expect(v.shape[0], self.n_params, 'v')
+        _expect(out.shape[0], self.n_params, 'out')
         cdef int nt = self._threads(n_threads)
         cdef double[::1] work = np.empty(_workspace_size(self.P.d, self.n_params, nt), dtype=np.float64)
         with nogil:
@@ -488,6 +506,8 @@ cdef class Kernel:
 
     def linear(self, const double[::1] v, double[::1] out, n_threads=None):
         """out = Xa v: the raw predictions z for parameters v (length n)."""
+        _expect(v.shape[0], self.n_params, 'v')
+        _expect(out.shape[0], self.P.n, 'out')
         cdef int nt = self._threads(n_threads)
         cdef double[::1] work = np.empty(_workspace_size(self.P.d, self.n_params, nt), dtype=np.float64)
         with nogil:
@@ -498,6 +518,8 @@ cdef class Kernel:
 
     def transpose(self, const double[::1] r, double[::1] out, n_threads=None):
         """out = Xa^T r (length D), unscaled."""
+        _expect(r.shape[0], self.P.n, 'r')
+        _expect(out.shape[0], self.n_params, 'out')
         cdef int nt = self._threads(n_threads)
         cdef double[::1] work = np.empty(_workspace_size(self.P.d, self.n_params, nt), dtype=np.float64)
         with nogil:
@@ -508,6 +530,8 @@ cdef class Kernel:
 
     def diag_weighted(self, const double[::1] hw, double[::1] out, n_threads=None):
         """out = diag(Xa^T diag(hw) Xa); see the module-level diag_weighted."""
+        _expect(hw.shape[0], self.P.n, 'hw')
+        _expect(out.shape[0], self.n_params, 'out')
         diag_weighted(self, hw, out, n_threads)
 
     def descent_run(self, int mode, double[::1] w, double[::1] aux, double lr,
@@ -524,6 +548,11 @@ cdef class Kernel:
         O(n) and no pass over X: with z = linear(w) and zd = linear(d) cached, a line search
         evaluates loss_from_z(z + t * zd) at any step t for the price of a vector operation.
         """
+        _expect(z.shape[0], self.P.n, 'z')
+        if r is not None:
+            _expect(r.shape[0], self.P.n, 'r')
+        if h is not None:
+            _expect(h.shape[0], self.P.n, 'h')
         cdef Py_ssize_t i, n = self.P.n
         cdef double total = 0, l, ri, hi, wi
         cdef bint want_r = r is not None, want_h = h is not None

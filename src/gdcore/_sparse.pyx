@@ -636,6 +636,13 @@ cdef inline void _transpose(const SProblem* P, const double* r, double* out, bin
 # The Python-facing kernel object
 # ---------------------------------------------------------------------------------------------
 
+cdef int _expect(Py_ssize_t got, Py_ssize_t want, str name) except -1:
+    """The kernels write through raw pointers: refuse a buffer of the wrong length."""
+    if got != want:
+        raise ValueError(f"{name} has {got} elements, expected {want}")
+    return 0
+
+
 cdef class SparseKernel:
     """Validated CSR data of one objective, with the same methods as gdfast._core.Kernel.
 
@@ -728,6 +735,11 @@ cdef class SparseKernel:
     def cost_grad(self, const double[::1] w, double[::1] grad=None, double[:, ::1] hess=None,
                   n_threads=None):
         """Cost at w; fills grad (len D) and hess (D x D) when given. Releases the GIL."""
+        _expect(w.shape[0], self.n_params, 'w')
+        if grad is not None:
+            _expect(grad.shape[0], self.n_params, 'grad')
+        if hess is not None:
+            _expect(hess.shape[0] * hess.shape[1], self.n_params ** 2, 'hess')
         cdef int nc = self._chunks(n_threads, hess is not None)
         cdef double[::1] work = self._work(nc, hess is not None)
         cdef double* gp = NULL
@@ -744,6 +756,9 @@ cdef class SparseKernel:
     def hessp(self, const double[::1] w, const double[::1] v, double[::1] out, bint gram=False,
               n_threads=None):
         """out = Hessian(w) @ v (or Xa^T S Xa v with gram=True), without forming the Hessian."""
+        _expect(w.shape[0], self.n_params, 'w')
+        _expect(v.shape[0], self.n_params, 'v')
+        _expect(out.shape[0], self.n_params, 'out')
         cdef int nc = self._chunks(n_threads)
         cdef double[::1] work = self._work(nc)
         with nogil:
@@ -752,6 +767,9 @@ cdef class SparseKernel:
     def hessp_weighted(self, const double[::1] hw, const double[::1] v, double[::1] out,
                        n_threads=None):
         """out = Xa^T diag(hw) Xa v for precomputed weights hw (no penalty, no scaling)."""
+        _expect(hw.shape[0], self.P.n, 'hw')
+        _expect(v.shape[0], self.n_params, 'v')
+        _expect(out.shape[0], self.n_params, 'out')
         cdef int nc = self._chunks(n_threads)
         cdef double[::1] work = self._work(nc)
         with nogil:
@@ -767,6 +785,8 @@ cdef class SparseKernel:
 
     def diag_weighted(self, const double[::1] hw, double[::1] out, n_threads=None):
         """out = diag(Xa^T diag(hw) Xa), i.e. out[j] = sum_i hw[i] Xa[i, j]^2 (no penalty)."""
+        _expect(hw.shape[0], self.P.n, 'hw')
+        _expect(out.shape[0], self.n_params, 'out')
         cdef int nc = self._chunks(n_threads)
         cdef double[::1] work = self._work(nc)
         with nogil:
@@ -774,6 +794,8 @@ cdef class SparseKernel:
 
     def linear(self, const double[::1] v, double[::1] out, n_threads=None):
         """out = Xa v: the raw predictions z for parameters v (length n)."""
+        _expect(v.shape[0], self.n_params, 'v')
+        _expect(out.shape[0], self.P.n, 'out')
         cdef int nc = self._chunks(n_threads)
         cdef double[::1] work = self._work(nc)
         with nogil:
@@ -781,6 +803,8 @@ cdef class SparseKernel:
 
     def transpose(self, const double[::1] r, double[::1] out, n_threads=None):
         """out = Xa^T r (length D), unscaled."""
+        _expect(r.shape[0], self.P.n, 'r')
+        _expect(out.shape[0], self.n_params, 'out')
         cdef int nc = self._chunks(n_threads)
         cdef double[::1] work = self._work(nc)
         with nogil:
@@ -792,6 +816,11 @@ cdef class SparseKernel:
         O(n) and no pass over X (see gdfast._core.Kernel.loss_from_z). Blocks of rows go
         through the same flat loop as the passes, which vectorises on every instruction set.
         """
+        _expect(z.shape[0], self.P.n, 'z')
+        if r is not None:
+            _expect(r.shape[0], self.P.n, 'r')
+        if h is not None:
+            _expect(h.shape[0], self.P.n, 'h')
         cdef Py_ssize_t i0 = 0, m, k, n = self.P.n
         cdef double total = 0, scale = self.P.scale
         cdef double zb[BLOCK]
