@@ -8,7 +8,7 @@ precision, the most any method can reach.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable, cast
 
 import numpy as np
 import scipy.linalg
@@ -25,6 +25,7 @@ from ._common import (
     max_iter_message,
     state,
 )
+from ._objective import Objective
 from ._protocols import ObjectiveLike
 from ._result import OptimizeResult
 from ._validation import check_scalar
@@ -217,39 +218,104 @@ def _pcg(hessp: Any, g: np.ndarray, inv_diag: np.ndarray, rtol: float, max_iter:
     return d, max_iter
 
 
+class _CachedPredictions:
+    """Newton-CG's passes over a compiled kernel: z = Xa w is kept, so the gradient is one pass,
+    each Hessian-vector product one pass, the Jacobi preconditioner one pass, and a line-search
+    trial ``loss(z + t zd)`` costs O(n) with no pass over X."""
+
+    def __init__(self, obj: Objective, w: np.ndarray) -> None:
+        self.kernel, self.nt = obj._kernel, obj.n_threads
+        n, D, self.d = obj.n_samples, obj.n_params, obj.n_features
+        self.alpha = obj.alpha
+        self.penalty = np.full(D, obj.alpha)      # the penalty's Hessian: alpha on coef, 0 on intercept
+        self.penalty[self.d:] = 0.0
+        self.z = np.empty(n)
+        self.kernel.linear(w, self.z, self.nt)
+        self.r, self.h, self.trial, self.zd = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+        self.g, self.hv, self.diag = np.empty(D), np.empty(D), np.empty(D)
+
+    def _cost_from_z(self, z: np.ndarray, w: np.ndarray, r: np.ndarray | None = None,
+                     h: np.ndarray | None = None) -> float:
+        coef = w[:self.d]
+        return float(self.kernel.loss_from_z(z, r, h)) + 0.5 * self.alpha * float(coef @ coef)
+
+    def cost_gradient(self, w: np.ndarray) -> tuple[float, np.ndarray]:
+        c = self._cost_from_z(self.z, w, self.r, self.h)      # r = s loss'(z), h = s loss''(z)
+        self.kernel.transpose(self.r, self.g, self.nt)
+        self.g += self.penalty * w
+        return c, self.g
+
+    def preconditioner_diagonal(self) -> np.ndarray:
+        self.kernel.diag_weighted(self.h, self.diag, self.nt)
+        self.diag += self.penalty
+        return self.diag
+
+    def hessp(self, v: np.ndarray) -> np.ndarray:
+        self.kernel.hessp_weighted(self.h, v, self.hv, self.nt)
+        Hv: np.ndarray = self.hv + self.penalty * v
+        return Hv
+
+    def line(self, w: np.ndarray, d: np.ndarray) -> Callable[[float], float]:
+        self.kernel.linear(d, self.zd, self.nt)        # zd = Xa d: the change of z along d
+
+        def phi(t: float) -> float:
+            np.multiply(self.zd, t, out=self.trial)
+            np.add(self.trial, self.z, out=self.trial)
+            return self._cost_from_z(self.trial, w + t * d)
+        return phi
+
+    def advance(self, w: np.ndarray, t: float, d: np.ndarray) -> np.ndarray:
+        self.z += t * self.zd
+        return w + t * d
+
+
+class _ContractCalls:
+    """Newton-CG's passes over any object with the Objective contract: cost_gradient, hessp and
+    cost calls, and no preconditioner (the Hessian's diagonal needs a pass the contract lacks)."""
+
+    def __init__(self, obj: ObjectiveLike, w: np.ndarray) -> None:
+        self.obj, self.w = obj, w
+        self.ones = np.ones(obj.n_params)
+
+    def cost_gradient(self, w: np.ndarray) -> tuple[float, np.ndarray]:
+        self.w = w
+        c, g = self.obj.cost_gradient(w)
+        return float(c), g
+
+    def preconditioner_diagonal(self) -> np.ndarray:
+        return self.ones
+
+    def hessp(self, v: np.ndarray) -> np.ndarray:
+        return self.obj.hessp(self.w, v)
+
+    def line(self, w: np.ndarray, d: np.ndarray) -> Callable[[float], float]:
+        return lambda t: float(self.obj.cost(w + t * d))
+
+    def advance(self, w: np.ndarray, t: float, d: np.ndarray) -> np.ndarray:
+        return w + t * d
+
+
 def newton_cg(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float,
               callback: Callback | None, *, max_cg_iter: int | None = None) -> OptimizeResult:
     """Truncated Newton: the Newton step from preconditioned CG on Hessian-vector products.
 
-    Per outer iteration: the gradient (one pass over X, from the cached predictions z = Xa w),
-    the Jacobi preconditioner diag(H) (one pass), one pass per CG iteration, and zd = Xa d (one
-    pass) for the line search, whose trials cost O(n): ``loss(z + t zd)`` with no pass over X.
-    CG stops at the relative residual ``min(0.5, sqrt(max|g| / G))`` (inexact early, close to
-    exact near the optimum: superlinear convergence).
+    Per outer iteration on a gdfast.Objective: the gradient (one pass over X, from the cached
+    predictions z = Xa w), the Jacobi preconditioner diag(H) (one pass), one pass per CG
+    iteration, and zd = Xa d (one pass) for the line search, whose trials cost O(n):
+    ``loss(z + t zd)`` with no pass over X. Any other objective is driven through its
+    cost_gradient, hessp and cost (see :class:`_ContractCalls`). CG stops at the relative
+    residual ``min(0.5, sqrt(max|g| / G))`` (inexact early, close to exact near the optimum:
+    superlinear convergence).
     """
     D = obj.n_params
     if max_cg_iter is None:
         max_cg_iter = min(max(2 * D, 20), 500)
     max_cg_iter = check_scalar(max_cg_iter, "max_cg_iter", low=1, integer=True)
-    if not hasattr(obj, "_kernel"):
-        return _newton_cg_generic(obj, w, max_iter, tol, callback, max_cg_iter)
-    kernel, nt = obj._kernel, obj.n_threads
-    n, d_feat = obj.n_samples, obj.n_features
-    penalty = np.full(D, obj.alpha)               # the penalty's Hessian: alpha on coef, 0 on intercept
-    penalty[d_feat:] = 0.0
-
-    def cost_from_z(z: np.ndarray, w: np.ndarray, r: np.ndarray | None = None,
-                    h: np.ndarray | None = None) -> float:
-        coef = w[:d_feat]
-        return float(kernel.loss_from_z(z, r, h)) + 0.5 * obj.alpha * float(coef @ coef)
-
+    passes: _CachedPredictions | _ContractCalls = (
+        _CachedPredictions(cast(Objective, obj), w) if hasattr(obj, "_kernel")
+        else _ContractCalls(obj, w))
     scale = gradient_scale(obj, w)
     separation = SeparationCheck(obj)
-    z = np.empty(n)
-    kernel.linear(w, z, nt)
-    r, h, trial = np.empty(n), np.empty(n), np.empty(n)
-    zd = np.empty(n)
-    g, hv, diag = np.empty(D), np.empty(D), np.empty(D)
     costs: list[float] = []
     gnorms: list[float] = []
     steps: list[float] = []
@@ -258,9 +324,7 @@ def newton_cg(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float,
     refinement = Refinement()
     status, message = "max_iter", max_iter_message(max_iter)
     for it in range(max_iter + 1):
-        c = cost_from_z(z, w, r, h)               # r = s loss'(z), h = s loss''(z)
-        kernel.transpose(r, g, nt)
-        g += penalty * w
+        c, g = passes.cost_gradient(w)
         gmax = float(np.max(np.abs(g)))
         costs.append(c)
         gnorms.append(gmax)
@@ -278,17 +342,10 @@ def newton_cg(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float,
             status, message, best = "stopped", STOPPED_MESSAGE, (gmax, w, c)
             break
 
-        kernel.diag_weighted(h, diag, nt)
-        diag += penalty
+        diag = passes.preconditioner_diagonal()
         inv_diag = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 1.0)
-
-        def hessp(v: np.ndarray) -> np.ndarray:
-            kernel.hessp_weighted(h, v, hv, nt)
-            Hv: np.ndarray = hv + penalty * v
-            return Hv
-
         rtol = min(0.5, math.sqrt(gmax / scale)) if scale > 0 else 0.5
-        d, k = _pcg(hessp, g, inv_diag, rtol, max_cg_iter)
+        d, k = _pcg(passes.hessp, g, inv_diag, rtol, max_cg_iter)
         cg_iters.append(k)
         slope = float(d @ g)
         if not slope < 0:                          # CG failed to give descent: use the scaled gradient
@@ -297,85 +354,18 @@ def newton_cg(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float,
         if in_rounding_zone(slope, c) and refinement.finished(d, diag):
             status, message, best = "converged", FLOOR_MESSAGE.format(gmax), (gmax, w, c)
             break
-        kernel.linear(d, zd, nt)                  # zd = Xa d: the change of z along d
-
-        def phi(t: float) -> float:
-            np.multiply(zd, t, out=trial)
-            np.add(trial, z, out=trial)
-            return cost_from_z(trial, w + t * d)
-
-        t = _armijo(phi, c, slope)
+        t = _armijo(passes.line(w, d), c, slope)
         if t == 0.0:
             status = "converged"
             message = ("converged: no decrease of the cost is possible in double precision "
                        f"(max|gradient| = {best[0]:.3g})")
             break
         steps.append(t)
-        w = w + t * d
-        z += t * zd
+        w = passes.advance(w, t, d)
     assert best is not None
     hist = _ncg_history(costs, gnorms, steps, cg_iters)
     if status != "stopped" and separation.active and separation.separates(best[1]):
         return separation.result("newton-cg", best[1], best[2], len(steps), hist)
-    return finish("newton-cg", best[1], best[2], len(steps), status, message, hist)
-
-
-def _newton_cg_generic(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float,
-                       callback: Callback | None, max_cg_iter: int) -> OptimizeResult:
-    """Newton-CG over any object with the Objective contract (no cached predictions).
-
-    Each outer iteration costs one cost_gradient, one hessp per CG iteration (no
-    preconditioner: the Hessian's diagonal needs a pass the contract does not offer) and one
-    cost per line-search trial.
-    """
-    scale = gradient_scale(obj, w)
-    separation = SeparationCheck(obj)
-    ones = np.ones(obj.n_params)
-    costs: list[float] = []
-    gnorms: list[float] = []
-    steps: list[float] = []
-    cg_iters: list[int] = []
-    best = None
-    refinement = Refinement()
-    status, message = "max_iter", max_iter_message(max_iter)
-    for it in range(max_iter + 1):
-        c, g = obj.cost_gradient(w)
-        gmax = float(np.max(np.abs(g)))
-        costs.append(c)
-        gnorms.append(gmax)
-        if best is None or gmax < best[0]:
-            best = (gmax, w, c)
-        if gmax <= tol * scale:
-            status, message, best = "converged", converged_message(tol), (gmax, w, c)
-            break
-        if separation(w, c):
-            return separation.result("newton-cg", w, c, it, _ncg_history(costs, gnorms, steps, cg_iters))
-        if it == max_iter:
-            break
-        if it > 0 and callback is not None and callback(state(it, w, c, gmax, step=steps[-1],
-                                                              cg_iter=cg_iters[-1])):
-            status, message, best = "stopped", STOPPED_MESSAGE, (gmax, w, c)
-            break
-        rtol = min(0.5, math.sqrt(gmax / scale)) if scale > 0 else 0.5
-        point = w
-        d, k = _pcg(lambda v: obj.hessp(point, v), g, ones, rtol, max_cg_iter)
-        cg_iters.append(k)
-        slope = float(d @ g)
-        if not slope < 0:
-            d, slope = -g, -float(g @ g)
-        if in_rounding_zone(slope, c) and refinement.finished(d, ones):
-            status, message, best = "converged", FLOOR_MESSAGE.format(gmax), (gmax, w, c)
-            break
-        t = _armijo(lambda t: obj.cost(point + t * d), c, slope)
-        if t == 0.0:
-            status = "converged"
-            message = ("converged: no decrease of the cost is possible in double precision "
-                       f"(max|gradient| = {best[0]:.3g})")
-            break
-        steps.append(t)
-        w = w + t * d
-    assert best is not None
-    hist = _ncg_history(costs, gnorms, steps, cg_iters)
     return finish("newton-cg", best[1], best[2], len(steps), status, message, hist)
 
 
