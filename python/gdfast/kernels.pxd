@@ -91,6 +91,12 @@ cdef extern from *:
     #endif
     }
 
+    /* Ask for the bytes [p, p + bytes) to be brought into L2 (prefetcht1), one request per line. */
+    static inline void gd_prefetch_l2(const void *p, ptrdiff_t bytes) {
+        const char *c = (const char *)p;
+        for (ptrdiff_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 0, 2);
+    }
+
     /* The same for float32 rows, summed in float. */
     static inline void gd_dot4_f32(const float *x0, ptrdiff_t rs, const float *c, ptrdiff_t d,
                                    float *out) {
@@ -157,6 +163,7 @@ cdef extern from *:
                                 double* out) noexcept nogil
     void dot4_f32 "gd_dot4_f32"(const float* x, Py_ssize_t rs, const float* c, Py_ssize_t d,
                                 float* out) noexcept nogil
+    void prefetch_l2 "gd_prefetch_l2"(const void* p, Py_ssize_t nbytes) noexcept nogil
 
 
 ctypedef fused floating:
@@ -166,6 +173,22 @@ ctypedef fused floating:
 cdef enum:
     SQUARED_ERROR = 0     # loss codes, the same numbers as gdfast._core.LOSS_SQUARED / LOSS_LOG
     LOG_LOSS = 1
+
+
+cdef struct Prefetch:
+    # A cursor that requests X's bytes ahead of a pass that reads every row twice or more (z,
+    # then the gradient from L1). Between the two reads of a block the hardware prefetcher sees
+    # no new misses and the memory stream stalls; requesting the rows ~32 KiB ahead while the
+    # block is worked on keeps it going (1e6 x 100 float64: 1.2x; 1e6 x 20: 1.45x, one thread).
+    const char* next       # the next byte to request
+    const char* end        # one past the last byte of X
+    Py_ssize_t step        # bytes requested per four rows processed; 0: no prefetching
+
+
+cdef inline void prefetch_step(Prefetch* pf) noexcept nogil:
+    if pf != NULL and pf.step != 0 and pf.next < pf.end:
+        prefetch_l2(pf.next, min(pf.step, <Py_ssize_t>(pf.end - pf.next)))
+        pf.next += pf.step
 
 
 cdef struct Problem:
@@ -267,8 +290,11 @@ cdef inline double sum_f64(const double* a, Py_ssize_t m) noexcept nogil:
 
 
 cdef inline void block_linear(const floating* X, const Problem* P, Py_ssize_t i0, Py_ssize_t m,
-                        const double* coef, const float* coef_f, double b, double* z) noexcept nogil:
-    """z[k] = X[i0 + k] . coef + b for the m rows of the block (coef_f: coef as float32)."""
+                        const double* coef, const float* coef_f, double b, double* z,
+                        Prefetch* pf=NULL) noexcept nogil:
+    """z[k] = X[i0 + k] . coef + b for the m rows of the block (coef_f: coef as float32).
+
+    pf: an optional cursor advanced once per four rows (see Prefetch)."""
     cdef Py_ssize_t k, j
     cdef const floating* col
     cdef double c
@@ -277,11 +303,13 @@ cdef inline void block_linear(const floating* X, const Problem* P, Py_ssize_t i0
         k = 0
         if floating is double:
             while k + 4 <= m:
+                prefetch_step(pf)
                 dot4_f64(X + (i0 + k) * P.rs, P.rs, coef, P.d, z + k)
                 k += 4
         else:
             if coef_f != NULL:
                 while k + 4 <= m:
+                    prefetch_step(pf)
                     dot4_f32(X + (i0 + k) * P.rs, P.rs, coef_f, P.d, zf)
                     for j in range(4):
                         z[k + j] = zf[j]
@@ -308,7 +336,7 @@ cdef inline void block_linear(const floating* X, const Problem* P, Py_ssize_t i0
 
 
 cdef inline void block_transpose_add(const floating* X, const Problem* P, Py_ssize_t i0, Py_ssize_t m,
-                               const double* r, double* g, float* gf) noexcept nogil:
+                               const double* r, double* g, float* gf, Prefetch* pf=NULL) noexcept nogil:
     """g[:d] += X[block]^T r and g[d] += sum(r) when the model has an intercept.
 
     C path: four rows at a time, so that g is loaded and stored once per four rows. float32 rows
@@ -342,6 +370,7 @@ cdef inline void block_transpose_add(const floating* X, const Problem* P, Py_ssi
             for j in range(d):
                 gf[j] = 0
         while k + 4 <= m:
+            prefetch_step(pf)
             x0 = X + (i0 + k) * P.rs
             x1 = x0 + P.rs
             x2 = x1 + P.rs

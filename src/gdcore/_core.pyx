@@ -15,8 +15,8 @@ from libc.string cimport memset, memcpy
 from gdfast._descent cimport descent_loop
 from gdfast._loss cimport exp_nonpos, log1p_unit, log_loss_terms, squared_terms
 from gdfast.kernels cimport (
-    floating, Problem, LOG_LOSS, SQUARED_ERROR, dot_mixed, block_linear, block_transpose_add,
-    block_loss, block_square_add, hessian_rows, syrk_rows)
+    floating, Problem, Prefetch, LOG_LOSS, SQUARED_ERROR, dot_mixed, block_linear,
+    block_transpose_add, block_loss, block_square_add, hessian_rows, syrk_rows)
 
 import numpy as np
 
@@ -49,7 +49,9 @@ cdef extern from *:
     """
     int gd_cpu_supports(const char* isa) noexcept nogil
 
-DEF BLOCK = 256            # rows per block: 256 x 100 doubles = 200 KiB, well inside L2
+DEF BLOCK = 256            # the most rows per block (the scratch vectors hold BLOCK doubles)
+DEF L1_BLOCK_BYTES = 24576  # a block's rows fit in half of L1: the gradient re-reads them from L1
+DEF PREFETCH_LEAD = 32768   # bytes between a block's first row and the prefetch cursor
 DEF ACC_PAD = 8            # per-thread accumulators start on their own cache line
 DEF MIN_BLOCKS_PER_THREAD = 8
 DEF MAX_THREADED_HESSIAN = 1024   # above this many parameters the Hessian is built by one thread
@@ -169,9 +171,40 @@ cdef inline bint _float_safe(const Problem* P, const double* v) noexcept nogil:
     return total * P.xmax < 1e30
 
 
+cdef inline Py_ssize_t _block_rows(const Problem* P) noexcept nogil:
+    """Rows per block: L1_BLOCK_BYTES of rows on the C path (a multiple of 4, 16 to BLOCK)."""
+    cdef Py_ssize_t rows
+    if P.cs != 1:
+        return BLOCK
+    rows = L1_BLOCK_BYTES // (P.d * (4 if P.f32 else 8))
+    rows -= rows % 4
+    return max(16, min(BLOCK, rows))
+
+
+cdef inline Prefetch _prefetch(const floating* X, const Problem* P, int reads) noexcept nogil:
+    """A prefetch cursor for a pass that reads each row `reads` times; a no-op unless the rows
+    are contiguous (on strided rows it would fetch the gaps too)."""
+    cdef Prefetch pf
+    pf.next = <const char*>X
+    pf.end = <const char*>(X + P.n * P.rs)
+    pf.step = 0
+    if P.cs == 1 and P.rs == P.d:
+        pf.step = (4 * P.d * <Py_ssize_t>sizeof(floating)) // reads
+    return pf
+
+
+cdef inline void _prefetch_at(Prefetch* pf, const floating* X, const Problem* P,
+                              Py_ssize_t i0) noexcept nogil:
+    """Keep the cursor at least PREFETCH_LEAD bytes ahead of row i0 (a thread's first block,
+    or after a block that was not a multiple of four rows)."""
+    cdef const char* at = <const char*>(X + i0 * P.rs) + PREFETCH_LEAD
+    if pf.next < at:
+        pf.next = at
+
+
 cdef inline int _clamp_threads(int nt, Py_ssize_t nblocks) noexcept nogil:
-    # Waking a thread costs microseconds: below MIN_BLOCKS_PER_THREAD blocks per thread it is
-    # not worth it (a 1000 x 10 gradient takes a few microseconds on one core).
+    # Waking a thread costs microseconds: below MIN_BLOCKS_PER_THREAD blocks (of BLOCK rows) per
+    # thread it is not worth it (a 1000 x 10 gradient takes a few microseconds on one core).
     cdef Py_ssize_t most = nblocks // MIN_BLOCKS_PER_THREAD
     if nt > most:
         nt = <int>most
@@ -198,9 +231,11 @@ cdef double _pass(const floating* X, const Problem* P, const double* w, double* 
     One pass over X. work holds _workspace_size(d, D, nt) doubles.
     """
     cdef Py_ssize_t d = P.d, D = P.d + P.fit_intercept
-    cdef Py_ssize_t nblocks = (P.n + BLOCK - 1) // BLOCK
+    cdef Py_ssize_t bm = _block_rows(P)
+    cdef Py_ssize_t nblocks = (P.n + bm - 1) // bm
     cdef Py_ssize_t blk, i0, m, j, k, pending = 0
     cdef Py_ssize_t hrows = _hess_rows(D)
+    cdef Prefetch pf
     cdef double b = w[d] if P.fit_intercept else 0.0
     cdef double cost = 0, pen = 0
     cdef double* hbuf
@@ -211,7 +246,7 @@ cdef double _pass(const floating* X, const Problem* P, const double* w, double* 
     cdef int t
     if H != NULL and D > MAX_THREADED_HESSIAN:
         nt = 1              # a private D x D Hessian per thread would cost too much memory
-    nt = _clamp_threads(nt, nblocks)
+    nt = _clamp_threads(nt, (P.n + BLOCK - 1) // BLOCK)
     # per-thread accumulators hold D gradient entries and the loss sum at [D]
     for t in range(nt):
         memset(work + t * _thread_size(d, D), 0, (D + 1) * sizeof(double))
@@ -232,16 +267,18 @@ cdef double _pass(const floating* X, const Problem* P, const double* w, double* 
             Ht = H if t == 0 else hbase + (t - 1) * D * D
             hbuf = hbase + (nt - 1) * D * D + t * hrows * D
             pending = 0
+            pf = _prefetch(X, P, 2 if grad != NULL else 1)
             for blk in range(nblocks * t // nt, nblocks * (t + 1) // nt):
-                i0 = blk * BLOCK
-                m = min(BLOCK, P.n - i0)
-                block_linear(X, P, i0, m, w, coef_f, b, s.z)
+                i0 = blk * bm
+                m = min(bm, P.n - i0)
+                _prefetch_at(&pf, X, P, i0)
+                block_linear(X, P, i0, m, w, coef_f, b, s.z, &pf)
                 s.acc[D] += block_loss(P, i0, m, s.z, s.r, s.h)
                 if grad != NULL:
-                    block_transpose_add(X, P, i0, m, s.r, s.acc, s.gf)
+                    block_transpose_add(X, P, i0, m, s.r, s.acc, s.gf, &pf)
                 hessian_rows(X, P, i0, m, s.h, hbuf + pending * D)
                 pending = pending + m
-                if pending + BLOCK > hrows:
+                if pending + bm > hrows:
                     syrk_rows(hbuf, pending, D, Ht)
                     pending = 0
             syrk_rows(hbuf, pending, D, Ht)
@@ -252,13 +289,15 @@ cdef double _pass(const floating* X, const Problem* P, const double* w, double* 
     else:
         with parallel(num_threads=nt):
             s = _scratch(work, d, D, threadid())
+            pf = _prefetch(X, P, 2 if grad != NULL else 1)
             for blk in prange(nblocks, schedule='static'):
-                i0 = blk * BLOCK
-                m = min(BLOCK, P.n - i0)
-                block_linear(X, P, i0, m, w, coef_f, b, s.z)
+                i0 = blk * bm
+                m = min(bm, P.n - i0)
+                _prefetch_at(&pf, X, P, i0)
+                block_linear(X, P, i0, m, w, coef_f, b, s.z, &pf)
                 s.acc[D] += block_loss(P, i0, m, s.z, s.r, s.h)
                 if grad != NULL:
-                    block_transpose_add(X, P, i0, m, s.r, s.acc, s.gf)
+                    block_transpose_add(X, P, i0, m, s.r, s.acc, s.gf, &pf)
 
     # The loss sums sit at [D]; reduce D + 1 entries in thread order (fixed per thread count).
     cdef double* total = _reduce(work, d, D, nt, D + 1)
@@ -292,16 +331,18 @@ cdef void _hessp_pass(const floating* X, const Problem* P, const double* w, cons
     - otherwise c = s * loss''(z(w)), plus the penalty: the Hessian at w times v.
     """
     cdef Py_ssize_t d = P.d, D = P.d + P.fit_intercept
-    cdef Py_ssize_t nblocks = (P.n + BLOCK - 1) // BLOCK
+    cdef Py_ssize_t bm = _block_rows(P)
+    cdef Py_ssize_t nblocks = (P.n + bm - 1) // bm
     cdef Py_ssize_t blk, i0, m, j, k
     cdef bint at_w = hw == NULL and not gram
+    cdef Prefetch pf
     cdef double b = w[d] if (at_w and P.fit_intercept) else 0.0
     cdef double vb = v[d] if P.fit_intercept else 0.0
     cdef float* w_f = NULL
     cdef float* v_f = NULL
     cdef Scratch s
     cdef int t
-    nt = _clamp_threads(nt, nblocks)
+    nt = _clamp_threads(nt, (P.n + BLOCK - 1) // BLOCK)
     for t in range(nt):
         memset(work + t * _thread_size(d, D), 0, (D + 1) * sizeof(double))
     if floating is float:
@@ -311,10 +352,12 @@ cdef void _hessp_pass(const floating* X, const Problem* P, const double* w, cons
             w_f = _float_copy(work, d, D, nt, 0, w)
     with parallel(num_threads=nt):
         s = _scratch(work, d, D, threadid())
+        pf = _prefetch(X, P, 3 if at_w else 2)
         for blk in prange(nblocks, schedule='static'):
-            i0 = blk * BLOCK
-            m = min(BLOCK, P.n - i0)
-            block_linear(X, P, i0, m, v, v_f, vb, s.t)          # t = Xa v
+            i0 = blk * bm
+            m = min(bm, P.n - i0)
+            _prefetch_at(&pf, X, P, i0)
+            block_linear(X, P, i0, m, v, v_f, vb, s.t, &pf)     # t = Xa v
             if hw != NULL:
                 for k in range(m):
                     s.t[k] *= hw[i0 + k]
@@ -323,11 +366,11 @@ cdef void _hessp_pass(const floating* X, const Problem* P, const double* w, cons
                     for k in range(m):
                         s.t[k] *= P.sw[i0 + k]
             else:
-                block_linear(X, P, i0, m, w, w_f, b, s.z)
+                block_linear(X, P, i0, m, w, w_f, b, s.z, &pf)
                 block_loss(P, i0, m, s.z, s.r, s.h)
                 for k in range(m):
                     s.t[k] *= s.h[k]
-            block_transpose_add(X, P, i0, m, s.t, s.acc, s.gf)
+            block_transpose_add(X, P, i0, m, s.t, s.acc, s.gf, &pf)
     cdef double* total = _reduce(work, d, D, nt, D)
     for j in range(D):
         out[j] = total[j]
