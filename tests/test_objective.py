@@ -230,3 +230,21 @@ def test_cached_prediction_kernels(dtype, order):
     assert rel(out + pen, ref.gradient(w)) < tol
     k.hessp_weighted(h, v, out)
     assert rel(out + 0.3 * np.r_[v[:-1], 0.0], ref.hessp(w, v)) < tol
+
+
+@pytest.mark.parametrize("isa", _dispatch.available())
+def test_hessian_at_every_width_against_reference(isa):
+    """The Hessian's register-tiled block loop (tiles of 4 columns by 1-3 vectors of rows, masked
+    at the edges) and its dsyrk fallback above GRAM_MAX_D, at widths around every tile edge and
+    at row counts that end a batch early or late."""
+    for d, n in [(1, 5), (2, 300), (3, 301), (4, 1000), (5, 999), (7, 64), (8, 2050), (9, 333),
+                 (15, 700), (16, 1500), (17, 811), (23, 401), (24, 257), (25, 1203), (33, 655),
+                 (100, 913), (256, 300), (300, 310)]:
+        X, y, w = make_problem(n=n, d=d, loss="log_loss", seed=d)
+        for fit_intercept in (True, False):
+            fast, ref = pair(X, y, loss="log_loss", alpha=0.01, fit_intercept=fit_intercept)
+            fast._kernel = fast._build_kernel(_dispatch.load(isa))
+            wv = w_for(fast, w)
+            H = fast.hessian(wv)
+            assert rel(H, ref.hessian(wv)) < 1e-12, (d, n, fit_intercept)
+            assert np.array_equal(H, H.T)
