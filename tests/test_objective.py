@@ -1,5 +1,6 @@
 """gdfast.Objective against gdfast.reference, finite differences and scikit-learn's metrics."""
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -248,3 +249,14 @@ def test_hessian_at_every_width_against_reference(isa):
             H = fast.hessian(wv)
             assert rel(H, ref.hessian(wv)) < 1e-12, (d, n, fit_intercept)
             assert np.array_equal(H, H.T)
+
+
+@pytest.mark.parametrize("isa", _dispatch.available())
+def test_stream_sum_probe_sums_every_element_once(isa):
+    """The benchmark's bandwidth probe must read all of the array, once, on any thread count."""
+    a = np.random.default_rng(4).standard_normal(100_003)
+    for n_threads in (None, 1, 2, 3):
+        got = _dispatch.load(isa).stream_sum(a, n_threads)
+        assert abs(got - math.fsum(a)) <= 1e-12 * np.abs(a).sum()
+    assert _dispatch.load(isa).stream_sum(a[:0]) == 0.0
+    assert _dispatch.load(isa).stream_sum(a[:5], 8) == pytest.approx(math.fsum(a[:5]), rel=1e-15)

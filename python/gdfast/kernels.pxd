@@ -136,13 +136,15 @@ cdef extern from *:
         gd_vec c10 = GD_ZERO(), c11 = GD_ZERO(), c12 = GD_ZERO(), c13 = GD_ZERO();
         gd_vec c20 = GD_ZERO(), c21 = GD_ZERO(), c22 = GD_ZERO(), c23 = GD_ZERO();
         ptrdiff_t nb = D - b0 < 4 ? D - b0 : 4;
+        /* columns past D read column D - 1 instead (in bounds, never stored): no branch below */
+        const double *s0 = S + b0, *s1 = s0 + (nb > 1), *s2 = s0 + (nb > 2 ? 2 : nb - 1),
+                     *s3 = s0 + nb - 1;
         const double *s = S;
         for (ptrdiff_t i = 0; i < m; i++, s += D) {
             gd_vec x0, x1, x2;
-            gd_vec y0 = GD_BCAST(s[b0]);
-            gd_vec y1 = GD_BCAST(nb > 1 ? s[b0 + 1] : 0.0);
-            gd_vec y2 = GD_BCAST(nb > 2 ? s[b0 + 2] : 0.0);
-            gd_vec y3 = GD_BCAST(nb > 3 ? s[b0 + 3] : 0.0);
+            ptrdiff_t o = i * D;
+            gd_vec y0 = GD_BCAST(s0[o]), y1 = GD_BCAST(s1[o]);
+            gd_vec y2 = GD_BCAST(s2[o]), y3 = GD_BCAST(s3[o]);
             x0 = GD_LOAD(k0, s + a0);
             c00 = GD_FMA(x0, y0, c00); c01 = GD_FMA(x0, y1, c01);
             c02 = GD_FMA(x0, y2, c02); c03 = GD_FMA(x0, y3, c03);
@@ -560,23 +562,28 @@ cdef inline double block_loss(const Problem* P, Py_ssize_t i0, Py_ssize_t m, dou
 cdef inline void hessian_rows(const floating* X, const Problem* P, Py_ssize_t i0, Py_ssize_t m,
                         const double* h, double* buf) noexcept nogil:
     """Rows i0..i0+m of Xa scaled by sqrt(h), into buf (row-major, D doubles a row)."""
-    cdef Py_ssize_t k, j
+    cdef Py_ssize_t k, k0, mm, j
     cdef Py_ssize_t D = P.d + P.fit_intercept
+    cdef double sq[64]
     cdef double sk
     cdef double* dst
     cdef const floating* src
-    for k in range(m):
-        sk = sqrt(h[k])                 # h >= 0 for both losses and non-negative weights
-        dst = buf + k * D
-        if P.cs == 1:
-            src = X + (i0 + k) * P.rs
-            for j in range(P.d):
-                dst[j] = sk * src[j]
-        else:
-            for j in range(P.d):
-                dst[j] = sk * X[j * P.cs + i0 + k]
-        if P.fit_intercept:
-            dst[P.d] = sk
+    for k0 in range(0, m, 64):
+        mm = min(64, m - k0)
+        for k in range(mm):
+            sq[k] = sqrt(h[k0 + k])     # h >= 0 for both losses and non-negative weights
+        for k in range(mm):
+            sk = sq[k]
+            dst = buf + (k0 + k) * D
+            if P.cs == 1:
+                src = X + (i0 + k0 + k) * P.rs
+                for j in range(P.d):
+                    dst[j] = sk * src[j]
+            else:
+                for j in range(P.d):
+                    dst[j] = sk * X[j * P.cs + i0 + k0 + k]
+            if P.fit_intercept:
+                dst[P.d] = sk
 
 
 cdef inline void syrk_rows(double* buf, Py_ssize_t rows, Py_ssize_t D, double* H) noexcept nogil:

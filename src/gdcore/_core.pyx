@@ -98,6 +98,43 @@ def elementary_functions(const double[::1] x, double[::1] exp_out, double[::1] l
         log1p_out[i] = log1p_unit(e, u, 1.0 / u)
 
 
+cdef double _stream_part(const double* x, Py_ssize_t n) noexcept nogil:
+    # sixteen partial sums: two vectors of independent chains, so the loop is bound by memory,
+    # not by the latency of the additions
+    cdef double acc[16]
+    cdef Py_ssize_t j = 0, l
+    for l in range(16):
+        acc[l] = 0
+    while j + 16 <= n:
+        for l in range(16):
+            acc[l] += x[j + l]
+        j += 16
+    while j < n:
+        acc[0] += x[j]
+        j += 1
+    for l in range(8):
+        acc[l] += acc[l + 8]
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+
+def stream_sum(const double[::1] a, n_threads=None):
+    """sum(a), reading a once as a stream: the benchmark's read-bandwidth probe, which the
+    kernels' reads of X are measured against. Each thread sums one contiguous part; the parts
+    are added in thread order."""
+    cdef Py_ssize_t n = a.shape[0]
+    cdef int nt = max(1, gd_max_threads() if n_threads is None else <int>n_threads), t
+    cdef double[::1] part = np.zeros(nt * ACC_PAD)
+    cdef double total = 0
+    if n == 0:
+        return 0.0
+    with nogil, parallel(num_threads=nt):
+        t = threadid()
+        part[t * ACC_PAD] = _stream_part(&a[0] + n * t // nt, n * (t + 1) // nt - n * t // nt)
+    for t in range(nt):
+        total += part[t * ACC_PAD]
+    return total
+
+
 # ---------------------------------------------------------------------------------------------
 # Whole passes over X
 #
