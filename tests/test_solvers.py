@@ -626,3 +626,16 @@ def test_bad_arguments_name_the_argument(method, kwargs, error, match):
     X, y, _ = make_problem(n=20, d=2)
     with pytest.raises(error, match=match):
         gdfast.minimize(gdfast.Objective(X, y), method=method, **kwargs)
+
+
+@pytest.mark.parametrize("method", ["gd", "nesterov", "sgd", "adam", "auto"])
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error"])
+def test_all_zero_features_without_penalty_or_intercept(method, loss):
+    """Xa = 0 and alpha = 0: the cost is flat, the curvature bound is 0, and the automatic step
+    must not divide by it (hypothesis found X = [[0]])."""
+    obj = gdfast.Objective(np.zeros((3, 2)), np.array([1.0, 0.0, 1.0]), loss=loss, alpha=0.0,
+                           fit_intercept=False)
+    assert obj.curvature_bound() == 0.0
+    res = gdfast.minimize(obj, method=method, max_iter=5)
+    assert np.array_equal(res.x, np.zeros(2))
+    assert np.isfinite(res.fun)

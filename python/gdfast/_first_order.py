@@ -33,6 +33,13 @@ _ELEMENTS_PER_CHUNK = 1e8
 _MAX_CHUNK_ITER = 1000
 
 
+def auto_step(obj: ObjectiveLike) -> float:
+    """``1 / L``, the step of ``learning_rate="auto"``. L = 0 only when Xa = 0 and alpha = 0:
+    the gradient is then zero everywhere and any step is exact, so 1."""
+    L = obj.curvature_bound()
+    return 1.0 / L if L > 0 else 1.0
+
+
 def resolve_learning_rate(obj: ObjectiveLike, learning_rate: Any, allowed: tuple[str, ...] = ("auto",)
                           ) -> float | str:
     """A positive float, or one of the ``allowed`` strings ("auto" becomes ``1 / L``)."""
@@ -40,7 +47,7 @@ def resolve_learning_rate(obj: ObjectiveLike, learning_rate: Any, allowed: tuple
         if learning_rate not in allowed:
             raise ValueError(f"learning_rate must be a positive number or one of "
                              f"{', '.join(map(repr, allowed))}; got {learning_rate!r}")
-        return 1.0 / obj.curvature_bound() if learning_rate == "auto" else learning_rate
+        return auto_step(obj) if learning_rate == "auto" else learning_rate
     return check_scalar(learning_rate, "learning_rate", low=0.0, low_inclusive=False)
 
 
@@ -52,7 +59,7 @@ def _first_step(obj: ObjectiveLike) -> float:
     per accepted iteration up to what the line search allows.
     """
     if not hasattr(obj, "_kernel"):                # no compiled pass for the trace: 1/L instead
-        return 1.0 / obj.curvature_bound()
+        return auto_step(obj)
     s = np.full(obj.n_samples, 1.0 / obj.n_samples) if obj.sample_weight is None else \
         obj.sample_weight / obj.sample_weight.sum()
     diag = np.empty(obj.n_params)
@@ -141,7 +148,7 @@ def gd(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float, callback: C
     return _descent("gd", _core.DESCENT_FIXED, obj, w, float(lr), max_iter, tol, callback,
                     f"learning_rate={lr:.6g}",
                     lambda: "The step is too large for this data; use learning_rate='auto' (about "
-                            f"{1.0 / obj.curvature_bound():.3g} here), 'backtracking', or a "
+                            f"{auto_step(obj):.3g} here), 'backtracking', or a "
                             "smaller value.")
 
 
@@ -159,4 +166,4 @@ def nesterov(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float, callb
     return _descent("nesterov", _core.DESCENT_NESTEROV, obj, w, float(lr), max_iter, tol, callback,
                     f"learning_rate={lr:.6g}",
                     lambda: "The step is too large for this data; use learning_rate='auto' (about "
-                            f"{1.0 / obj.curvature_bound():.3g} here) or a smaller value.")
+                            f"{auto_step(obj):.3g} here) or a smaller value.")

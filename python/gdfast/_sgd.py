@@ -85,9 +85,10 @@ def _auto_sgd_step(obj: Objective, batch_size: int, factors: np.ndarray | None) 
         row_max = max(row_max, float(sq.max()))
     L_max = c * row_max + obj.alpha
     if n == 1:
-        return 1.0 / L_max
-    L_B = n * (b - 1) / (b * (n - 1)) * L + (n - b) / (b * (n - 1)) * L_max
-    return 1.0 / L_B
+        L_B = L_max
+    else:
+        L_B = n * (b - 1) / (b * (n - 1)) * L + (n - b) / (b * (n - 1)) * L_max
+    return 1.0 / L_B if L_B > 0 else 1.0        # L_B = 0: Xa = 0, alpha = 0, a flat cost
 
 
 def _run(method: str, obj: Objective, w: np.ndarray, max_iter: int, tol: float,

@@ -197,6 +197,51 @@ cdef extern from *:
     #endif
     }
 
+    /* g[j] += x0[j] r[0] + x1[j] r[1] + x2[j] r[2] + x3[j] r[3] for j < d (rows x_k = x0 + k rs):
+       the gradient update of four rows, g loaded and stored once. Returns 0 when the module has
+       no vector path (the caller's plain loop runs instead). */
+    static inline int gd_axpy4_f64(const double *x0, ptrdiff_t rs, const double *r, ptrdiff_t d,
+                                   double *g) {
+    #if defined(__AVX512F__)
+        const double *x1 = x0 + rs, *x2 = x1 + rs, *x3 = x2 + rs;
+        __m512d r0 = _mm512_set1_pd(r[0]), r1 = _mm512_set1_pd(r[1]);
+        __m512d r2 = _mm512_set1_pd(r[2]), r3 = _mm512_set1_pd(r[3]);
+        for (ptrdiff_t j = 0; j < d; j += 8) {
+            __mmask8 m = d - j >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (d - j)) - 1u);
+            __m512d a = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(m, x0 + j), r0, _mm512_maskz_loadu_pd(m, g + j));
+            __m512d b = _mm512_mul_pd(_mm512_maskz_loadu_pd(m, x1 + j), r1);
+            a = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(m, x2 + j), r2, a);
+            b = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(m, x3 + j), r3, b);
+            _mm512_mask_storeu_pd(g + j, m, _mm512_add_pd(a, b));
+        }
+        return 1;
+    #else
+        (void)x0; (void)rs; (void)r; (void)d; (void)g;
+        return 0;
+    #endif
+    }
+
+    static inline int gd_axpy4_f32(const float *x0, ptrdiff_t rs, const float *r, ptrdiff_t d,
+                                   float *g) {
+    #if defined(__AVX512F__)
+        const float *x1 = x0 + rs, *x2 = x1 + rs, *x3 = x2 + rs;
+        __m512 r0 = _mm512_set1_ps(r[0]), r1 = _mm512_set1_ps(r[1]);
+        __m512 r2 = _mm512_set1_ps(r[2]), r3 = _mm512_set1_ps(r[3]);
+        for (ptrdiff_t j = 0; j < d; j += 16) {
+            __mmask16 m = d - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (d - j)) - 1u);
+            __m512 a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x0 + j), r0, _mm512_maskz_loadu_ps(m, g + j));
+            __m512 b = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x1 + j), r1);
+            a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x2 + j), r2, a);
+            b = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x3 + j), r3, b);
+            _mm512_mask_storeu_ps(g + j, m, _mm512_add_ps(a, b));
+        }
+        return 1;
+    #else
+        (void)x0; (void)rs; (void)r; (void)d; (void)g;
+        return 0;
+    #endif
+    }
+
     /* Ask for the bytes [p, p + bytes) to be brought into L2 (prefetcht1), one request per line. */
     static inline void gd_prefetch_l2(const void *p, ptrdiff_t bytes) {
         const char *c = (const char *)p;
@@ -270,6 +315,10 @@ cdef extern from *:
     void dot4_f32 "gd_dot4_f32"(const float* x, Py_ssize_t rs, const float* c, Py_ssize_t d,
                                 float* out) noexcept nogil
     void prefetch_l2 "gd_prefetch_l2"(const void* p, Py_ssize_t nbytes) noexcept nogil
+    int axpy4_f64 "gd_axpy4_f64"(const double* x, Py_ssize_t rs, const double* r, Py_ssize_t d,
+                                 double* g) noexcept nogil
+    int axpy4_f32 "gd_axpy4_f32"(const float* x, Py_ssize_t rs, const float* r, Py_ssize_t d,
+                                 float* g) noexcept nogil
     int gram_available "gd_gram_available"() noexcept nogil
     int gram_upper "gd_gram_upper"(const double* S, Py_ssize_t m, Py_ssize_t D, double* H) noexcept nogil
 
@@ -463,7 +512,8 @@ cdef inline void block_transpose_add(const floating* X, const Problem* P, Py_ssi
     cdef const floating* x2
     cdef const floating* x3
     cdef double r0, r1, r2, r3, rmax = 0
-    cdef float f0, f1, f2, f3
+    cdef float f0
+    cdef float rf[4]
     if floating is float:
         for k in range(m):
             rmax = fmax(rmax, fabs(r[k]))
@@ -490,13 +540,14 @@ cdef inline void block_transpose_add(const floating* X, const Problem* P, Py_ssi
             x2 = x1 + P.rs
             x3 = x2 + P.rs
             if floating is float:
-                f0 = <float>r[k]
-                f1 = <float>r[k + 1]
-                f2 = <float>r[k + 2]
-                f3 = <float>r[k + 3]
-                for j in range(d):
-                    gf[j] += (x0[j] * f0 + x1[j] * f1) + (x2[j] * f2 + x3[j] * f3)
-            else:
+                rf[0] = <float>r[k]
+                rf[1] = <float>r[k + 1]
+                rf[2] = <float>r[k + 2]
+                rf[3] = <float>r[k + 3]
+                if not axpy4_f32(x0, P.rs, rf, d, gf):
+                    for j in range(d):
+                        gf[j] += (x0[j] * rf[0] + x1[j] * rf[1]) + (x2[j] * rf[2] + x3[j] * rf[3])
+            elif not axpy4_f64(x0, P.rs, r + k, d, g):
                 r0 = r[k]
                 r1 = r[k + 1]
                 r2 = r[k + 2]
