@@ -429,37 +429,46 @@ cdef void _hessp_pass(const floating* X, const Problem* P, const double* w, cons
 cdef void _linear_pass(const floating* X, const Problem* P, const double* v, double* out,
                        int nt, double* work) noexcept nogil:
     """out = Xa v (length n)."""
-    cdef Py_ssize_t nblocks = (P.n + BLOCK - 1) // BLOCK
+    cdef Py_ssize_t bm = _block_rows(P)
+    cdef Py_ssize_t nblocks = (P.n + bm - 1) // bm
     cdef Py_ssize_t blk, i0, m
     cdef double vb = v[P.d] if P.fit_intercept else 0.0
     cdef float* v_f = NULL
-    nt = _clamp_threads(nt, nblocks)
+    cdef Prefetch pf
+    nt = _clamp_threads(nt, (P.n + BLOCK - 1) // BLOCK)
     if floating is float:
         if _float_safe(P, v):
             v_f = _float_copy(work, P.d, P.d + P.fit_intercept, nt, 1, v)
-    for blk in prange(nblocks, schedule='static', num_threads=nt):
-        i0 = blk * BLOCK
-        m = min(BLOCK, P.n - i0)
-        block_linear(X, P, i0, m, v, v_f, vb, out + i0)
+    with parallel(num_threads=nt):
+        pf = _prefetch(X, P, 1)
+        for blk in prange(nblocks, schedule='static'):
+            i0 = blk * bm
+            m = min(bm, P.n - i0)
+            _prefetch_at(&pf, X, P, i0)
+            block_linear(X, P, i0, m, v, v_f, vb, out + i0, &pf)
 
 
 cdef void _transpose_pass(const floating* X, const Problem* P, const double* r, double* out,
                           int nt, double* work) noexcept nogil:
     """out = Xa^T r (length D), unscaled."""
     cdef Py_ssize_t d = P.d, D = P.d + P.fit_intercept
-    cdef Py_ssize_t nblocks = (P.n + BLOCK - 1) // BLOCK
+    cdef Py_ssize_t bm = _block_rows(P)
+    cdef Py_ssize_t nblocks = (P.n + bm - 1) // bm
     cdef Py_ssize_t blk, i0, m
     cdef Scratch s
+    cdef Prefetch pf
     cdef int t
-    nt = _clamp_threads(nt, nblocks)
+    nt = _clamp_threads(nt, (P.n + BLOCK - 1) // BLOCK)
     for t in range(nt):
         memset(work + t * _thread_size(d, D), 0, (D + 1) * sizeof(double))
     with parallel(num_threads=nt):
         s = _scratch(work, d, D, threadid())
+        pf = _prefetch(X, P, 1)
         for blk in prange(nblocks, schedule='static'):
-            i0 = blk * BLOCK
-            m = min(BLOCK, P.n - i0)
-            block_transpose_add(X, P, i0, m, r + i0, s.acc, s.gf)
+            i0 = blk * bm
+            m = min(bm, P.n - i0)
+            _prefetch_at(&pf, X, P, i0)
+            block_transpose_add(X, P, i0, m, r + i0, s.acc, s.gf, &pf)
     cdef double* total = _reduce(work, d, D, nt, D)
     for j in range(D):
         out[j] = total[j]
