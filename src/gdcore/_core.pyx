@@ -119,19 +119,23 @@ cdef double _stream_part(const double* x, Py_ssize_t n) noexcept nogil:
 
 def stream_sum(const double[::1] a, n_threads=None):
     """sum(a), reading a once as a stream: the benchmark's read-bandwidth probe, which the
-    kernels' reads of X are measured against. Each thread sums one contiguous part; the parts
-    are added in thread order."""
-    cdef Py_ssize_t n = a.shape[0]
-    cdef int nt = max(1, gd_max_threads() if n_threads is None else <int>n_threads), t
-    cdef double[::1] part = np.zeros(nt * ACC_PAD)
+    kernels' reads of X are measured against.
+
+    The threads take 1 MiB chunks as they go (a thread that starts late, as an idle virtual CPU
+    does, is not waited for), and the chunks' sums are added in chunk order: the same bits on
+    any thread count.
+    """
+    cdef Py_ssize_t n = a.shape[0], chunk = 131072, nchunks = (n + chunk - 1) // chunk, c, lo
+    cdef int nt = max(1, gd_max_threads() if n_threads is None else <int>n_threads)
+    cdef double[::1] part = np.zeros(max(nchunks, 1))
     cdef double total = 0
     if n == 0:
         return 0.0
-    with nogil, parallel(num_threads=nt):
-        t = threadid()
-        part[t * ACC_PAD] = _stream_part(&a[0] + n * t // nt, n * (t + 1) // nt - n * t // nt)
-    for t in range(nt):
-        total += part[t * ACC_PAD]
+    for c in prange(nchunks, nogil=True, schedule='dynamic', num_threads=nt):
+        lo = c * chunk
+        part[c] = _stream_part(&a[0] + lo, min(chunk, n - lo))
+    for c in range(nchunks):
+        total += part[c]
     return total
 
 
