@@ -244,8 +244,14 @@ cdef extern from *:
 
     /* Ask for the bytes [p, p + bytes) to be brought into L2 (prefetcht1), one request per line. */
     static inline void gd_prefetch_l2(const void *p, ptrdiff_t bytes) {
-        const char *c = (const char *)p;
-        for (ptrdiff_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 0, 2);
+        const char *c = (const char *)p, *e = c + bytes;
+        for (; c + 256 <= e; c += 256) {          /* unrolled: the loop was 4 instructions a line */
+            __builtin_prefetch(c, 0, 2);
+            __builtin_prefetch(c + 64, 0, 2);
+            __builtin_prefetch(c + 128, 0, 2);
+            __builtin_prefetch(c + 192, 0, 2);
+        }
+        for (; c < e; c += 64) __builtin_prefetch(c, 0, 2);
     }
 
     /* The same for float32 rows, summed in float. */
