@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/report.py            # full sizes (about the targets of the performance issue)
+    python benchmarks/report.py            # full sizes (about the targets of the performance issue);
+                                           # benchmarks/PROFILE.md is appended to RESULTS.md
     python benchmarks/report.py --quick    # tiny sizes, seconds (checks the harness only)
 
 Any other option of ``python -m gdfast.bench --help`` is passed through. Without ``--output`` the
@@ -34,11 +35,17 @@ def run(argv: list[str]) -> int:
         Its exit status.
     """
     argv = list(argv)
-    if not any(a == "--output" or a == "-o" or a.startswith("--output=") for a in argv):
+    default_output = not any(a == "--output" or a == "-o" or a.startswith("--output=") for a in argv)
+    if default_output:
         argv += ["--output", str(HERE / "RESULTS.md")]
     if not any(a == "--json" or a.startswith("--json=") for a in argv):
         argv += ["--json", str(HERE / "results.json")]
-    return main(argv)
+    status = main(argv)
+    if status == 0 and default_output and "--quick" not in argv:
+        # the hand-written account of the techniques and the profile goes with the numbers
+        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as out:
+            out.write("\n" + (HERE / "PROFILE.md").read_text(encoding="utf-8"))
+    return status
 
 
 if __name__ == "__main__":
