@@ -212,8 +212,16 @@ cdef extern from *:
         const double *x1 = x0 + rs, *x2 = x1 + rs, *x3 = x2 + rs;
         __m512d r0 = _mm512_set1_pd(r[0]), r1 = _mm512_set1_pd(r[1]);
         __m512d r2 = _mm512_set1_pd(r[2]), r3 = _mm512_set1_pd(r[3]);
-        for (ptrdiff_t j = 0; j < d; j += 8) {
-            __mmask8 m = d - j >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (d - j)) - 1u);
+        ptrdiff_t j = 0;
+        for (; j + 8 <= d; j += 8) {
+            __m512d a = _mm512_fmadd_pd(_mm512_loadu_pd(x0 + j), r0, _mm512_loadu_pd(g + j));
+            __m512d b = _mm512_mul_pd(_mm512_loadu_pd(x1 + j), r1);
+            a = _mm512_fmadd_pd(_mm512_loadu_pd(x2 + j), r2, a);
+            b = _mm512_fmadd_pd(_mm512_loadu_pd(x3 + j), r3, b);
+            _mm512_storeu_pd(g + j, _mm512_add_pd(a, b));
+        }
+        if (j < d) {
+            __mmask8 m = (__mmask8)((1u << (d - j)) - 1u);
             __m512d a = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(m, x0 + j), r0, _mm512_maskz_loadu_pd(m, g + j));
             __m512d b = _mm512_mul_pd(_mm512_maskz_loadu_pd(m, x1 + j), r1);
             a = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(m, x2 + j), r2, a);
@@ -246,8 +254,16 @@ cdef extern from *:
         const float *x1 = x0 + rs, *x2 = x1 + rs, *x3 = x2 + rs;
         __m512 r0 = _mm512_set1_ps(r[0]), r1 = _mm512_set1_ps(r[1]);
         __m512 r2 = _mm512_set1_ps(r[2]), r3 = _mm512_set1_ps(r[3]);
-        for (ptrdiff_t j = 0; j < d; j += 16) {
-            __mmask16 m = d - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (d - j)) - 1u);
+        ptrdiff_t j = 0;
+        for (; j + 16 <= d; j += 16) {
+            __m512 a = _mm512_fmadd_ps(_mm512_loadu_ps(x0 + j), r0, _mm512_loadu_ps(g + j));
+            __m512 b = _mm512_mul_ps(_mm512_loadu_ps(x1 + j), r1);
+            a = _mm512_fmadd_ps(_mm512_loadu_ps(x2 + j), r2, a);
+            b = _mm512_fmadd_ps(_mm512_loadu_ps(x3 + j), r3, b);
+            _mm512_storeu_ps(g + j, _mm512_add_ps(a, b));
+        }
+        if (j < d) {
+            __mmask16 m = (__mmask16)((1u << (d - j)) - 1u);
             __m512 a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x0 + j), r0, _mm512_maskz_loadu_ps(m, g + j));
             __m512 b = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x1 + j), r1);
             a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x2 + j), r2, a);
