@@ -673,28 +673,23 @@ cdef inline double block_loss(const Problem* P, Py_ssize_t i0, Py_ssize_t m, dou
 cdef inline void hessian_rows(const floating* X, const Problem* P, Py_ssize_t i0, Py_ssize_t m,
                         const double* h, double* buf) noexcept nogil:
     """Rows i0..i0+m of Xa scaled by sqrt(h), into buf (row-major, D doubles a row)."""
-    cdef Py_ssize_t k, k0, mm, j
+    cdef Py_ssize_t k, j
     cdef Py_ssize_t D = P.d + P.fit_intercept
-    cdef double sq[64]
     cdef double sk
     cdef double* dst
     cdef const floating* src
-    for k0 in range(0, m, 64):
-        mm = min(64, m - k0)
-        for k in range(mm):
-            sq[k] = sqrt(h[k0 + k])     # h >= 0 for both losses and non-negative weights
-        for k in range(mm):
-            sk = sq[k]
-            dst = buf + (k0 + k) * D
-            if P.cs == 1:
-                src = X + (i0 + k0 + k) * P.rs
-                for j in range(P.d):
-                    dst[j] = sk * src[j]
-            else:
-                for j in range(P.d):
-                    dst[j] = sk * X[j * P.cs + i0 + k0 + k]
-            if P.fit_intercept:
-                dst[P.d] = sk
+    for k in range(m):
+        sk = sqrt(h[k])                 # h >= 0 for both losses and non-negative weights
+        dst = buf + k * D
+        if P.cs == 1:
+            src = X + (i0 + k) * P.rs
+            for j in range(P.d):
+                dst[j] = sk * src[j]
+        else:
+            for j in range(P.d):
+                dst[j] = sk * X[j * P.cs + i0 + k]
+        if P.fit_intercept:
+            dst[P.d] = sk
 
 
 cdef inline void syrk_rows(double* buf, Py_ssize_t rows, Py_ssize_t D, double* H) noexcept nogil:
