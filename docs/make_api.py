@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 #: The documented modules, in order; each documents the names in its ``__all__``.
-MODULES = ["gdfast", "gdfast.reference", "gdfast.datasets", "gdfast.stats", "gdfast.plot",
+MODULES = ["gdfast", "gdfast.losses", "gdfast.reference", "gdfast.datasets", "gdfast.stats", "gdfast.plot",
            "gdfast.bench"]
 
 #: numpydoc sections whose entries are ``name : type`` lines with indented descriptions.
@@ -122,6 +122,8 @@ def docstring(entry: Entry) -> str:
 
 #: Docstrings of documented values (a string has no docstring of its own).
 DATA_DOCS = {
+    "gdfast.losses.LOSSES": "The registered Loss classes by name (a dict, in the order of registration):\n"
+                            "what ``loss=`` accepts and what ``gdfast fit --loss`` lists.",
     "gdfast.__version__": "The installed version of gdfast (a string), from the package metadata;\n"
                           "``gdfast --version`` prints the same.",
 }

@@ -188,14 +188,14 @@ def test_stub_constructors_and_attributes_match() -> None:
     y = np.array([0.0, 1.0, 1.0])
     core_stub, sgd_stub = _stub("_core"), _stub("_stochastic")
     assert _init_parameters(core_stub, "Kernel") == [
-        "X", "y", "sample_weight", "scale", "loss", "fit_intercept", "alpha"]
-    kernel = _core.Kernel(X=X, y=y, sample_weight=None, scale=1 / 3, loss=_core.LOSS_LOG,
+        "X", "y", "sample_weight", "scale", "loss", "fit_intercept", "alpha", "cost_offset"]
+    kernel = _core.Kernel(X=X, y=y, sample_weight=None, scale=1 / 3, loss=_core.loss_codes()["log_loss"],
                           fit_intercept=True, alpha=0.0)
     assert kernel.n_params == 3
     assert _init_parameters(sgd_stub, "Stepper") == [
         "method", "loss", "fit_intercept", "alpha", "n_params", "batch_size", "learning_rate",
         "schedule", "power_t", "momentum", "beta1", "beta2", "eps"]
-    stepper = _stochastic.Stepper(method=_stochastic.METHOD_ADAM, loss=_stochastic.LOSS_LOG,
+    stepper = _stochastic.Stepper(method=_stochastic.METHOD_ADAM, loss=_stochastic.loss_codes()["log_loss"],
                                   fit_intercept=True, alpha=0.0, n_params=3, batch_size=2,
                                   learning_rate=0.1, schedule=_stochastic.SCHEDULE_CONSTANT,
                                   power_t=0.5, momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8)
@@ -215,7 +215,7 @@ def test_sparse_stub_constructor_and_attributes_match() -> None:
     y = np.array([0.0, 1.0, 1.0])
     stub = _stub("_sparse")
     assert _init_parameters(stub, "SparseKernel") == _init_parameters(_stub("_core"), "Kernel")
-    kernel = _sparse.SparseKernel(X=X, y=y, sample_weight=None, scale=1 / 3, loss=_sparse.LOSS_LOG,
+    kernel = _sparse.SparseKernel(X=X, y=y, sample_weight=None, scale=1 / 3, loss=_sparse.loss_codes()["log_loss"],
                                   fit_intercept=True, alpha=0.0)
     assert kernel.n_params == 3
     node = next(n for n in stub.body if isinstance(n, ast.ClassDef) and n.name == "SparseKernel")

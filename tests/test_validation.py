@@ -95,8 +95,8 @@ BAD = [
      lambda: obj(sample_weight=np.ones(40) + 1j)),
     # -- names --------------------------------------------------------------------------------
     ("loss-unknown", ValueError, "loss", ("'log_loss'", "'squared_error'"), lambda: obj(loss="hinge")),
-    ("loss-None", ValueError, "loss", ("'log_loss'", "'squared_error'"), lambda: obj(loss=None)),
-    ("loss-list", ValueError, "loss", ("'log_loss'", "'squared_error'"), lambda: obj(loss=["log_loss"])),
+    ("loss-None", TypeError, "loss", ("'log_loss'", "'squared_error'"), lambda: obj(loss=None)),
+    ("loss-list", TypeError, "loss", ("'log_loss'", "'squared_error'"), lambda: obj(loss=["log_loss"])),
     ("method-unknown", ValueError, "method", ("'auto'", "'gd'", "'newton'"), lambda: fit(method="steepest")),
     ("method-None", ValueError, "method", ("'auto'", "'gd'", "'newton'"), lambda: fit(method=None)),
     ("method-list", ValueError, "method", ("'auto'", "'gd'", "'newton'"), lambda: fit(method=["gd"])),

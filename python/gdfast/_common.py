@@ -11,12 +11,11 @@ import os
 import sys
 import warnings
 from types import FrameType
-from typing import Any, Callable, cast
+from typing import Any, Callable
 
 import numpy as np
 
-from ._objective import Objective
-from ._protocols import ChecksSeparation, ObjectiveLike
+from ._protocols import ObjectiveBase, ObjectiveLike
 from ._result import DivergenceWarning, IterationState, OptimizeResult, SeparationWarning
 
 Callback = Callable[[IterationState], Any]
@@ -107,78 +106,30 @@ def diverged(method: str, w_best: np.ndarray, cost_best: float, n_iter: int, sta
                   f"diverged: the cost rose to {seen} from {start:.6g} with {what}", history)
 
 
-class ObjectiveKernel:
-    """The kernel interface the solvers use, over any object with the Objective contract.
-
-    gdfast.Objective carries a compiled kernel (``obj._kernel``) whose loops run without the
-    GIL; an objective that has none (gdfast.dask.Objective, or a user's own) gets this adapter:
-    every evaluation calls ``obj.cost_gradient``, and the first-order loops are the same compiled
-    loops, taking the GIL for each evaluation.
-    """
-
-    def __init__(self, obj: ObjectiveLike) -> None:
-        self.obj = obj
-
-    def cost_grad(self, w: np.ndarray, grad: np.ndarray | None = None, hess: Any = None,
-                  n_threads: int | None = None) -> float:
-        cost, g = self.obj.cost_gradient(w)
-        if grad is not None:
-            grad[:] = g
-        return float(cost)
-
-    def descent_run(self, mode: int, w: np.ndarray, aux: np.ndarray, lr: float, max_steps: int,
-                    cost_hist: np.ndarray, gnorm_hist: np.ndarray, step_hist: np.ndarray,
-                    it0: int, state: np.ndarray, best_w: np.ndarray, tol: float, final: bool,
-                    n_threads: int | None = None) -> tuple[int, int]:
-        from . import _core
-        return _core.descent_run_objective(self.obj, mode, w, aux, lr, max_steps, cost_hist,
-                                           gnorm_hist, step_hist, it0, state, best_w, tol, final)
-
-
-def kernel_of(obj: ObjectiveLike) -> Any:
-    """The compiled kernel of a gdfast.Objective, or the adapter for any other objective."""
-    kernel = getattr(obj, "_kernel", None)
-    return kernel if kernel is not None else ObjectiveKernel(obj)
-
-
 class SeparationCheck:
-    """Detects perfectly separable classes under the log loss without a penalty.
+    """Detects an optimum at infinity: separable classes under the log loss without a penalty.
 
     If some w puts every training sample (of positive weight) strictly on its side of the
     boundary, the log loss of ``t * w`` falls to 0 as t grows, while it is positive for every
     finite w: the cost has no minimiser and the weights of any descent method grow without
-    bound. Such a w is a certificate, so the check has no false positives.
+    bound. Such a w is a certificate (the loss judges it: ``Loss.separates``), so the check
+    has no false positives.
 
-    It costs nothing on most iterations: a sample of normalised weight s_i with loss_i >= log 2
-    (misclassified or on the boundary) adds at least ``s_i log 2`` to the cost, so only a cost
-    below ``min_i s_i * log 2`` can come from a separating w; only then are the predictions
-    computed (one pass over X) to confirm.
+    It costs nothing on most iterations: a sample of normalised weight s_i that is not on its
+    side adds at least ``s_i * loss.separation_floor`` (log 2 for the log loss) to the cost, so
+    only a cost below ``min_i s_i * separation_floor`` can come from a certificate; only then
+    does the objective compute the predictions (one pass over X) to confirm.
     """
 
-    def __init__(self, obj: ObjectiveLike) -> None:
+    def __init__(self, obj: ObjectiveBase) -> None:
         self.obj = obj
-        self.active = obj.loss == "log_loss" and obj.alpha == 0.0
-        # An objective without a compiled kernel over in-memory data (gdfast.dask.Objective)
-        # provides the check itself: separates(w), weight_sum and min_positive_weight.
-        self.delegate = not hasattr(obj, "_kernel") and hasattr(obj, "separates")
-        if self.active and self.delegate:
-            own = cast(ChecksSeparation, obj)
-            self.threshold = math.log(2.0) * own.min_positive_weight / own.weight_sum
-        elif self.active:
-            sw = np.ones(obj.n_samples) if obj.sample_weight is None else obj.sample_weight
-            self.mask = sw > 0
-            self.threshold = math.log(2.0) * float(np.min(sw[self.mask])) / float(np.sum(sw))
-            self.sign = 2.0 * cast(Objective, obj).y - 1.0
+        self.active = obj.loss.can_separate and obj.alpha == 0.0
+        self.threshold = (obj.loss.separation_floor * obj.min_positive_weight / obj.weight_sum
+                          if self.active else -math.inf)
 
     def separates(self, w: np.ndarray) -> bool:
-        """True when w classifies every sample of positive weight strictly correctly."""
-        if not self.active:
-            return False
-        if self.delegate:
-            return bool(cast(ChecksSeparation, self.obj).separates(w))
-        z = np.empty(self.obj.n_samples)
-        cast(Objective, self.obj)._kernel.linear(np.ascontiguousarray(w, dtype=np.float64), z, self.obj.n_threads)
-        return bool(np.all((self.sign * z)[self.mask] > 0))
+        """True when w proves that the optimum is at infinity."""
+        return self.active and bool(self.obj.separates(w))
 
     def __call__(self, w: np.ndarray, cost: float) -> bool:
         """The cheap test on the cost, confirmed on the predictions when it passes."""
@@ -187,11 +138,7 @@ class SeparationCheck:
     def result(self, method: str, w: np.ndarray, cost: float, n_iter: int,
                history: dict[str, Any]) -> OptimizeResult:
         """Warn (a SeparationWarning) and return the separating w with status "separated"."""
-        message = ("separated: the classes are perfectly separable (these weights classify every "
-                   "training sample correctly), so with alpha = 0 the log loss has no minimiser: "
-                   "scaling the weights up lowers it towards 0 without end. The returned weights "
-                   "separate the data but are not unique; set alpha > 0 (e.g. 1e-4) for a finite, "
-                   "unique fit")
+        message = self.obj.loss.separation_message
         warnings.warn(f"{method}: {message}.", SeparationWarning, stacklevel=_user_stacklevel())
         return finish(method, w, cost, n_iter, "separated", message, history)
 

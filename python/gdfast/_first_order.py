@@ -15,7 +15,6 @@ from ._common import (
     STOPPED_MESSAGE,
     Callback,
     SeparationCheck,
-    kernel_of,
     converged_message,
     diverged,
     finish,
@@ -23,7 +22,7 @@ from ._common import (
     max_iter_message,
     state,
 )
-from ._protocols import ObjectiveLike
+from ._protocols import ObjectiveBase
 from ._result import OptimizeResult
 from ._validation import check_scalar
 
@@ -33,50 +32,66 @@ _ELEMENTS_PER_CHUNK = 1e8
 _MAX_CHUNK_ITER = 1000
 
 
-def auto_step(obj: ObjectiveLike) -> float:
+def auto_step(obj: ObjectiveBase) -> float:
     """``1 / L``, the step of ``learning_rate="auto"``. L = 0 only when Xa = 0 and alpha = 0:
-    the gradient is then zero everywhere and any step is exact, so 1."""
+    the gradient is then zero everywhere and any step is exact, so 1. L is infinite when the
+    loss has no curvature bound (Poisson): then 0, and the callers fall back (see
+    resolve_learning_rate)."""
     L = obj.curvature_bound()
     return 1.0 / L if L > 0 else 1.0
 
 
-def resolve_learning_rate(obj: ObjectiveLike, learning_rate: Any, allowed: tuple[str, ...] = ("auto",)
-                          ) -> float | str:
-    """A positive float, or one of the ``allowed`` strings ("auto" becomes ``1 / L``)."""
+def no_bound_message(obj: ObjectiveBase, method: str) -> str:
+    return (f"learning_rate='auto' needs a bound on the curvature, and loss={obj.loss.name!r} has "
+            f"none (its second derivative grows without bound); give {method} a float "
+            "learning_rate, or use method='gd' (whose 'auto' is then a backtracking line search) "
+            "or a Newton method")
+
+
+def resolve_learning_rate(obj: ObjectiveBase, learning_rate: Any, allowed: tuple[str, ...] = ("auto",),
+                          method: str = "this method") -> float | str:
+    """A positive float, or one of the ``allowed`` strings ("auto" becomes ``1 / L``; when the
+    loss has no curvature bound, "backtracking" if allowed, else a ValueError)."""
     if isinstance(learning_rate, str):
         if learning_rate not in allowed:
             raise ValueError(f"learning_rate must be a positive number or one of "
                              f"{', '.join(map(repr, allowed))}; got {learning_rate!r}")
+        if learning_rate == "auto" and obj.loss.curvature is None:
+            if "backtracking" in allowed:
+                return "backtracking"
+            raise ValueError(no_bound_message(obj, method))
         return auto_step(obj) if learning_rate == "auto" else learning_rate
     return check_scalar(learning_rate, "learning_rate", low=0.0, low_inclusive=False)
 
 
-def _first_step(obj: ObjectiveLike) -> float:
+def _first_step(obj: ObjectiveBase, w: np.ndarray | None = None) -> float:
     """A first trial step for backtracking that is at most 1/L, from one pass over X.
 
-    The trace of the curvature bound's matrix, ``factor * sum_j mean(Xa_j^2) + alpha * d``, is at
+    The trace of the curvature bound's matrix, ``c * sum_j mean(Xa_j^2) + alpha * d``, is at
     least its largest eigenvalue, so its inverse never overshoots; the step then grows by 1.25
-    per accepted iteration up to what the line search allows.
+    per accepted iteration up to what the line search allows. Without a curvature bound c (a
+    loss whose curvature is unbounded) the trace of the Hessian at the start stands in for it;
+    without a cheap diagonal, 1/L from the power iteration.
     """
-    if not hasattr(obj, "_kernel"):                # no compiled pass for the trace: 1/L instead
-        return auto_step(obj)
-    s = np.full(obj.n_samples, 1.0 / obj.n_samples) if obj.sample_weight is None else \
-        obj.sample_weight / obj.sample_weight.sum()
-    diag = np.empty(obj.n_params)
-    obj._kernel.diag_weighted(s, diag, obj.n_threads)
-    factor = 2.0 if obj.loss == "squared_error" else 0.25
-    trace = factor * float(diag.sum()) + obj.alpha * obj.n_features
+    diag = obj.gram_diagonal()
+    if diag is None:                               # no compiled pass for the trace
+        return auto_step(obj) if obj.loss.curvature is not None else 1.0
+    if obj.loss.curvature is None:
+        at = np.zeros(obj.n_params) if w is None else w
+        trace = float(np.trace(obj.hessian(at))) if obj.can_form_hessian else 0.0
+    else:
+        trace = obj.loss.curvature * float(diag.sum()) + obj.penalty.curvature * obj.n_features
     return 1.0 / trace if trace > 0 else 1.0
 
 
-def _descent(method: str, mode: int, obj: ObjectiveLike, w: np.ndarray, lr: float, max_iter: int,
+def _descent(method: str, mode: int, obj: ObjectiveBase, w: np.ndarray, lr: float, max_iter: int,
              tol: float, callback: Callback | None, what: str, advice: Callable[[], str]
              ) -> OptimizeResult:
     """Run descent_run to the end and turn its outcome into a result.
 
     ``what`` names the step for messages; ``advice()`` says what to do if the run diverges.
     """
-    kernel, D = kernel_of(obj), obj.n_params
+    D = obj.n_params
     n_eval = max_iter + 1                         # the start and one evaluation per step
     # histories grow as the run goes, so that a huge max_iter costs no memory up front
     costs, gnorms, steps = (np.empty(min(n_eval, 1024)) for _ in range(3))
@@ -102,8 +117,8 @@ def _descent(method: str, mode: int, obj: ObjectiveLike, w: np.ndarray, lr: floa
             size = min(n_eval, max(done + n_steps, 2 * len(costs)))
             costs, gnorms, steps = (np.concatenate([a[:done], np.empty(size - done)])
                                     for a in (costs, gnorms, steps))
-        k, code = kernel.descent_run(mode, w, aux, lr, n_steps, costs, gnorms, steps, done,
-                                    run_state, best, tol, done + n_steps == n_eval, obj.n_threads)
+        k, code = obj.descent_run(mode, w, aux, lr, n_steps, costs, gnorms, steps, done,
+                                  run_state, best, tol, done + n_steps == n_eval)
         done += k
         if code != 0 or done == n_eval:
             break
@@ -131,28 +146,30 @@ def _descent(method: str, mode: int, obj: ObjectiveLike, w: np.ndarray, lr: floa
     return finish(method, w, cost, n_iter, "max_iter", max_iter_message(max_iter), history())
 
 
-def gd(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None, *,
+def gd(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None, *,
        learning_rate: Any = "auto") -> OptimizeResult:
     """Gradient descent ``w <- w - step * gradient``.
 
     learning_rate: a fixed step; "auto" for ``1 / L`` with L from :meth:`Objective.curvature_bound`
-    (never diverges, cost non-increasing); or "backtracking" for an Armijo line search
+    (never diverges, cost non-increasing; for a loss without a curvature bound, such as
+    Poisson, "auto" is "backtracking"); or "backtracking" for an Armijo line search
     (``cost(w - t g) <= cost(w) - t/2 |g|^2``, the trial step growing by 1.25 per iteration and
     halving on rejection), which adapts to the local curvature.
     """
     lr = resolve_learning_rate(obj, learning_rate, ("auto", "backtracking"))
     if lr == "backtracking":
-        return _descent("gd", _core.DESCENT_BACKTRACKING, obj, w, _first_step(obj), max_iter, tol,
+        return _descent("gd", _core.DESCENT_BACKTRACKING, obj, w, _first_step(obj, w), max_iter, tol,
                         callback, "learning_rate='backtracking'",
                         lambda: "A line search should not diverge; please report this data.")
     return _descent("gd", _core.DESCENT_FIXED, obj, w, float(lr), max_iter, tol, callback,
                     f"learning_rate={lr:.6g}",
-                    lambda: "The step is too large for this data; use learning_rate='auto' (about "
-                            f"{auto_step(obj):.3g} here), 'backtracking', or a "
-                            "smaller value.")
+                    lambda: "The step is too large for this data; use learning_rate='auto' ("
+                            + (f"about {auto_step(obj):.3g} here" if obj.loss.curvature is not None
+                               else "a backtracking line search for this loss")
+                            + "), 'backtracking', or a smaller value.")
 
 
-def nesterov(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None,
+def nesterov(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None,
              *, learning_rate: Any = "auto") -> OptimizeResult:
     """Nesterov's accelerated gradient with adaptive (gradient) restart.
 
@@ -162,7 +179,7 @@ def nesterov(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float, callb
     convexity. The histories hold the cost and gradient at the extrapolated points y, where the
     gradient is evaluated; the result is such a point.
     """
-    lr = resolve_learning_rate(obj, learning_rate)
+    lr = resolve_learning_rate(obj, learning_rate, method="nesterov")
     return _descent("nesterov", _core.DESCENT_NESTEROV, obj, w, float(lr), max_iter, tol, callback,
                     f"learning_rate={lr:.6g}",
                     lambda: "The step is too large for this data; use learning_rate='auto' (about "

@@ -21,14 +21,13 @@ from ._common import (
     STOPPED_MESSAGE,
     Callback,
     SeparationCheck,
-    kernel_of,
     converged_message,
     finish,
     gradient_scale,
     max_iter_message,
     state,
 )
-from ._protocols import ObjectiveLike
+from ._protocols import ObjectiveBase
 from ._result import OptimizeResult
 from ._validation import check_scalar
 
@@ -134,7 +133,7 @@ def _two_loop(g: np.ndarray, pairs: deque[_Pair]) -> np.ndarray:
     return -q
 
 
-def lbfgs(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None, *,
+def lbfgs(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None, *,
           memory: int = 10) -> OptimizeResult:
     """L-BFGS with a strong Wolfe line search; see the module docstring.
 
@@ -143,11 +142,11 @@ def lbfgs(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float, callback
     smaller gradient (the iterate with the smallest gradient is then returned).
     """
     memory = check_scalar(memory, "memory", low=1, integer=True)
-    kernel, nt, D = kernel_of(obj), obj.n_threads, obj.n_params
+    D = obj.n_params
 
     def cost_grad(v: np.ndarray) -> tuple[float, np.ndarray]:
         g = np.empty(D)
-        return float(kernel.cost_grad(v, g, None, nt)), g
+        return obj.cost_grad_into(v, g), g
 
     scale = gradient_scale(obj, w)
     separation = SeparationCheck(obj)

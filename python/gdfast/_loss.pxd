@@ -96,8 +96,59 @@ cdef extern from *:
         *h = 2.0;
         return res * res;
     }
+
+    /* The compiled losses: X(code, name, per-sample function). Codes run 0, 1, 2, ... in list
+       order; the Loss classes of gdfast.losses find theirs by name (gdfast._core.LOSS_CODES).
+       Adding a loss adds its per-sample function above and one line here: the dense, sparse
+       and stochastic kernels all dispatch through the two functions below. */
+    #define GD_LOSSES(X) \
+        X(0, squared_error, gd_squared_terms) \
+        X(1, log_loss, gd_log_loss_terms)
+
+    #define GD_LOSS_CODE(code_, name_, fn_) GD_LOSS_##name_ = code_,
+    enum { GD_LOSSES(GD_LOSS_CODE) };
+    #undef GD_LOSS_CODE
+    #define GD_LOSS_NAME(code_, name_, fn_) #name_,
+    static const char *const gd_loss_names[] = { GD_LOSSES(GD_LOSS_NAME) };
+    #undef GD_LOSS_NAME
+    static inline int gd_n_losses(void) { return (int)(sizeof gd_loss_names / sizeof gd_loss_names[0]); }
+    static inline const char *gd_loss_name(int code) { return gd_loss_names[code]; }
+
+    /* One sample; an unknown code gives NaN (the Python layer only passes registered codes). */
+    static inline double gd_loss_terms(int code, double z, double y, double *r, double *h) {
+        switch (code) {
+    #define GD_LOSS_CASE(code_, name_, fn_) case code_: return fn_(z, y, r, h);
+            GD_LOSSES(GD_LOSS_CASE)
+    #undef GD_LOSS_CASE
+        }
+        *r = *h = __builtin_nan("");
+        return __builtin_nan("");
+    }
+
+    /* m rows: z[k] becomes the loss of row k, r[k] and h[k] its first and second derivative.
+       One flat loop per loss, with no branch inside, so that each vectorises. */
+    static inline void gd_rows_terms(int code, const double *y, Py_ssize_t m, double *z, double *r,
+                                     double *h) {
+        Py_ssize_t k;
+        switch (code) {
+    #define GD_LOSS_ROWS(code_, name_, fn_) \
+            case code_: for (k = 0; k < m; k++) z[k] = fn_(z[k], y[k], r + k, h + k); return;
+            GD_LOSSES(GD_LOSS_ROWS)
+    #undef GD_LOSS_ROWS
+        }
+        for (k = 0; k < m; k++) z[k] = r[k] = h[k] = __builtin_nan("");
+    }
     """
     double exp_nonpos "gd_exp_nonpos"(double x) noexcept nogil
     double log1p_unit "gd_log1p_unit"(double e, double u, double inv_u) noexcept nogil
     double log_loss_terms "gd_log_loss_terms"(double z, double y, double* r, double* h) noexcept nogil
     double squared_terms "gd_squared_terms"(double z, double y, double* r, double* h) noexcept nogil
+    enum:
+        # the codes of the first two losses, under the names other packages cimport
+        SQUARED_ERROR "GD_LOSS_squared_error"
+        LOG_LOSS "GD_LOSS_log_loss"
+    int n_losses "gd_n_losses"() noexcept nogil
+    const char* loss_name "gd_loss_name"(int code) noexcept nogil
+    double loss_terms "gd_loss_terms"(int code, double z, double y, double* r, double* h) noexcept nogil
+    void rows_terms "gd_rows_terms"(int code, const double* y, Py_ssize_t m, double* z, double* r,
+                                    double* h) noexcept nogil

@@ -3,11 +3,11 @@
 A model is a plain JSON object::
 
     {"format": "gdfast-linear-model", "version": 1, "gdfast_version": "0.1.0",
-     "loss": "log_loss" | "squared_error", "target": "y", "features": ["x1", ...],
-     "classes": ["no", "yes"],            # log loss only; the model gives P(target = classes[1])
+     "loss": "log_loss" | "squared_error" | ..., "target": "y", "features": ["x1", ...],
+     "classes": ["no", "yes"],            # classifiers only; the model gives P(target = classes[1])
      "fit_intercept": true, "alpha": 0.0001, "solver": "auto",
      "coef": [...], "intercept": 0.5, "coef_stderr": [...], "intercept_stderr": 0.1,
-     "df_resid": 440.0,                   # squared error only (t statistics); null for log loss
+     "df_resid": 440.0,                   # estimated dispersion only (t statistics); else null
      "n_samples": 442, "cost": 0.12, "n_iter": 7, "status": "converged", "message": "..."}
 
 Numbers that are not finite (a standard error that does not exist) are written as null.
@@ -24,6 +24,7 @@ from . import __version__
 from ._objective import Objective
 from ._result import OptimizeResult
 from ._table import Table
+from .losses import LOSSES, get_loss
 from .stats import Summary, residual_df
 
 FORMAT = "gdfast-linear-model"
@@ -56,7 +57,7 @@ def model_document(obj: Objective, result: OptimizeResult, std_err: np.ndarray, 
     d = obj.n_features
     return {
         "format": FORMAT, "version": VERSION, "gdfast_version": __version__,
-        "loss": obj.loss, "target": target, "features": list(features),
+        "loss": obj.loss.name, "target": target, "features": list(features),
         "classes": None if classes is None else list(classes),
         "fit_intercept": obj.fit_intercept, "alpha": obj.alpha, "solver": solver,
         "coef": [float(v) for v in result.w[:d]],
@@ -94,9 +95,9 @@ def load_model(path: str) -> dict[str, Any]:
     try:
         features, coef = list(doc["features"]), np.asarray(doc["coef"], dtype=np.float64)
         float(doc["intercept"])
-        if doc["loss"] not in ("log_loss", "squared_error"):
+        if doc["loss"] not in LOSSES:
             raise ValueError(f"loss {doc['loss']!r}")
-        if doc["loss"] == "log_loss" and len(doc["classes"]) != 2:
+        if get_loss(doc["loss"]).is_classifier and len(doc["classes"]) != 2:
             raise ValueError("classes must hold two labels")
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{path} is a damaged gdfast model: {e}") from None
@@ -117,12 +118,13 @@ def predict(doc: dict[str, Any], table: Table) -> tuple[list[str], list[list[str
     """
     X = table.numbers(doc["features"])
     z = X @ np.asarray(doc["coef"], dtype=np.float64) + float(doc["intercept"])
-    if doc["loss"] == "log_loss":
-        probability = np.exp(-np.logaddexp(0.0, -z))          # sigmoid(z) without overflow
+    loss = get_loss(doc["loss"])
+    if loss.is_classifier:
+        probability = loss.inverse_link(z)
         labels = [doc["classes"][int(v > 0)] for v in z]
         rows = [row + [label, repr(float(p))] for row, label, p in zip(table.rows, labels, probability)]
         return table.header + ["prediction", "probability"], rows
-    rows = [row + [repr(float(v))] for row, v in zip(table.rows, z)]
+    rows = [row + [repr(float(v))] for row, v in zip(table.rows, loss.inverse_link(z))]
     return table.header + ["prediction"], rows
 
 
@@ -133,10 +135,7 @@ def summary(doc: dict[str, Any]) -> Summary:
     coef = ([doc["intercept"]] if intercept else []) + list(doc["coef"])
     se = ([doc["intercept_stderr"]] if intercept else []) + list(doc["coef_stderr"])
     se = [math.nan if v is None else v for v in se]
-    if doc["loss"] == "log_loss":
-        what = f"logistic regression, log-odds of {doc['target']} = {doc['classes'][1]!r}"
-    else:
-        what = f"least squares, {doc['target']}"
+    what = get_loss(doc["loss"]).title(doc["target"], doc["classes"])
     iterations = "iteration" if doc["n_iter"] == 1 else "iterations"
     title = (f"gdfast fit ({what}): {doc['n_samples']} samples, alpha={doc['alpha']:g}, "
              f"solver={doc['solver']!r}, {doc['status']} after {doc['n_iter']} {iterations}, "

@@ -8,7 +8,7 @@ precision, the most any method can reach.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, cast
+from typing import Any
 
 import numpy as np
 import scipy.linalg
@@ -25,8 +25,7 @@ from ._common import (
     max_iter_message,
     state,
 )
-from ._objective import Objective
-from ._protocols import ObjectiveLike
+from ._protocols import ObjectiveBase
 from ._result import OptimizeResult
 from ._validation import check_scalar
 
@@ -125,7 +124,7 @@ def newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
             return -g * s * s                     # a scaled gradient step
 
 
-def newton(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float,
+def newton(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
            callback: Callback | None) -> OptimizeResult:
     """Newton's method: a Cholesky solve per step (see newton_direction) with a line search.
 
@@ -218,84 +217,7 @@ def _pcg(hessp: Any, g: np.ndarray, inv_diag: np.ndarray, rtol: float, max_iter:
     return d, max_iter
 
 
-class _CachedPredictions:
-    """Newton-CG's passes over a compiled kernel: z = Xa w is kept, so the gradient is one pass,
-    each Hessian-vector product one pass, the Jacobi preconditioner one pass, and a line-search
-    trial ``loss(z + t zd)`` costs O(n) with no pass over X."""
-
-    def __init__(self, obj: Objective, w: np.ndarray) -> None:
-        self.kernel, self.nt = obj._kernel, obj.n_threads
-        n, D, self.d = obj.n_samples, obj.n_params, obj.n_features
-        self.alpha = obj.alpha
-        self.penalty = np.full(D, obj.alpha)      # the penalty's Hessian: alpha on coef, 0 on intercept
-        self.penalty[self.d:] = 0.0
-        self.z = np.empty(n)
-        self.kernel.linear(w, self.z, self.nt)
-        self.r, self.h, self.trial, self.zd = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-        self.g, self.hv, self.diag = np.empty(D), np.empty(D), np.empty(D)
-
-    def _cost_from_z(self, z: np.ndarray, w: np.ndarray, r: np.ndarray | None = None,
-                     h: np.ndarray | None = None) -> float:
-        coef = w[:self.d]
-        return float(self.kernel.loss_from_z(z, r, h)) + 0.5 * self.alpha * float(coef @ coef)
-
-    def cost_gradient(self, w: np.ndarray) -> tuple[float, np.ndarray]:
-        c = self._cost_from_z(self.z, w, self.r, self.h)      # r = s loss'(z), h = s loss''(z)
-        self.kernel.transpose(self.r, self.g, self.nt)
-        self.g += self.penalty * w
-        return c, self.g
-
-    def preconditioner_diagonal(self) -> np.ndarray:
-        self.kernel.diag_weighted(self.h, self.diag, self.nt)
-        self.diag += self.penalty
-        return self.diag
-
-    def hessp(self, v: np.ndarray) -> np.ndarray:
-        self.kernel.hessp_weighted(self.h, v, self.hv, self.nt)
-        Hv: np.ndarray = self.hv + self.penalty * v
-        return Hv
-
-    def line(self, w: np.ndarray, d: np.ndarray) -> Callable[[float], float]:
-        self.kernel.linear(d, self.zd, self.nt)        # zd = Xa d: the change of z along d
-
-        def phi(t: float) -> float:
-            np.multiply(self.zd, t, out=self.trial)
-            np.add(self.trial, self.z, out=self.trial)
-            return self._cost_from_z(self.trial, w + t * d)
-        return phi
-
-    def advance(self, w: np.ndarray, t: float, d: np.ndarray) -> np.ndarray:
-        self.z += t * self.zd
-        return w + t * d
-
-
-class _ContractCalls:
-    """Newton-CG's passes over any object with the Objective contract: cost_gradient, hessp and
-    cost calls, and no preconditioner (the Hessian's diagonal needs a pass the contract lacks)."""
-
-    def __init__(self, obj: ObjectiveLike, w: np.ndarray) -> None:
-        self.obj, self.w = obj, w
-        self.ones = np.ones(obj.n_params)
-
-    def cost_gradient(self, w: np.ndarray) -> tuple[float, np.ndarray]:
-        self.w = w
-        c, g = self.obj.cost_gradient(w)
-        return float(c), g
-
-    def preconditioner_diagonal(self) -> np.ndarray:
-        return self.ones
-
-    def hessp(self, v: np.ndarray) -> np.ndarray:
-        return self.obj.hessp(self.w, v)
-
-    def line(self, w: np.ndarray, d: np.ndarray) -> Callable[[float], float]:
-        return lambda t: float(self.obj.cost(w + t * d))
-
-    def advance(self, w: np.ndarray, t: float, d: np.ndarray) -> np.ndarray:
-        return w + t * d
-
-
-def newton_cg(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float,
+def newton_cg(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
               callback: Callback | None, *, max_cg_iter: int | None = None) -> OptimizeResult:
     """Truncated Newton: the Newton step from preconditioned CG on Hessian-vector products.
 
@@ -303,7 +225,7 @@ def newton_cg(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float,
     predictions z = Xa w), the Jacobi preconditioner diag(H) (one pass), one pass per CG
     iteration, and zd = Xa d (one pass) for the line search, whose trials cost O(n):
     ``loss(z + t zd)`` with no pass over X. Any other objective is driven through its
-    cost_gradient, hessp and cost (see :class:`_ContractCalls`). CG stops at the relative
+    cost_gradient, hessp and cost (gdfast._protocols.ContractPasses). CG stops at the relative
     residual ``min(0.5, sqrt(max|g| / G))`` (inexact early, close to exact near the optimum:
     superlinear convergence).
     """
@@ -311,9 +233,7 @@ def newton_cg(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float,
     if max_cg_iter is None:
         max_cg_iter = min(max(2 * D, 20), 500)
     max_cg_iter = check_scalar(max_cg_iter, "max_cg_iter", low=1, integer=True)
-    passes: _CachedPredictions | _ContractCalls = (
-        _CachedPredictions(cast(Objective, obj), w) if hasattr(obj, "_kernel")
-        else _ContractCalls(obj, w))
+    passes = obj.newton_cg_passes(w)
     scale = gradient_scale(obj, w)
     separation = SeparationCheck(obj)
     costs: list[float] = []

@@ -1,14 +1,17 @@
 """gdfast.Objective: the cost of a linear model, its gradient and Hessian, over the compiled kernels."""
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Callable
 
 import numpy as np
 
 from . import _dispatch, _sparse_input
+from .losses import Loss, get_loss
+from ._penalty import L2
+from ._protocols import NewtonPasses, ObjectiveBase
 from ._validation import (
     check_bool,
-    check_loss,
     check_n_threads,
     check_sample_weight,
     check_scalar,
@@ -17,10 +20,8 @@ from ._validation import (
     check_y,
 )
 
-_LOSS_CODES = {"squared_error": _dispatch.core.LOSS_SQUARED, "log_loss": _dispatch.core.LOSS_LOG}
 
-
-class Objective:
+class Objective(ObjectiveBase):
     """Cost, gradient and Hessian of a linear model with an L2 penalty.
 
     With ``z = X @ coef + intercept`` and ``s = sample_weight / sum(sample_weight)``::
@@ -45,7 +46,9 @@ class Objective:
         sparse X is formed only when it is small (at most 256 MiB); ``hessp`` always works.
     y : array-like of shape (n_samples,)
         Targets; 0 or 1 for the log loss.
-    loss : {"log_loss", "squared_error"}
+    loss : str or gdfast.losses.Loss, default "log_loss"
+        The name of a registered loss ("log_loss", "squared_error", ...; see
+        ``gdfast.losses.LOSSES``) or an instance of one.
     alpha : float, default 0.0
         Strength of the L2 penalty ``alpha / 2 * ||coef||^2``.
     fit_intercept : bool, default True
@@ -69,12 +72,20 @@ class Objective:
         The targets, as float64.
     sample_weight : ndarray of shape (n_samples,) or None
         The weights as given (not normalised), as float64; None for unit weights.
-    loss, alpha, fit_intercept, n_threads
+    loss : gdfast.losses.Loss
+        The loss object (it compares equal to its name).
+    penalty : gdfast.Penalty
+        The penalty (L2 with strength ``alpha``).
+    alpha, fit_intercept, n_threads
         The validated arguments.
     n_samples, n_features : int
         The shape of X.
     n_params : int
         The length of ``w``: ``n_features + 1`` with an intercept, ``n_features`` without.
+    weight_sum : float
+        The sum of the sample weights (``n_samples`` without weights).
+    min_positive_weight : float
+        The smallest positive sample weight (1 without weights).
 
     Raises
     ------
@@ -92,11 +103,11 @@ class Objective:
     n_features: int
     n_params: int
 
-    def __init__(self, X: Any, y: Any, loss: str = "log_loss", alpha: float = 0.0,
+    def __init__(self, X: Any, y: Any, loss: str | Loss = "log_loss", alpha: float = 0.0,
                  fit_intercept: bool = True, sample_weight: Any = None,
                  n_threads: int | None = None) -> None:
-        self.loss = check_loss(loss)
-        self.alpha = check_scalar(alpha, "alpha", low=0.0)
+        self.loss = get_loss(loss)
+        self.penalty = L2(check_scalar(alpha, "alpha", low=0.0))
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
         self.n_threads = check_n_threads(n_threads)
         self.is_sparse = _sparse_input.is_sparse(X)   # True: X is held as scipy.sparse CSR
@@ -104,23 +115,24 @@ class Objective:
         self.n_samples, self.n_features = self.X.shape
         self.y = check_y(y, self.n_samples, self.loss)
         self.sample_weight = check_sample_weight(sample_weight, self.n_samples)
-        total = self.n_samples if self.sample_weight is None else float(self.sample_weight.sum())
+        sw = self.sample_weight
+        self.weight_sum = float(self.n_samples if sw is None else sw.sum())
+        self.min_positive_weight = 1.0 if sw is None else float(np.min(sw[sw > 0]))
         self._kernel = self._build_kernel(_dispatch.core)
         self.n_params = self.n_features + int(self.fit_intercept)
 
     def _build_kernel(self, module: Any) -> Any:
         """The compiled kernel over this objective's data, from one instruction-set variant."""
-        total = self.n_samples if self.sample_weight is None else float(self.sample_weight.sum())
-        if self.is_sparse:
-            module = _sparse_input.sparse_module(module)
-            return module.SparseKernel(self.X, self.y, self.sample_weight, 1.0 / total,
-                                       _LOSS_CODES[self.loss], self.fit_intercept, self.alpha)
-        return module.Kernel(self.X, self.y, self.sample_weight, 1.0 / total,
-                             _LOSS_CODES[self.loss], self.fit_intercept, self.alpha)
+        total = self.weight_sum
+        kernel = (_sparse_input.sparse_module(module).SparseKernel if self.is_sparse
+                  else module.Kernel)
+        return kernel(self.X, self.y, self.sample_weight, 1.0 / total, self.loss.code,
+                      self.fit_intercept, self.penalty.l2, self.loss.cost_offset(self.y, self.sample_weight, 1.0 / total))
+
 
     def __repr__(self) -> str:
         return (f"Objective(n_samples={self.n_samples}, n_features={self.n_features}, "
-                f"loss={self.loss!r}, alpha={self.alpha!r}, fit_intercept={self.fit_intercept}, "
+                f"loss={self.loss.name!r}, alpha={self.alpha!r}, fit_intercept={self.fit_intercept}, "
                 f"dtype={self.X.dtype.name})")
 
     def _w(self, w: Any, name: str = "w") -> np.ndarray:
@@ -268,8 +280,9 @@ class Objective:
     def curvature_bound(self, n_iter: int = 50) -> float:
         """An estimate of the largest eigenvalue of the Hessian, over all w.
 
-        ``2 lambda_max(Xa^T S Xa) + alpha`` for the squared error and
-        ``lambda_max(Xa^T S Xa) / 4 + alpha`` for the log loss, with lambda_max from power
+        ``c lambda_max(Xa^T S Xa) + alpha`` with c the loss's bound on its second derivative
+        (``loss.curvature``: 2 for the squared error, 1/4 for the log loss; infinite when the
+        loss has none, as Poisson's), with lambda_max from power
         iterations on ``v -> Xa^T S Xa v`` (X^T X is never formed). Power iteration approaches
         lambda_max from below, so ``1 / curvature_bound()`` is a step of at most about ``1/L``,
         safely below the ``2/L`` at which gradient descent stops decreasing the cost.
@@ -284,6 +297,8 @@ class Objective:
         float
             ``L``, the step ``1 / L`` of ``learning_rate="auto"``.
         """
+        if self.loss.curvature is None:
+            return math.inf
         rng = np.random.default_rng(0)
         v = rng.standard_normal(self.n_params)
         v /= np.linalg.norm(v)
@@ -300,5 +315,189 @@ class Objective:
             lam = new
             if converged:
                 break
-        factor = 2.0 if self.loss == "squared_error" else 0.25
-        return factor * lam + self.alpha
+        return self.loss.curvature * lam + self.penalty.curvature
+
+    # -- the contract's fast paths (gdfast._protocols.ObjectiveBase) ---------------------------
+
+    def cost_grad_into(self, w: np.ndarray, grad: np.ndarray) -> float:
+        """The cost at ``w`` with the gradient written into ``grad``: one pass, no checks.
+
+        What solvers call in their inner loops, with a ``w`` they have already validated.
+
+        Parameters
+        ----------
+        w : ndarray of shape (n_params,)
+            float64, C-contiguous and finite.
+        grad : ndarray of shape (n_params,)
+            float64, written over.
+
+        Returns
+        -------
+        float
+        """
+        return float(self._kernel.cost_grad(w, grad, None, self.n_threads))
+
+    def descent_run(self, mode: int, w: np.ndarray, aux: np.ndarray, lr: float, max_steps: int,
+                    cost_hist: np.ndarray, gnorm_hist: np.ndarray, step_hist: np.ndarray,
+                    it0: int, state: np.ndarray, best_w: np.ndarray, tol: float, final: bool
+                    ) -> tuple[int, int]:
+        """Gradient descent or Nesterov steps over the compiled kernel, without the GIL.
+
+        The loop of ``method="gd"`` and ``"nesterov"``; see ``gdfast._descent.descent_loop``.
+
+        Parameters
+        ----------
+        mode : int
+            ``gdfast._core.DESCENT_FIXED``, ``DESCENT_BACKTRACKING`` or ``DESCENT_NESTEROV``.
+        w, aux, best_w, state : ndarray
+            The iterate, the loop's scratch (4 n_params), the best point and the run's state.
+        lr : float
+            The step (the first trial step for backtracking).
+        max_steps : int
+            Evaluations to make at most.
+        cost_hist, gnorm_hist, step_hist : ndarray
+            Histories, written from ``it0`` on.
+        it0 : int
+        tol : float
+        final : bool
+            Whether the last evaluation takes no step.
+
+        Returns
+        -------
+        evaluations : int
+        code : int
+            0 running, 1 converged, 2 diverged, 3 no decrease possible.
+        """
+        k, code = self._kernel.descent_run(mode, w, aux, lr, max_steps, cost_hist, gnorm_hist,
+                                           step_hist, it0, state, best_w, tol, final,
+                                           self.n_threads)
+        return int(k), int(code)
+
+    def newton_cg_passes(self, w: np.ndarray) -> NewtonPasses:
+        """Newton-CG's passes from ``w`` on, over cached predictions ``z = Xa w``.
+
+        The gradient is one pass, each Hessian-vector product one pass, and a line-search
+        trial ``loss(z + t Xa d)`` costs O(n) with no pass over X.
+
+        Parameters
+        ----------
+        w : ndarray of shape (n_params,)
+
+        Returns
+        -------
+        NewtonPasses
+        """
+        return _CachedPredictions(self, w)
+
+    def gram_diagonal(self) -> np.ndarray:
+        """``diag(Xa^T S Xa)``, the weighted mean square of each column of ``Xa`` (one pass).
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+        """
+        s = np.full(self.n_samples, 1.0 / self.n_samples) if self.sample_weight is None else \
+            self.sample_weight / self.weight_sum
+        diag = np.empty(self.n_params)
+        self._kernel.diag_weighted(s, diag, self.n_threads)
+        return diag
+
+    def predictions(self, w: Any) -> np.ndarray:
+        """The raw predictions ``z = X @ coef + intercept`` at ``w`` (one pass over X).
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        z = np.empty(self.n_samples)
+        self._kernel.linear(self._w(w), z, self.n_threads)
+        return z
+
+    def separates(self, w: Any) -> bool:
+        """Whether the predictions at ``w`` prove that the optimum is at infinity.
+
+        The loss judges (``Loss.separates``) on the rows of positive weight: for the log loss,
+        every row strictly on its side of the boundary. Always False for a loss that cannot
+        separate.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+
+        Returns
+        -------
+        bool
+        """
+        if not self.loss.can_separate:
+            return False
+        z = self.predictions(w)
+        if self.sample_weight is None:
+            return self.loss.separates(z, self.y)
+        keep = self.sample_weight > 0
+        return self.loss.separates(z[keep], self.y[keep])
+
+    @property
+    def nnz(self) -> int:
+        """Stored entries of X (``n_samples * n_features`` when X is dense)."""
+        if not self.is_sparse:
+            return self.n_samples * self.n_features
+        X: Any = self.X
+        return int(X.nnz)
+
+    @property
+    def can_form_hessian(self) -> bool:
+        """Whether :meth:`hessian` forms the dense Hessian (sparse X: up to 5792 parameters)."""
+        return not (self.is_sparse and _sparse_input.hessian_error(self.n_params))
+
+
+class _CachedPredictions:
+    """Newton-CG's passes over a compiled kernel: z = Xa w is kept, so the gradient is one pass,
+    each Hessian-vector product one pass, the Jacobi preconditioner one pass, and a line-search
+    trial ``loss(z + t zd)`` costs O(n) with no pass over X."""
+
+    def __init__(self, obj: Objective, w: np.ndarray) -> None:
+        self.kernel, self.nt = obj._kernel, obj.n_threads
+        n, D, self.d = obj.n_samples, obj.n_params, obj.n_features
+        self.penalty = obj.penalty
+        self.penalty_diag = obj.penalty.hessian_diagonal(D, self.d)
+        self.z = np.empty(n)
+        self.kernel.linear(w, self.z, self.nt)
+        self.r, self.h, self.trial, self.zd = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+        self.g, self.hv, self.diag = np.empty(D), np.empty(D), np.empty(D)
+
+    def _cost_from_z(self, z: np.ndarray, w: np.ndarray, r: np.ndarray | None = None,
+                     h: np.ndarray | None = None) -> float:
+        return float(self.kernel.loss_from_z(z, r, h)) + self.penalty.value(w, self.d)
+
+    def cost_gradient(self, w: np.ndarray) -> tuple[float, np.ndarray]:
+        c = self._cost_from_z(self.z, w, self.r, self.h)      # r = s loss'(z), h = s loss''(z)
+        self.kernel.transpose(self.r, self.g, self.nt)
+        self.penalty.add_gradient(w, self.d, self.g)
+        return c, self.g
+
+    def preconditioner_diagonal(self) -> np.ndarray:
+        self.kernel.diag_weighted(self.h, self.diag, self.nt)
+        self.diag += self.penalty_diag
+        return self.diag
+
+    def hessp(self, v: np.ndarray) -> np.ndarray:
+        self.kernel.hessp_weighted(self.h, v, self.hv, self.nt)
+        Hv: np.ndarray = self.hv + self.penalty_diag * v
+        return Hv
+
+    def line(self, w: np.ndarray, d: np.ndarray) -> Callable[[float], float]:
+        self.kernel.linear(d, self.zd, self.nt)        # zd = Xa d: the change of z along d
+
+        def phi(t: float) -> float:
+            np.multiply(self.zd, t, out=self.trial)
+            np.add(self.trial, self.z, out=self.trial)
+            return self._cost_from_z(self.trial, w + t * d)
+        return phi
+
+    def advance(self, w: np.ndarray, t: float, d: np.ndarray) -> np.ndarray:
+        self.z += t * self.zd
+        return w + t * d

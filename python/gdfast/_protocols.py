@@ -1,24 +1,45 @@
-"""ObjectiveLike: the objective contract the solvers rely on, as a type.
+"""The objective contract: what a solver may ask of an objective, and the defaults.
 
-gdfast.Objective (in-memory data, compiled kernels) and gdfast.dask.Objective (a Dask array,
-evaluated on the workers) both meet it, as does any object with these attributes and methods:
-gdfast.minimize and the solvers that accept any objective (gd, nesterov, newton, newton-cg,
-lbfgs) take an ObjectiveLike. What a solver uses beyond it (gdfast.Objective's compiled kernel,
-gdfast.dask.Objective's ``separates``) it looks up with ``hasattr`` at run time; ChecksSeparation
-types the latter.
+``ObjectiveLike`` is the required part, as a type: the attributes and the cost, gradient,
+Hessian and Hessian-vector product over ``w = [coef..., intercept]``. Any object that has them
+can be minimised. ``ObjectiveBase`` adds the optional fast paths, each with a default written
+in terms of the required part; gdfast.Objective (compiled kernels over in-memory or sparse data)
+and gdfast.dask.Objective subclass it and override what they can do faster. ``as_objective``
+gives a solver the full contract for any ObjectiveLike, so that solvers never look inside an
+objective nor probe it for attributes.
+
+The optional part:
+
+- ``cost_grad_into(w, grad)``: the cost, with the gradient written into ``grad``, for a ``w``
+  the solver already validated (no per-call checks);
+- ``descent_run(...)``: gradient descent and Nesterov loops (compiled over the objective's own
+  kernel, or over its ``cost_gradient`` with the GIL taken per evaluation);
+- ``newton_cg_passes(w)``: what Newton-CG needs per outer iteration (gradient, Jacobi
+  preconditioner, Hessian-vector products, a line search) — with cached predictions, a trial
+  step costs O(n) and no pass over X;
+- ``gram_diagonal()``: ``diag(Xa^T S Xa)``, for a safe first step of a line search (None when
+  the objective cannot give it cheaply);
+- ``separates(w)``: whether ``w`` proves that the optimum is at infinity (separable classes);
+- ``weight_sum``, ``min_positive_weight``, ``nnz``, ``can_form_hessian``: sizes that the
+  stopping rules and the choice of method read.
 """
 from __future__ import annotations
 
-from typing import Any, Protocol
+from abc import ABC, abstractmethod
+from typing import Any, Callable, Protocol
 
 import numpy as np
+
+from ._penalty import L2
+from .losses import Loss, get_loss
 
 
 class ObjectiveLike(Protocol):
     """Cost, gradient and Hessian of a linear model over ``w = [coef..., intercept]``.
 
     The attributes are read-only here, so plain instance attributes meet them. ``w`` and ``v``
-    are positional: an implementation may name them as it likes.
+    are positional: an implementation may name them as it likes. ``loss`` may be a registered
+    loss's name or a :class:`gdfast.losses.Loss`.
     """
 
     @property
@@ -28,7 +49,7 @@ class ObjectiveLike(Protocol):
     @property
     def n_features(self) -> int: ...
     @property
-    def loss(self) -> str: ...
+    def loss(self) -> Any: ...
     @property
     def alpha(self) -> float: ...
     @property
@@ -49,14 +70,184 @@ class ObjectiveLike(Protocol):
     def curvature_bound(self) -> float: ...
 
 
-class ChecksSeparation(Protocol):
-    """What an objective without a compiled kernel over in-memory data (gdfast.dask.Objective)
-    offers the solvers' test for separable classes (``gdfast._common.SeparationCheck``), which
-    finds it with ``hasattr(obj, "separates")``."""
+class NewtonPasses(Protocol):
+    """Newton-CG's work per outer iteration (see ObjectiveBase.newton_cg_passes)."""
+
+    def cost_gradient(self, w: np.ndarray, /) -> tuple[float, np.ndarray]: ...
+    def preconditioner_diagonal(self) -> np.ndarray: ...
+    def hessp(self, v: np.ndarray, /) -> np.ndarray: ...
+    def line(self, w: np.ndarray, d: np.ndarray, /) -> Callable[[float], float]: ...
+    def advance(self, w: np.ndarray, t: float, d: np.ndarray, /) -> np.ndarray: ...
+
+
+class ContractPasses:
+    """Newton-CG's passes over the required contract: cost_gradient, hessp and cost calls, and
+    no preconditioner (the Hessian's diagonal needs a pass the contract lacks)."""
+
+    def __init__(self, obj: ObjectiveLike, w: np.ndarray) -> None:
+        self.obj, self.w = obj, w
+        self.ones = np.ones(obj.n_params)
+
+    def cost_gradient(self, w: np.ndarray) -> tuple[float, np.ndarray]:
+        self.w = w
+        c, g = self.obj.cost_gradient(w)
+        return float(c), g
+
+    def preconditioner_diagonal(self) -> np.ndarray:
+        return self.ones
+
+    def hessp(self, v: np.ndarray) -> np.ndarray:
+        return self.obj.hessp(self.w, v)
+
+    def line(self, w: np.ndarray, d: np.ndarray) -> Callable[[float], float]:
+        return lambda t: float(self.obj.cost(w + t * d))
+
+    def advance(self, w: np.ndarray, t: float, d: np.ndarray) -> np.ndarray:
+        return w + t * d
+
+
+class ObjectiveBase(ABC):
+    """The optional part of the objective contract, with defaults (see the module notes).
+
+    Subclasses provide the required part (``ObjectiveLike``) and set ``loss`` (a Loss) and
+    ``penalty``; they override a fast path when they have one.
+    """
+
+    n_params: int
+    n_samples: int
+    n_features: int
+    fit_intercept: bool
+    n_threads: int | None
+    loss: Loss
+    penalty: L2
+    sample_weight: Any
+    #: The sum of the sample weights (the number of samples without weights).
+    weight_sum: float
+    #: The smallest positive sample weight (1 without weights).
+    min_positive_weight: float
+
+    # -- required (subclasses implement) ------------------------------------------------------
+
+    @abstractmethod
+    def cost(self, w: np.ndarray, /) -> float:
+        """Required."""
+
+    @abstractmethod
+    def gradient(self, w: np.ndarray, /) -> np.ndarray:
+        """Required."""
+
+    @abstractmethod
+    def cost_gradient(self, w: np.ndarray, /) -> tuple[float, np.ndarray]:
+        """Required."""
+
+    @abstractmethod
+    def hessian(self, w: np.ndarray, /) -> np.ndarray:
+        """Required."""
+
+    @abstractmethod
+    def cost_gradient_hessian(self, w: np.ndarray, /) -> tuple[float, np.ndarray, np.ndarray]:
+        """Required."""
+
+    @abstractmethod
+    def hessp(self, w: np.ndarray, v: np.ndarray, /) -> np.ndarray:
+        """Required."""
+
+    @abstractmethod
+    def curvature_bound(self) -> float:
+        """Required."""
+
+    # -- optional, with defaults ----------------------------------------------------------------
 
     @property
-    def weight_sum(self) -> float: ...
-    @property
-    def min_positive_weight(self) -> float: ...
+    def alpha(self) -> float:
+        """The strength of the L2 penalty (``self.penalty.alpha``)."""
+        return self.penalty.alpha
 
-    def separates(self, w: np.ndarray, /) -> bool: ...
+    def cost_grad_into(self, w: np.ndarray, grad: np.ndarray) -> float:
+        """The cost at w, with the gradient written into grad (w already validated)."""
+        cost, g = self.cost_gradient(w)
+        grad[:] = g
+        return float(cost)
+
+    def descent_run(self, mode: int, w: np.ndarray, aux: np.ndarray, lr: float, max_steps: int,
+                    cost_hist: np.ndarray, gnorm_hist: np.ndarray, step_hist: np.ndarray,
+                    it0: int, state: np.ndarray, best_w: np.ndarray, tol: float, final: bool
+                    ) -> tuple[int, int]:
+        """The compiled first-order loops (gdfast._descent), each evaluation a call of
+        cost_gradient with the GIL taken; returns (evaluations made, code)."""
+        from . import _core
+        k, code = _core.descent_run_objective(self, mode, w, aux, lr, max_steps, cost_hist,
+                                              gnorm_hist, step_hist, it0, state, best_w, tol, final)
+        return int(k), int(code)
+
+    def newton_cg_passes(self, w: np.ndarray) -> NewtonPasses:
+        """Newton-CG's passes from the point w on."""
+        return ContractPasses(self, w)
+
+    def gram_diagonal(self) -> np.ndarray | None:
+        """``diag(Xa^T S Xa)``, the columns' weighted mean squares; None when not cheap."""
+        return None
+
+    def separates(self, w: np.ndarray) -> bool:
+        """True when w proves that the optimum is at infinity (by default: never known)."""
+        return False
+
+    @property
+    def nnz(self) -> int:
+        """Stored entries of X (``n_samples * n_features`` when dense)."""
+        return self.n_samples * self.n_features
+
+    @property
+    def can_form_hessian(self) -> bool:
+        """Whether :meth:`hessian` agrees to form the dense Hessian."""
+        return True
+
+    #: True when every evaluation has a large fixed cost (a round trip to Dask workers):
+    #: "auto" then prefers the method with the fewest evaluations.
+    costly_evaluations: bool = False
+
+
+class _Wrapped(ObjectiveBase):
+    """The full contract around an object that has only the required part."""
+
+    def __init__(self, obj: ObjectiveLike) -> None:
+        self._obj = obj
+        self.loss = get_loss(obj.loss)
+        self.penalty = L2(obj.alpha)
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for what this class does not define: the wrapped object's attributes, read
+        # when a solver first asks for them (an objective may lack those no solver needs).
+        if name in ("weight_sum", "min_positive_weight"):
+            sw = self._obj.sample_weight
+            sw = None if sw is None else np.asarray(sw, dtype=np.float64)
+            if name == "weight_sum":
+                return float(self._obj.n_samples if sw is None else np.sum(sw))
+            return 1.0 if sw is None else float(np.min(sw[sw > 0]))
+        return getattr(self._obj, name)
+
+    def cost(self, w: np.ndarray, /) -> float:
+        return float(self._obj.cost(w))
+
+    def gradient(self, w: np.ndarray, /) -> np.ndarray:
+        return self._obj.gradient(w)
+
+    def cost_gradient(self, w: np.ndarray, /) -> tuple[float, np.ndarray]:
+        return self._obj.cost_gradient(w)
+
+    def hessian(self, w: np.ndarray, /) -> np.ndarray:
+        return self._obj.hessian(w)
+
+    def cost_gradient_hessian(self, w: np.ndarray, /) -> tuple[float, np.ndarray, np.ndarray]:
+        return self._obj.cost_gradient_hessian(w)
+
+    def hessp(self, w: np.ndarray, v: np.ndarray, /) -> np.ndarray:
+        return self._obj.hessp(w, v)
+
+    def curvature_bound(self) -> float:
+        return float(self._obj.curvature_bound())
+
+
+def as_objective(obj: ObjectiveLike) -> ObjectiveBase:
+    """The full contract for obj: obj itself when it is an ObjectiveBase, else a wrapper."""
+    return obj if isinstance(obj, ObjectiveBase) else _Wrapped(obj)

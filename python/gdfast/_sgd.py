@@ -25,7 +25,7 @@ from ._common import (
     max_iter_message,
     state,
 )
-from ._first_order import resolve_learning_rate
+from ._first_order import no_bound_message, resolve_learning_rate
 from ._objective import Objective
 from ._result import OptimizeResult
 from ._validation import check_scalar
@@ -75,7 +75,9 @@ def _auto_sgd_step(obj: Objective, batch_size: int, factors: np.ndarray | None) 
     """
     n, b = obj.n_samples, min(batch_size, obj.n_samples)
     L = obj.curvature_bound()
-    c = 2.0 if obj.loss == "squared_error" else 0.25
+    c = obj.loss.curvature
+    if c is None:
+        raise ValueError(no_bound_message(obj, "sgd"))
     row_max = 0.0
     for i0 in range(0, n, _ROW_BLOCK):
         blk = np.asarray(obj.X[i0:i0 + _ROW_BLOCK], dtype=np.float64)
@@ -83,7 +85,7 @@ def _auto_sgd_step(obj: Objective, batch_size: int, factors: np.ndarray | None) 
         if factors is not None:
             sq = sq * factors[i0:i0 + _ROW_BLOCK]
         row_max = max(row_max, float(sq.max()))
-    L_max = c * row_max + obj.alpha
+    L_max = c * row_max + obj.penalty.curvature
     if n == 1:
         L_B = L_max
     else:
@@ -96,11 +98,11 @@ def _run(method: str, obj: Objective, w: np.ndarray, max_iter: int, tol: float,
          burn_in: int | None, schedule: str, factors: np.ndarray | None, what: str, advice: str
          ) -> OptimizeResult:
     """The epoch loop shared by SGD and Adam."""
-    kernel, nt, D = obj._kernel, obj.n_threads, obj.n_params
+    D = obj.n_params
 
     def cost_grad(v: np.ndarray) -> tuple[float, float]:
         g = np.empty(D)
-        c = float(kernel.cost_grad(v, g, None, nt))
+        c = obj.cost_grad_into(v, g)
         return c, float(np.max(np.abs(g)))
 
     scale = gradient_scale(obj, w)
@@ -177,7 +179,7 @@ def sgd(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Call
     else:
         lr = float(resolve_learning_rate(obj, learning_rate))
     stepper = _stochastic.Stepper(_stochastic.METHOD_SGD, _loss_code(obj), obj.fit_intercept,
-                                  obj.alpha, obj.n_params, batch_size, lr, _schedule_code(schedule),
+                                  obj.penalty.l2, obj.n_params, batch_size, lr, _schedule_code(schedule),
                                   power_t, momentum=momentum)
     return _run("sgd", obj, w, max_iter, tol, callback, stepper, rng, burn_in, schedule, factors,
                 f"learning_rate={lr:.6g} and batch_size={batch_size}",
@@ -204,7 +206,7 @@ def adam(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Cal
     eps = check_scalar(eps, "eps", low=0.0, low_inclusive=False)
     lr = ADAM_DEFAULT_STEP if learning_rate == "auto" else float(resolve_learning_rate(obj, learning_rate))
     stepper = _stochastic.Stepper(_stochastic.METHOD_ADAM, _loss_code(obj), obj.fit_intercept,
-                                  obj.alpha, obj.n_params, batch_size, lr, _schedule_code(schedule),
+                                  obj.penalty.l2, obj.n_params, batch_size, lr, _schedule_code(schedule),
                                   power_t, beta1=float(beta1), beta2=float(beta2), eps=eps)
     return _run("adam", obj, w, max_iter, tol, callback, stepper, rng, burn_in, schedule, None
                 if obj.sample_weight is None else _sample_factors(obj),
@@ -213,7 +215,7 @@ def adam(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Cal
 
 
 def _loss_code(obj: Objective) -> int:
-    return _stochastic.LOSS_LOG if obj.loss == "log_loss" else _stochastic.LOSS_SQUARED
+    return obj.loss.code
 
 
 def _schedule_code(schedule: str) -> int:

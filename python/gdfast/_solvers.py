@@ -25,12 +25,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import _sparse_input
 from ._common import Callback
 from ._first_order import gd, nesterov
 from ._lbfgs import lbfgs
 from ._newton import newton, newton_cg
-from ._protocols import ObjectiveLike
+from ._protocols import ObjectiveBase, ObjectiveLike, as_objective
 from ._result import OptimizeResult
 from ._sgd import adam, sgd
 from ._validation import check_name, check_scalar, check_vector
@@ -44,6 +43,7 @@ DEFAULT_MAX_ITER = {"gd": 10_000, "nesterov": 10_000, "sgd": 50, "adam": 50, "ne
 DEFAULT_TOL = {"sgd": 1e-4, "adam": 1e-4}           # the others: 1e-8
 AUTO_NEWTON_MAX_PARAMS = 500      # "auto": Newton needs a Hessian of at most this many parameters,
 AUTO_NEWTON_MAX_WORK = 2e8        # ... cheap to build: n * n_params^2 (syrk's flops) at most this
+AUTO_REMOTE_NEWTON_MAX_PARAMS = 1000   # ... or 1000 when each evaluation is a round trip (Dask)
 AUTO_LBFGS_BUDGET = 300           # L-BFGS iterations before "auto" hands over to a Newton method
 
 
@@ -61,22 +61,29 @@ def choose_method(obj: ObjectiveLike) -> str:
     iterate with Newton (at most 500 parameters) or Newton-CG, whose Jacobi preconditioner is
     insensitive to the units.
     """
-    cheap_hessian = (_newton_can_run(obj)
-                     and obj.n_samples * obj.n_params ** 2 <= AUTO_NEWTON_MAX_WORK)
+    full = as_objective(obj)
+    if full.costly_evaluations and full.n_params <= AUTO_REMOTE_NEWTON_MAX_PARAMS \
+            and full.can_form_hessian:
+        return "newton"            # fewest round trips: a handful of Newton steps
+    cheap_hessian = (_newton_can_run(full)
+                     and full.n_samples * full.n_params ** 2 <= AUTO_NEWTON_MAX_WORK)
     if cheap_hessian:
         return "newton"
     # Sparse X: a Hessian-vector product costs two cheap sparse passes and Newton-CG converges
     # in a handful of outer iterations (6 against L-BFGS's ~500 on the 200k x 50k benchmark).
-    return "newton-cg" if getattr(obj, "is_sparse", False) else "lbfgs"
+    return "newton-cg" if _is_sparse(full) else "lbfgs"
 
 
-def _newton_can_run(obj: ObjectiveLike) -> bool:
+def _is_sparse(obj: ObjectiveBase) -> bool:
+    return obj.nnz < obj.n_samples * obj.n_features
+
+
+def _newton_can_run(obj: ObjectiveBase) -> bool:
     """At most 500 parameters, and a Hessian the objective agrees to form (sparse X has a cap)."""
-    formable = not getattr(obj, "is_sparse", False) or obj.n_params <= _sparse_input.MAX_HESSIAN_PARAMS
-    return obj.n_params <= AUTO_NEWTON_MAX_PARAMS and formable
+    return obj.n_params <= AUTO_NEWTON_MAX_PARAMS and obj.can_form_hessian
 
 
-def _auto(obj: ObjectiveLike, w: np.ndarray, max_iter: int, tol: float,
+def _auto(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
           callback: Callback | None) -> OptimizeResult:
     """L-BFGS, finished by Newton or Newton-CG when it stalls (see :func:`choose_method`)."""
     first = lbfgs(obj, w, min(max_iter, AUTO_LBFGS_BUDGET), tol, callback)
@@ -214,4 +221,4 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable; got {callback!r}")
     w = np.zeros(obj.n_params) if w0 is None else check_vector(w0, obj.n_params, "w0", "obj.n_params")
-    return func(obj, w, max_iter, tol, callback, **options)
+    return func(as_objective(obj), w, max_iter, tol, callback, **options)

@@ -20,11 +20,11 @@ _F64 = npt.NDArray[np.float64]
 _Data = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 _Index = npt.NDArray[np.int32] | npt.NDArray[np.int64]
 
-LOSS_SQUARED: Final[int]
-LOSS_LOG: Final[int]
 DESCENT_FIXED: Final[int]
 DESCENT_BACKTRACKING: Final[int]
 DESCENT_NESTEROV: Final[int]
+def loss_codes() -> dict[str, int]: ...
+
 # The largest dense Hessian (in bytes) gdfast.Objective.hessian forms for sparse X (256 MiB).
 MAX_HESSIAN_BYTES: Final[int]
 
@@ -42,7 +42,7 @@ def all_finite(a: _Data) -> bool: ...
 class SparseKernel:
     def __init__(self, X: scipy.sparse.csr_array | scipy.sparse.csr_matrix, y: _F64,
                  sample_weight: _F64 | None, scale: float, loss: int, fit_intercept: bool,
-                 alpha: float) -> None: ...
+                 alpha: float, cost_offset: float = 0.0) -> None: ...
     @property
     def n_params(self) -> int: ...
     def cost_grad(self, w: _F64, grad: _F64 | None = None, hess: _F64 | None = None,

@@ -9,12 +9,12 @@ import numpy.typing as npt
 
 _F64 = npt.NDArray[np.float64]
 
-LOSS_SQUARED: Final[int]
-LOSS_LOG: Final[int]
 METHOD_SGD: Final[int]
 METHOD_ADAM: Final[int]
 SCHEDULE_CONSTANT: Final[int]
 SCHEDULE_INVSCALING: Final[int]
+
+def loss_codes() -> dict[str, int]: ...
 
 # A Cython extension type: Python classes may subclass it, but not together with another
 # extension type.

@@ -21,7 +21,6 @@ from typing import Any, Iterable, Literal, overload
 import numpy as np
 
 
-LOSSES = ("log_loss", "squared_error")
 MAX_THREADS = 1024      # an upper bound on n_threads: each thread gets its own workspace
 
 _FINITE_CHECK_ROWS = 4096    # rows per block when looking for the first NaN/inf
@@ -136,17 +135,10 @@ def check_vector(v: Any, n: int, name: str, expected: str) -> np.ndarray:
     return arr
 
 
-def check_y(y: Any, n: int, loss: str) -> np.ndarray:
-    """Targets: one finite number per row of X; 0 or 1 for the log loss."""
+def check_y(y: Any, n: int, loss: Any) -> np.ndarray:
+    """Targets: one finite number per row of X, in the loss's domain (``loss.check_y``)."""
     arr = check_vector(y, n, "y", "one target per row of X")
-    if loss == "log_loss":
-        bad = (arr != 0) & (arr != 1)
-        if bad.any():
-            raise ValueError(
-                f"y must hold labels 0 and 1 for loss='log_loss'; found {np.unique(arr[bad])[:5]} "
-                "(gdfast.LogisticRegression maps any two labels to 0 and 1)"
-            )
-    return arr
+    return np.asarray(loss.check_y(arr))
 
 
 def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
@@ -170,11 +162,6 @@ def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
         raise ValueError(f"sample_weight sums to {total!r}, beyond what double precision can "
                          "normalise; rescale the weights (only their ratios matter)")
     return sw
-
-
-def check_loss(loss: Any) -> str:
-    """One of LOSSES."""
-    return check_name(loss, "loss", LOSSES)
 
 
 def check_name(value: Any, name: str, valid: Iterable[str]) -> str:

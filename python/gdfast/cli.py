@@ -14,6 +14,8 @@ import sys
 import warnings
 from typing import TYPE_CHECKING, NoReturn, Sequence
 
+from .losses import LOSSES, get_loss
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -50,10 +52,11 @@ def _parser() -> argparse.ArgumentParser:
                                      "with standard errors, or JSON.")
     fit.add_argument("data", metavar="DATA.csv")
     fit.add_argument("--target", required=True, metavar="COL", help="the column to predict")
-    fit.add_argument("--loss", choices=["auto", "log_loss", "squared_error"], default="auto",
-                     help="log_loss (logistic regression, a target with two values) or "
-                          "squared_error (least squares); auto: log_loss when the target has "
-                          "exactly two distinct values (default)")
+    fit.add_argument("--loss", choices=["auto", *LOSSES], default="auto",
+                     help="a registered loss: " + ", ".join(
+                         f"{name} ({cls.model_name})" for name, cls in LOSSES.items())
+                     + "; auto: log_loss when the target has exactly two distinct values, "
+                       "squared_error otherwise (default)")
     fit.add_argument("--solver", default="auto", help="a gdfast.minimize method (default: auto, "
                                                       "Newton's method)")
     fit.add_argument("--alpha", type=float, default=1e-4,
@@ -127,12 +130,12 @@ def _choose_loss(requested: str, labels: list[str]) -> str:
     return "log_loss" if len(set(labels)) == 2 else "squared_error"
 
 
-def _two_classes(labels: list[str], path: str, target: str) -> list[str]:
+def _two_classes(labels: list[str], path: str, target: str, loss: str) -> list[str]:
     """The target's two distinct labels in order (numerically when they are numbers)."""
     distinct = set(labels)
     if len(distinct) != 2:
         shown = ", ".join(map(repr, sorted(distinct)[:5])) + (", ..." if len(distinct) > 5 else "")
-        raise ValueError(f"--loss log_loss needs a target with two distinct values; column "
+        raise ValueError(f"--loss {loss} needs a target with two distinct values; column "
                          f"{target!r} of {path} has {len(distinct)}: {shown}")
     try:
         return sorted(distinct, key=float)
@@ -156,8 +159,8 @@ def _fit(args: argparse.Namespace) -> int:
     loss = _choose_loss(args.loss, labels)
     classes = None
     y: list[float] | np.ndarray
-    if loss == "log_loss":
-        classes = _two_classes(labels, args.data, args.target)
+    if get_loss(loss).is_classifier:
+        classes = _two_classes(labels, args.data, args.target, loss)
         y = [float(v == classes[1]) for v in labels]
     else:
         y = table.numbers([args.target])[:, 0]

@@ -33,9 +33,11 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _dispatch
-from ._objective import _LOSS_CODES
 from ._result import OptimizeResult
-from ._validation import check_bool, check_loss, check_n_threads, check_scalar, check_vector, check_X, check_y
+from ._penalty import L2
+from ._protocols import ObjectiveBase
+from .losses import Loss, get_loss
+from ._validation import check_bool, check_n_threads, check_scalar, check_vector, check_X, check_y
 
 __all__ = ["Objective", "encode_labels", "fit_objective", "is_dask_array", "linear_predictor"]
 
@@ -101,7 +103,7 @@ class _Block:
     """
 
     def __init__(self, X: np.ndarray | None, y: np.ndarray | None, sw: np.ndarray | None,
-                 loss: str, fit_intercept: bool, n_params: int) -> None:
+                 loss: Loss, fit_intercept: bool, n_params: int) -> None:
         self.X, self.y, self.sw = X, y, sw
         self.loss, self.fit_intercept, self.n_params = loss, fit_intercept, n_params
         self.n_rows = 0 if X is None else X.shape[0]
@@ -113,8 +115,10 @@ class _Block:
 
     def kernel(self) -> Any:
         if self._kernel is None:
-            self._kernel = _dispatch.core.Kernel(self.X, self.y, self.sw, 1.0, _LOSS_CODES[self.loss],
-                                                 self.fit_intercept, 0.0)
+            assert self.y is not None                # built only for blocks with rows
+            self._kernel = _dispatch.core.Kernel(self.X, self.y, self.sw, 1.0, self.loss.code,
+                                                 self.fit_intercept, 0.0,
+                                                 self.loss.cost_offset(self.y, self.sw, 1.0))
         return self._kernel
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
@@ -131,7 +135,7 @@ def _in_block(exc: Exception, where: str) -> Exception:
     return type(exc)(f"{exc} ({where})")
 
 
-def _make_block(X: Any, y: Any, sw: Any, where: str, loss: str, fit_intercept: bool,
+def _make_block(X: Any, y: Any, sw: Any, where: str, loss: Loss, fit_intercept: bool,
                 n_params: int) -> _Block:
     """Validate one block of rows (on the worker) and wrap it with its kernel."""
     X = np.asarray(X)
@@ -193,9 +197,8 @@ def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
     z = np.empty(block.n_rows)
     kernel.linear(w, z, n_threads)
     assert block.y is not None                   # set on every block with rows
-    margin = (2.0 * block.y - 1.0) * z
     positive = block.sw > 0 if block.sw is not None else slice(None)
-    return np.array([float(np.all(margin[positive] > 0))])
+    return np.array([float(block.loss.separates(z[positive], block.y[positive]))])
 
 
 def _group_eval(what: str, w: np.ndarray, v: np.ndarray | None, n_threads: int | None,
@@ -295,7 +298,7 @@ def _group_by_worker(blocks: list[Any]) -> list[list[Any]]:
     return groups
 
 
-class Objective:
+class Objective(ObjectiveBase):
     """Cost, gradient and Hessian of a linear model over a Dask array, computed on the workers.
 
     The same objective as :class:`gdfast.Objective` (and the same methods, so
@@ -319,7 +322,8 @@ class Objective:
     y : dask.array.Array or array-like of shape (n_samples,)
         Targets; 0 or 1 for the log loss. A dask array with other row blocks than X is rechunked
         to X's (y is small); an in-memory array is split into X's blocks and sent to the workers.
-    loss : {"log_loss", "squared_error"}
+    loss : str or gdfast.losses.Loss
+        A registered loss, by name or as an instance (see gdfast.Objective).
     alpha : float, default 0.0
         Strength of the L2 penalty ``alpha / 2 * ||coef||^2`` (the intercept is not penalised).
     fit_intercept : bool, default True
@@ -378,15 +382,15 @@ class Objective:
     ``cost_gradient(w)`` right after ``cost_gradient_hessian(w)`` costs nothing.
     """
 
-    def __init__(self, X: Any, y: Any, loss: str = "log_loss", alpha: float = 0.0,
+    def __init__(self, X: Any, y: Any, loss: str | Loss = "log_loss", alpha: float = 0.0,
                  fit_intercept: bool = True, sample_weight: Any = None,
                  n_threads: int | None = None, *, persist: bool = True, split_every: int = 8,
                  speculate: bool = True) -> None:
         dask = _import_dask()
         import dask.array as da
 
-        self.loss = check_loss(loss)
-        self.alpha = check_scalar(alpha, "alpha", low=0.0)
+        self.loss = get_loss(loss)
+        self.penalty = L2(check_scalar(alpha, "alpha", low=0.0))
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
         self.n_threads = check_n_threads(n_threads)
         persist = check_bool(persist, "persist")
@@ -421,6 +425,7 @@ class Objective:
         self.dtype = np.dtype(X.dtype) if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
         self.n_computations = 0
         self.speculate = check_bool(speculate, "speculate")
+        self.costly_evaluations = True        # each evaluation is a round trip to the workers
         self._cache: tuple[int, bytes, np.ndarray] | None = None
         self._hint = "cost"
 
@@ -493,22 +498,19 @@ class Objective:
             packed = self._compute(self._map(level, w)) / self.weight_sum
             self._cache = (need, key, packed)
         D, d = self.n_params, self.n_features
-        coef = w[:d]
-        cost = float(packed[0])
-        if self.alpha != 0:
-            cost += 0.5 * self.alpha * float(coef @ coef)
+        cost = float(packed[0]) + self.penalty.value(w, d)
         grad = hess = None
         if need >= 1:
-            grad = packed[1:1 + D].copy()
-            grad[:d] += self.alpha * coef
+            grad = self.penalty.add_gradient(w, d, packed[1:1 + D].copy())
         if need >= 2:
             hess = packed[1 + D:].reshape(D, D).copy()
-            hess[np.arange(d), np.arange(d)] += self.alpha
+            hess[np.diag_indices(D)] += self.penalty.hessian_diagonal(D, d)
         return cost, grad, hess
+
 
     def __repr__(self) -> str:
         return (f"gdfast.dask.Objective(n_samples={self.n_samples}, n_features={self.n_features}, "
-                f"loss={self.loss!r}, alpha={self.alpha!r}, fit_intercept={self.fit_intercept}, "
+                f"loss={self.loss.name!r}, alpha={self.alpha!r}, fit_intercept={self.fit_intercept}, "
                 f"dtype={self.dtype.name}, n_blocks={self.n_blocks})")
 
     # -- the Objective contract -------------------------------------------------------------
@@ -551,8 +553,7 @@ class Objective:
         """The Hessian at ``w`` times ``v``, without forming the Hessian (one round trip)."""
         w, v = self._w(w), self._w(v, "v")
         out: np.ndarray = self._compute(self._map("hessp", w, v)) / self.weight_sum
-        out[:self.n_features] += self.alpha * v[:self.n_features]
-        return out
+        return self.penalty.add_gradient(v, self.n_features, out)
 
     def curvature_bound(self, n_iter: int = 50) -> float:
         """An estimate of the largest eigenvalue of the Hessian, over all w.
@@ -568,9 +569,12 @@ class Objective:
         Returns
         -------
         float
-            ``2 lambda_max + alpha`` (squared error) or ``lambda_max / 4 + alpha`` (log loss).
+            ``c lambda_max + alpha``, c the loss's curvature bound (``loss.curvature``;
+            infinite when the loss has none).
         """
         n_iter = check_scalar(n_iter, "n_iter", low=1, integer=True)
+        if self.loss.curvature is None:
+            return math.inf
         rng = np.random.default_rng(0)
         v = rng.standard_normal(self.n_params)
         v /= np.linalg.norm(v)
@@ -586,8 +590,7 @@ class Objective:
             lam = new
             if converged:
                 break
-        factor = 2.0 if self.loss == "squared_error" else 0.25
-        return factor * lam + self.alpha
+        return self.loss.curvature * lam + self.penalty.curvature
 
     def separates(self, w: Any) -> bool:
         """True when ``w`` puts every row of positive weight strictly on its side (log loss).
@@ -595,8 +598,9 @@ class Objective:
         One round trip; one number per block travels. A solver's check for separable classes
         (log loss, alpha = 0) can call this instead of computing the predictions itself.
         """
-        if self.loss != "log_loss":
-            raise ValueError("separates() is defined for loss='log_loss' only")
+        if not self.loss.can_separate:
+            raise ValueError(f"separates() is defined for losses that can separate; "
+                             f"loss={self.loss.name!r} cannot")
         w = self._w(w)
         self.n_computations += 1
         return bool(_dask_compute(self._tree(self._map("separates", w), _all))[0][0] == 1.0)
@@ -606,7 +610,7 @@ class Objective:
 # For estimators
 # ---------------------------------------------------------------------------------------------
 
-def fit_objective(X: Any, y: Any, *, loss: str, alpha: float = 0.0, fit_intercept: bool = True,
+def fit_objective(X: Any, y: Any, *, loss: str | Loss, alpha: float = 0.0, fit_intercept: bool = True,
                   sample_weight: Any = None, method: str = "auto", w0: Any = None,
                   max_iter: int | None = None, tol: float = 1e-8, n_threads: int | None = None,
                   persist: bool = True, **options: Any) -> tuple[Objective, OptimizeResult]:
@@ -617,7 +621,7 @@ def fit_objective(X: Any, y: Any, *, loss: str, alpha: float = 0.0, fit_intercep
     X : dask.array.Array of shape (n_samples, n_features)
     y : dask.array.Array or array-like of shape (n_samples,)
         Already encoded: 0 and 1 for the log loss.
-    loss : {"log_loss", "squared_error"}
+    loss : str or gdfast.losses.Loss
     alpha : float, default 0.0
     fit_intercept : bool, default True
     sample_weight : dask.array.Array or array-like, optional
@@ -643,8 +647,8 @@ def fit_objective(X: Any, y: Any, *, loss: str, alpha: float = 0.0, fit_intercep
     from . import _solvers
     obj = Objective(X, y, loss=loss, alpha=alpha, fit_intercept=fit_intercept,
                     sample_weight=sample_weight, n_threads=n_threads, persist=persist)
-    if method == "auto":
-        method = "newton" if obj.n_params <= 1000 or "lbfgs" not in _solvers.METHODS else "lbfgs"
+    if method == "auto":             # the one rule, resolved here so that options may be passed
+        method = _solvers.choose_method(obj)
     result = _solvers.minimize(obj, method=method, w0=w0, max_iter=max_iter, tol=tol, **options)
     return obj, result
 

@@ -36,11 +36,11 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
 
 from ._fitting import STOCHASTIC_SOLVERS, fit_objective, solver_options
 from ._objective import Objective
-from ._protocols import ObjectiveLike
+from ._protocols import ObjectiveLike, as_objective
 from ._progress import Progress
 from ._result import OptimizeResult
 from ._solvers import METHODS
-from ._sparse_input import hessian_error, is_sparse
+from ._sparse_input import is_sparse
 from .dask import is_dask_array
 from ._validation import check_bool, check_n_threads, check_sample_weight, check_scalar
 from .stats import Summary, residual_df, standard_errors, total_weight
@@ -751,7 +751,7 @@ def _hessian_affordable(obj: Any) -> bool:
     the objective agrees to form (sparse X has a cap of its own)."""
     if obj.n_params > MAX_STDERR_PARAMS:
         return False
-    return not (getattr(obj, "is_sparse", False) and hessian_error(obj.n_params))
+    return as_objective(obj).can_form_hessian
 
 
 def _dask_sample_weight(sample_weight: Any, X: Any) -> Any:

@@ -17,7 +17,7 @@
 from libc.math cimport fabs, fmax, sqrt
 from scipy.linalg.cython_blas cimport dsyrk
 
-from gdfast._loss cimport exp_nonpos, log1p_unit, log_loss_terms, squared_terms
+from gdfast._loss cimport exp_nonpos, log1p_unit, rows_terms, SQUARED_ERROR, LOG_LOSS
 
 # Dot products of four rows with one vector, in C with the instruction set's intrinsics when the
 # module is compiled for AVX2 or AVX-512 (gdfast builds one module per instruction set and picks
@@ -388,11 +388,6 @@ ctypedef fused floating:
     double
 
 cdef enum:
-    SQUARED_ERROR = 0     # loss codes, the same numbers as gdfast._core.LOSS_SQUARED / LOSS_LOG
-    LOG_LOSS = 1
-
-
-cdef enum:
     # syrk_rows uses the register-tiled loop up to this many parameters and dsyrk above (measured
     # here, one thread: even with dsyrk at D = 200, 1.3x slower at 500, 1.65x at 1000)
     GRAM_MAX_D = 256
@@ -426,8 +421,9 @@ cdef struct Problem:
     double scale           # 1 / sum(sample weights)
     int loss
     bint fit_intercept
-    double alpha
+    double alpha           # the L2 penalty's strength (the compiled form of gdfast.Penalty)
     double xmax            # max |X|, for float32 X: float sums are used only where they cannot overflow
+    double cost_offset     # the loss's constant term (gdfast.losses.Loss.cost_offset), added to the cost
 
 
 # ---------------------------------------------------------------------------------------------
@@ -649,12 +645,7 @@ cdef inline double rows_loss(int loss, const double* y, const double* sw, Py_ssi
     """
     cdef Py_ssize_t k
     cdef double wk
-    if loss == LOG_LOSS:
-        for k in range(m):
-            z[k] = log_loss_terms(z[k], y[k], &r[k], &h[k])
-    else:
-        for k in range(m):
-            z[k] = squared_terms(z[k], y[k], &r[k], &h[k])
+    rows_terms(loss, y, m, z, r, h)
     if sw != NULL:
         for k in range(m):
             wk = sw[k]
@@ -662,6 +653,53 @@ cdef inline double rows_loss(int loss, const double* y, const double* sw, Py_ssi
             r[k] *= wk
             h[k] *= wk
     return sum_f64(z, m)
+
+
+cdef inline double loss_at(int loss, const double* y, const double* sw, double scale,
+                           double cost_offset, Py_ssize_t n, const double* z, double* r,
+                           double* h) noexcept nogil:
+    """Mean weighted loss (plus cost_offset) at predictions z; r and h, unless NULL, get
+    scale * sw * loss' and scale * sw * loss''. O(n), no pass over X: what a line search on
+    cached predictions evaluates. Blocks of rows go through rows_loss, the passes' own loop."""
+    cdef Py_ssize_t i0 = 0, m, k
+    cdef double total = 0
+    cdef double zb[256]
+    cdef double rb[256]
+    cdef double hb[256]
+    while i0 < n:
+        m = min(256, n - i0)
+        for k in range(m):
+            zb[k] = z[i0 + k]
+        total += rows_loss(loss, y + i0, sw + i0 if sw != NULL else NULL, m, zb, rb, hb)
+        if r != NULL:
+            for k in range(m):
+                r[i0 + k] = rb[k] * scale
+        if h != NULL:
+            for k in range(m):
+                h[i0 + k] = hb[k] * scale
+        i0 += m
+    return total * scale + cost_offset
+
+
+cdef inline double add_penalty(double alpha, Py_ssize_t d, Py_ssize_t D, const double* w,
+                               double* grad, double* H) noexcept nogil:
+    """The L2 penalty alpha/2 ||coef||^2 at w, the compiled form of gdfast.Penalty: adds its
+    gradient alpha * coef to grad and alpha on the diagonal of H (D x D, C order) unless they
+    are NULL, and returns its value. The intercept (w[d] when D > d) is never penalised.
+    With alpha = 0 nothing is computed, so that huge weights cannot give 0 * inf."""
+    cdef Py_ssize_t j
+    cdef double pen = 0
+    if alpha == 0:
+        return 0.0
+    for j in range(d):
+        pen += w[j] * w[j]
+    if grad != NULL:
+        for j in range(d):
+            grad[j] += alpha * w[j]
+    if H != NULL:
+        for j in range(d):
+            H[j * D + j] += alpha
+    return 0.5 * alpha * pen
 
 
 cdef inline double block_loss(const Problem* P, Py_ssize_t i0, Py_ssize_t m, double* z,

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_loss, check_sample_weight, check_X, check_y
+from ._validation import check_sample_weight, check_X, check_y
+from .losses import Loss, get_loss
 
 __all__ = ["Objective", "gradient_descent", "newton"]
 
@@ -54,10 +55,10 @@ class Objective:
         For bad X, y, loss or sample_weight, as :class:`gdfast.Objective` does.
     """
 
-    def __init__(self, X: Any, y: Any, loss: str = "log_loss", alpha: float = 0.0,
+    def __init__(self, X: Any, y: Any, loss: str | Loss = "log_loss", alpha: float = 0.0,
                  fit_intercept: bool = True, sample_weight: Any = None,
                  n_threads: int | None = None) -> None:
-        self.loss = check_loss(loss)
+        self.loss = get_loss(loss)
         self.alpha = float(alpha)
         self.fit_intercept = bool(fit_intercept)
         self.X = check_X(X)
@@ -77,11 +78,7 @@ class Objective:
 
     def _terms(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-sample loss, first and second derivative with respect to z."""
-        y = self.y
-        if self.loss == "squared_error":
-            return (z - y) ** 2, 2.0 * (z - y), np.full_like(z, 2.0)
-        p = _sigmoid(z)
-        return _softplus(z) - y * z, p - y, p * (1.0 - p)
+        return self.loss.reference_terms(z, self.y)
 
     def _Xa(self) -> np.ndarray:
         X = self.X.astype(np.float64, copy=False)

@@ -3,12 +3,15 @@
 gdfast minimises an *averaged, penalised* cost. With ``W`` the sum of the sample weights (the
 number of samples when there are none) and ``H`` the Hessian of that cost at the fitted ``w``:
 
-- log loss: ``W * cost`` is the negative log-likelihood (plus ``W * alpha/2 ||coef||^2``), so the
-  covariance of the estimates is ``inv(W * H)``; with ``alpha = 0`` this is
-  ``inv(Xa^T diag(p (1 - p)) Xa)``, what statsmodels' ``Logit`` reports.
-- squared error: the cost's Hessian is twice the Gram matrix, so the covariance is
-  ``sigma^2 * inv(W * H / 2)`` with ``sigma^2 = RSS / (W - n_params)``; with ``alpha = 0`` this is
-  ``sigma^2 (Xa^T Xa)^-1``, what statsmodels' ``OLS`` reports.
+- every loss is ``loss.deviance_factor`` times half the unit deviance, so
+  ``W * cost / deviance_factor`` is the negative log-likelihood up to the dispersion and a
+  constant, and the covariance of the estimates is ``phi * inv(W * H / deviance_factor)``.
+- losses with a fixed dispersion (``loss.fixed_dispersion``: the log loss) have ``phi = 1``:
+  with ``alpha = 0`` the log loss gives ``inv(Xa^T diag(p (1 - p)) Xa)``, what statsmodels'
+  ``Logit`` reports; the statistics are z (normal).
+- the squared error (factor 2: the cost's Hessian is twice the Gram matrix) estimates
+  ``phi = sigma^2 = RSS / (W - n_params)``; with ``alpha = 0`` this is ``sigma^2 (Xa^T Xa)^-1``,
+  what statsmodels' ``OLS`` reports; the statistics are t with ``W - n_params`` degrees of freedom.
 
 What the numbers mean when the fit is not the textbook one:
 
@@ -39,7 +42,7 @@ if TYPE_CHECKING:
     from scipy.stats.distributions import rv_frozen
 
 from ._objective import Objective
-from ._protocols import ObjectiveLike
+from ._protocols import ObjectiveLike, as_objective
 
 __all__ = ["Summary", "covariance", "standard_errors", "total_weight", "residual_df",
            "SingularHessianWarning"]
@@ -60,14 +63,12 @@ def total_weight(obj: ObjectiveLike) -> float:
     -------
     float
     """
-    weight_sum = getattr(obj, "weight_sum", None)     # gdfast.dask.Objective: summed on the workers
-    if weight_sum is not None:
-        return float(weight_sum)
-    return float(obj.n_samples if obj.sample_weight is None else np.sum(obj.sample_weight))
+    return float(as_objective(obj).weight_sum)
 
 
 def residual_df(obj: ObjectiveLike) -> float | None:
-    """Residual degrees of freedom ``W - n_params`` for the squared error; None for the log loss.
+    """Residual degrees of freedom ``W - n_params`` when the loss estimates its dispersion (the
+    squared error); None when the dispersion is fixed (the log loss).
 
     None means the statistics are z (normal); a number means t with that many degrees of freedom.
 
@@ -79,7 +80,7 @@ def residual_df(obj: ObjectiveLike) -> float | None:
     -------
     float or None
     """
-    if obj.loss == "log_loss":
+    if as_objective(obj).loss.fixed_dispersion:
         return None
     return total_weight(obj) - obj.n_params
 
@@ -104,10 +105,9 @@ def covariance(obj: ObjectiveLike, w: Any) -> np.ndarray:
     w = np.asarray(w, dtype=np.float64)
     W = total_weight(obj)
     H = obj.hessian(w)
-    if obj.loss == "log_loss":
-        information, scale = W * H, 1.0
-    else:
-        information, scale = W * H / 2.0, _residual_variance(obj, w)
+    loss = as_objective(obj).loss
+    information = W * H / loss.deviance_factor
+    scale = 1.0 if loss.fixed_dispersion else _residual_variance(obj, w)
     try:
         factor = scipy.linalg.cho_factor(information, check_finite=False)
         inverse = scipy.linalg.cho_solve(factor, np.eye(len(w)), check_finite=False)
@@ -141,9 +141,8 @@ def _residual_variance(obj: ObjectiveLike, w: np.ndarray) -> float:
     df = residual_df(obj)
     if df is None or df <= 0:
         return math.nan
-    coef = w[:obj.n_features]
-    mean_squared_error = obj.cost(w) - obj.alpha / 2.0 * float(coef @ coef)
-    return total_weight(obj) * mean_squared_error / df
+    mean_squared_error = obj.cost(w) - as_objective(obj).penalty.value(w, obj.n_features)
+    return total_weight(obj) * mean_squared_error / float(df)
 
 
 @dataclass(frozen=True)

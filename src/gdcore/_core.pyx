@@ -13,11 +13,10 @@ from libc.math cimport INFINITY, fabs, fmax, sqrt, isfinite
 from libc.string cimport memset, memcpy
 
 from gdfast._descent cimport descent_loop
-from gdfast._loss cimport exp_nonpos, log1p_unit, log_loss_terms, squared_terms
+from gdfast._loss cimport exp_nonpos, log1p_unit, loss_terms as one_loss_terms, n_losses, loss_name
 from gdfast.kernels cimport (
-    floating, Problem, Prefetch, LOG_LOSS, SQUARED_ERROR, dot_mixed, block_linear,
-    block_transpose_add, block_loss, block_square_add, hessian_rows, syrk_rows, GRAM_MAX_D,
-    gram_available)
+    floating, Problem, Prefetch, dot_mixed, block_linear, block_transpose_add, block_loss,
+    block_square_add, hessian_rows, syrk_rows, GRAM_MAX_D, gram_available, loss_at, add_penalty)
 
 import numpy as np
 
@@ -58,9 +57,10 @@ DEF ACC_PAD = 8            # per-thread accumulators start on their own cache li
 DEF MIN_BLOCKS_PER_THREAD = 8
 DEF MAX_THREADED_HESSIAN = 1024   # above this many parameters the Hessian is built by one thread
 
-# Loss codes, shared with the Python layer.
-LOSS_SQUARED = 0
-LOSS_LOG = 1
+def loss_codes():
+    """The compiled losses, {name: code}, from the one list in gdfast/_loss.pxd."""
+    return {loss_name(c).decode(): c for c in range(n_losses())}
+
 def cpu_supports(str isa):
     """True when this CPU (and its OS) can run the kernels built for isa: baseline, avx2, avx512."""
     cdef bytes name = isa.encode()
@@ -80,10 +80,7 @@ def max_threads():
 def loss_terms(int loss, double z, double y):
     """(loss, d loss/dz, d2 loss/dz2) of one sample: the per-sample math, for tests and users."""
     cdef double r, h, l
-    if loss == LOG_LOSS:
-        l = log_loss_terms(z, y, &r, &h)
-    else:
-        l = squared_terms(z, y, &r, &h)
+    l = one_loss_terms(loss, z, y, &r, &h)
     return l, r, h
 
 
@@ -285,7 +282,7 @@ cdef double _pass(const floating* X, const Problem* P, const double* w, double* 
     cdef Py_ssize_t hrows = _hess_rows(D)
     cdef Prefetch pf
     cdef double b = w[d] if P.fit_intercept else 0.0
-    cdef double cost = 0, pen = 0
+    cdef double cost = 0
     cdef double* hbuf
     cdef double* hbase
     cdef double* Ht
@@ -349,25 +346,17 @@ cdef double _pass(const floating* X, const Problem* P, const double* w, double* 
 
     # The loss sums sit at [D]; reduce D + 1 entries in thread order (fixed per thread count).
     cdef double* total = _reduce(work, d, D, nt, D + 1)
-    cost = total[D] * P.scale
-    if P.alpha != 0:        # skipped, not multiplied by 0, so that huge weights cannot give 0 * inf
-        for j in range(d):
-            pen += w[j] * w[j]
-        cost += 0.5 * P.alpha * pen
+    cost = total[D] * P.scale + P.cost_offset
     if grad != NULL:
         for j in range(D):
             grad[j] = total[j] * P.scale
-        for j in range(d):
-            grad[j] += P.alpha * w[j]
     if H != NULL:
         # syrk filled the upper triangle of the column-major H, i.e. H[j, k] for j >= k in C order
         for j in range(D):
             for k in range(j + 1):
                 H[j * D + k] *= P.scale
                 H[k * D + j] = H[j * D + k]
-        for j in range(d):
-            H[j * D + j] += P.alpha
-    return cost
+    return cost + add_penalty(P.alpha, d, D, w, grad, H)
 
 
 cdef void _hessp_pass(const floating* X, const Problem* P, const double* w, const double* hw,
@@ -426,8 +415,7 @@ cdef void _hessp_pass(const floating* X, const Problem* P, const double* w, cons
         for j in range(D):
             out[j] *= P.scale
     if at_w:
-        for j in range(d):
-            out[j] += P.alpha * v[j]
+        add_penalty(P.alpha, d, D, v, out, NULL)
 
 
 cdef void _linear_pass(const floating* X, const Problem* P, const double* v, double* out,
@@ -507,7 +495,9 @@ cdef class Kernel:
     cdef readonly Py_ssize_t n_params
 
     def __cinit__(self, X, const double[::1] y, sample_weight, double scale, int loss,
-                  bint fit_intercept, double alpha):
+                  bint fit_intercept, double alpha, double cost_offset=0.0):
+        if not 0 <= loss < n_losses():
+            raise ValueError(f"loss must be a compiled loss code (gdfast._core.loss_codes()); got {loss}")
         cdef const float[:, :] Xf
         cdef const double[:, :] Xd
         cdef const double[::1] sw
@@ -544,6 +534,7 @@ cdef class Kernel:
         self.P.loss = loss
         self.P.fit_intercept = fit_intercept
         self.P.alpha = alpha
+        self.P.cost_offset = cost_offset
         self.P.xmax = max(float(X.max()), -float(X.min())) if self.P.f32 else 0.0
         self.n_params = self.P.d + (1 if fit_intercept else 0)
         self._keep = (X, y, sample_weight)
@@ -653,21 +644,12 @@ cdef class Kernel:
             _expect(r.shape[0], self.P.n, 'r')
         if h is not None:
             _expect(h.shape[0], self.P.n, 'h')
-        cdef Py_ssize_t i, n = self.P.n
-        cdef double total = 0, l, ri, hi, wi
-        cdef bint want_r = r is not None, want_h = h is not None
+        cdef double total
+        cdef double* rp = &r[0] if r is not None else NULL
+        cdef double* hp = &h[0] if h is not None else NULL
         with nogil:
-            for i in range(n):
-                if self.P.loss == LOG_LOSS:
-                    l = log_loss_terms(z[i], self.P.y[i], &ri, &hi)
-                else:
-                    l = squared_terms(z[i], self.P.y[i], &ri, &hi)
-                wi = self.P.scale if self.P.sw == NULL else self.P.sw[i] * self.P.scale
-                total += wi * l
-                if want_r:
-                    r[i] = wi * ri
-                if want_h:
-                    h[i] = wi * hi
+            total = loss_at(self.P.loss, self.P.y, self.P.sw, self.P.scale, self.P.cost_offset,
+                            self.P.n, &z[0], rp, hp)
         return total
 
 

@@ -26,8 +26,8 @@ from libc.string cimport memset, memcpy
 from libc.stdint cimport int32_t, int64_t
 
 from gdfast._descent cimport descent_loop
-from gdfast._loss cimport log_loss_terms, squared_terms
-from gdfast.kernels cimport rows_loss, sum_f64
+from gdfast._loss cimport n_losses, loss_name
+from gdfast.kernels cimport rows_loss, sum_f64, loss_at, add_penalty
 
 import numpy as np
 
@@ -55,11 +55,9 @@ DEF ACC_PAD = 8              # accumulators start on their own cache line
 DEF MIN_WORK_PER_CHUNK = 32768   # stored entries + rows a thread must get to be worth waking
 DEF MAX_THREADED_HESSIAN = 1024  # above this many parameters one thread builds the Hessian
 
-LOSS_SQUARED = 0
-LOSS_LOG = 1
-cdef enum:
-    C_SQUARED = 0
-    C_LOG = 1
+def loss_codes():
+    """The compiled losses, {name: code}, from the one list in gdfast/_loss.pxd."""
+    return {loss_name(c).decode(): c for c in range(n_losses())}
 
 # A dense D x D Hessian is refused beyond this size (256 MiB, D = 5792): Objective.hessian then
 # raises and points to the Hessian-free methods.
@@ -80,7 +78,8 @@ cdef struct SProblem:
     double scale           # 1 / sum(sample weights)
     int loss
     bint fit_intercept
-    double alpha
+    double alpha           # the L2 penalty's strength (the compiled form of gdfast.Penalty)
+    double cost_offset     # the loss's constant term (gdfast.losses.Loss.cost_offset)
     bint duplicates        # some row stores a column twice (only the weighted diagonal cares)
 
 
@@ -397,7 +396,7 @@ cdef double _pass(const floating* data, const index_t* ind, const index_t* ptr,
     cdef Py_ssize_t d = P.d, D = P.d + P.fit_intercept
     cdef Py_ssize_t j, k
     cdef int c
-    cdef double cost = 0, pen = 0
+    cdef double cost = 0
     cdef double* Hc
     cdef Work W = _layout(work, D, nc)
     _bounds(ptr, P.n, nc, W.bounds)
@@ -411,17 +410,11 @@ cdef double _pass(const floating* data, const index_t* ind, const index_t* ptr,
                                       W.scratch + 4 * BLOCK * c)
     for c in range(nc):
         cost += W.costs[c]
-    cost *= P.scale
-    if P.alpha != 0:        # skipped, not multiplied by 0, so that huge weights cannot give 0 * inf
-        for j in range(d):
-            pen += w[j] * w[j]
-        cost += 0.5 * P.alpha * pen
+    cost = cost * P.scale + P.cost_offset
     if grad != NULL:
         _reduce(&W, grad, D)
         for j in range(D):
             grad[j] *= P.scale
-        for j in range(d):
-            grad[j] += P.alpha * w[j]
     if H != NULL:
         for c in range(1, nc):
             Hc = W.hess + (c - 1) * D * D
@@ -432,9 +425,7 @@ cdef double _pass(const floating* data, const index_t* ind, const index_t* ptr,
             for k in range(j, D):
                 H[j * D + k] *= P.scale
                 H[k * D + j] = H[j * D + k]
-        for j in range(d):
-            H[j * D + j] += P.alpha
-    return cost
+    return cost + add_penalty(P.alpha, d, D, w, grad, H)
 
 
 cdef void _chunk_hessp(const floating* data, const index_t* ind, const index_t* ptr,
@@ -497,8 +488,7 @@ cdef void _hessp_pass(const floating* data, const index_t* ind, const index_t* p
         for j in range(D):
             out[j] *= P.scale
     if at_w:
-        for j in range(d):
-            out[j] += P.alpha * v[j]
+        add_penalty(P.alpha, d, D, v, out, NULL)
 
 
 cdef void _linear_pass(const floating* data, const index_t* ind, const index_t* ptr,
@@ -657,7 +647,9 @@ cdef class SparseKernel:
     cdef readonly Py_ssize_t n_params
 
     def __cinit__(self, X, const double[::1] y, sample_weight, double scale, int loss,
-                  bint fit_intercept, double alpha):
+                  bint fit_intercept, double alpha, double cost_offset=0.0):
+        if not 0 <= loss < n_losses():
+            raise ValueError(f"loss must be a compiled loss code (gdfast._sparse.loss_codes()); got {loss}")
         cdef const float[::1] df
         cdef const double[::1] dd
         cdef const int32_t[::1] i32, p32
@@ -713,6 +705,7 @@ cdef class SparseKernel:
         self.P.loss = loss
         self.P.fit_intercept = fit_intercept
         self.P.alpha = alpha
+        self.P.cost_offset = cost_offset
         self.P.duplicates = has_duplicates(indptr, indices, d)
         self.n_params = d + (1 if fit_intercept else 0)
         self._keep = (X, data, indices, indptr, y, sample_weight)
@@ -821,25 +814,13 @@ cdef class SparseKernel:
             _expect(r.shape[0], self.P.n, 'r')
         if h is not None:
             _expect(h.shape[0], self.P.n, 'h')
-        cdef Py_ssize_t i0 = 0, m, k, n = self.P.n
-        cdef double total = 0, scale = self.P.scale
-        cdef double zb[BLOCK]
-        cdef double rb[BLOCK]
-        cdef double hb[BLOCK]
-        cdef bint want_r = r is not None, want_h = h is not None
+        cdef double total
+        cdef double* rp = &r[0] if r is not None else NULL
+        cdef double* hp = &h[0] if h is not None else NULL
         with nogil:
-            while i0 < n:
-                m = min(BLOCK, n - i0)
-                memcpy(zb, &z[i0], m * sizeof(double))
-                total += _block_loss(&self.P, i0, m, zb, rb, hb)
-                if want_r:
-                    for k in range(m):
-                        r[i0 + k] = rb[k] * scale
-                if want_h:
-                    for k in range(m):
-                        h[i0 + k] = hb[k] * scale
-                i0 += m
-        return total * scale
+            total = loss_at(self.P.loss, self.P.y, self.P.sw, self.P.scale, self.P.cost_offset,
+                            self.P.n, &z[0], rp, hp)
+        return total
 
 
 

@@ -16,7 +16,7 @@
 from cpython.exc cimport PyErr_CheckSignals
 from libc.math cimport sqrt, pow, isfinite
 
-from gdfast._loss cimport log_loss_terms, squared_terms
+from gdfast._loss cimport loss_terms, n_losses, loss_name
 
 import numpy as np
 
@@ -24,15 +24,15 @@ ctypedef fused floating:
     float
     double
 
-LOSS_SQUARED = 0
-LOSS_LOG = 1
+def loss_codes():
+    """The compiled losses, {name: code}, from the one list in gdfast/_loss.pxd."""
+    return {loss_name(c).decode(): c for c in range(n_losses())}
 METHOD_SGD = 0
 METHOD_ADAM = 1
 SCHEDULE_CONSTANT = 0
 SCHEDULE_INVSCALING = 1
 
 cdef enum:
-    C_LOG = 1
     C_SGD = 0
     C_ADAM = 1
     C_INVSCALING = 1
@@ -58,10 +58,7 @@ cdef void _batch_gradient(const floating* X, Py_ssize_t rs, Py_ssize_t cs, Py_ss
         z = b
         for j in range(d):
             z += x[j * cs] * w[j]
-        if loss == C_LOG:
-            log_loss_terms(z, y[i], &r, &h)
-        else:
-            squared_terms(z, y[i], &r, &h)
+        loss_terms(loss, z, y[i], &r, &h)
         if cw != NULL:
             r *= cw[i]
         for j in range(d):
@@ -96,6 +93,8 @@ cdef class Stepper:
                   double momentum=0.0, double beta1=0.9, double beta2=0.999, double eps=1e-8):
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
+        if not 0 <= loss < n_losses():
+            raise ValueError(f"loss must be a compiled loss code (loss_codes()); got {loss}")
         self.method = method
         self.loss = loss
         self.fit_intercept = fit_intercept

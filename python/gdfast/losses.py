@@ -1,0 +1,354 @@
+"""Losses: one class per loss, registered once.
+
+Everything in gdfast that depends on the loss asks its :class:`Loss` object: the code the
+compiled kernels dispatch on, which targets are valid, the inverse link that turns raw
+predictions into predicted means, the curvature bound behind ``learning_rate="auto"``, whether
+the data can be separated (an optimum at infinity), and what :mod:`gdfast.stats` needs (the
+relation of the cost to the deviance, and whether the dispersion is fixed or estimated).
+
+A loss is a function of the raw prediction ``z = x . coef + intercept`` and the target ``y``;
+its value, first and second derivative in ``z`` are compiled (``gdfast/_loss.pxd``: one
+per-sample function and one entry of the list of compiled losses). The class here adds the
+rest, in numpy. Users pass a loss by name (``loss="log_loss"``) or as an instance
+(``loss=gdfast.losses.LogLoss()``); anything else is a TypeError naming ``loss``.
+
+Cost conventions: the log loss and the GLM losses are half the unit deviance (a perfect fit
+costs 0); the squared error is the full normal deviance ``(y - z)^2``, so that the cost is the
+mean squared error.
+"""
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from . import _dispatch
+
+__all__ = ["Loss", "SquaredError", "LogLoss", "LOSSES", "get_loss", "register"]
+
+#: The registered losses by name, in the order of registration.
+LOSSES: dict[str, type[Loss]] = {}
+
+
+def register(cls: type[Loss]) -> type[Loss]:
+    """Add a Loss class to the registry under ``cls.name`` (a class decorator).
+
+    Parameters
+    ----------
+    cls : type
+        A subclass of :class:`Loss` whose ``name`` is in the list of compiled losses.
+
+    Returns
+    -------
+    type
+        ``cls`` itself.
+
+    Raises
+    ------
+    ValueError
+        When no compiled per-sample function has that name.
+    """
+    if cls.name not in _dispatch.core.loss_codes():
+        raise ValueError(f"loss {cls.name!r} has no compiled per-sample function "
+                         "(add it to the list in gdfast/_loss.pxd)")
+    LOSSES[cls.name] = cls
+    return cls
+
+
+def get_loss(loss: Any) -> Loss:
+    """The Loss object for a name or a registered Loss instance.
+
+    Parameters
+    ----------
+    loss : str or Loss
+        A registered name ("squared_error", "log_loss", ...) or an instance of a registered
+        Loss class (returned as it is).
+
+    Returns
+    -------
+    Loss
+
+    Raises
+    ------
+    ValueError
+        For a string that names no registered loss (the message lists them).
+    TypeError
+        For anything that is neither a string nor a registered Loss instance.
+    """
+    if isinstance(loss, Loss) and type(loss) in LOSSES.values():
+        return loss
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}; got {loss!r}")
+        return LOSSES[loss]()
+    raise TypeError(f"loss must be the name of a loss ({', '.join(map(repr, LOSSES))}) or a "
+                    f"registered gdfast.losses.Loss instance; got {type(loss).__name__}")
+
+
+class Loss(ABC):
+    """A per-sample loss of a linear model and what depends on it.
+
+    Subclasses set the class attributes and override the methods that differ; the per-sample
+    value and derivatives are compiled (see the module notes). Instances carry no state: two
+    instances of one class are equal, and an instance equals its name, so that
+    ``Objective(...).loss == "log_loss"`` holds.
+
+    Attributes
+    ----------
+    name : str
+        The registered name (also the compiled loss's name).
+    n_outputs : int
+        Raw predictions per sample (1; K for a K-class multinomial loss).
+    curvature : float or None
+        An upper bound of the second derivative in z over all z and valid y: the Hessian is then
+        at most ``curvature * Xa^T S Xa + alpha P``, which gives gradient descent its step
+        ``1/L``. None when the second derivative is unbounded (``learning_rate="auto"`` then
+        falls back to a backtracking line search).
+    can_separate : bool
+        Whether the optimum can lie at infinity with ``alpha = 0`` (separable classes); the
+        solvers then test :meth:`separates` and end with status "separated".
+    is_classifier : bool
+        Targets are two classes, coded 0 and 1.
+    deviance_factor : float
+        The per-sample loss is ``deviance_factor`` times half the unit deviance: 2 for the
+        squared error (the full deviance, so that the cost is the mean squared error), 1 for
+        the others.
+    fixed_dispersion : bool
+        True when the dispersion is known to be 1 (binomial, Poisson): standard errors from the
+        inverse information, z statistics. False when it is estimated from the residuals
+        (normal): the information is divided by it, t statistics.
+    """
+
+    def __init__(self) -> None:
+        pass            # stateless: every instance of a class is the same loss
+
+    name: ClassVar[str]
+    n_outputs: ClassVar[int] = 1
+    curvature: ClassVar[float | None] = None
+    can_separate: ClassVar[bool] = False
+    is_classifier: ClassVar[bool] = False
+    deviance_factor: ClassVar[float] = 1.0
+    fixed_dispersion: ClassVar[bool] = True
+    #: The least loss of a sample that is not on its side (see gdfast._common.SeparationCheck).
+    separation_floor: ClassVar[float] = 0.0
+    #: Why a run ended "separated", in words (for losses that can separate).
+    separation_message: ClassVar[str] = ""
+    #: What valid targets are, for the error message.
+    target_description: ClassVar[str] = "finite numbers"
+
+    @property
+    def code(self) -> int:
+        """The code the compiled kernels dispatch on (its place in the list of compiled losses)."""
+        return int(_dispatch.core.loss_codes()[self.name])
+
+    def invalid_targets(self, y: np.ndarray) -> np.ndarray:
+        """Which targets lie outside the loss's domain.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_samples,)
+            Finite float64 targets.
+
+        Returns
+        -------
+        ndarray of bool, shape (n_samples,)
+        """
+        return np.zeros(y.shape, dtype=bool)
+
+    def check_y(self, y: np.ndarray) -> np.ndarray:
+        """The targets, checked against the loss's domain.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_samples,)
+            Finite float64 targets.
+
+        Returns
+        -------
+        ndarray
+            ``y`` itself.
+
+        Raises
+        ------
+        ValueError
+            Naming ``y`` and the loss, with a few of the invalid values.
+        """
+        bad = self.invalid_targets(y)
+        if bad.any():
+            raise ValueError(f"y must hold {self.target_description} for loss={self.name!r}; "
+                             f"found {np.unique(y[bad])[:5]}{self.target_hint}")
+        return y
+
+    #: Appended to the message of :meth:`check_y`.
+    target_hint: ClassVar[str] = ""
+    #: What a fit of this loss is called, for titles ("least squares", ...).
+    model_name: ClassVar[str] = ""
+
+    def title(self, target: str, classes: list[str] | None) -> str:
+        """What a fit models, for a summary's title: e.g. "least squares, y".
+
+        Parameters
+        ----------
+        target : str
+            The target's name.
+        classes : list of str or None
+            A classifier's two labels (``classes[1]`` is coded 1).
+
+        Returns
+        -------
+        str
+        """
+        return f"{self.model_name}, {target}"
+
+    def inverse_link(self, z: np.ndarray) -> np.ndarray:
+        """The predicted mean of y given the raw predictions.
+
+        Parameters
+        ----------
+        z : array-like
+            Raw predictions ``x . coef + intercept``.
+
+        Returns
+        -------
+        ndarray
+            The predicted means (probabilities for a classifier).
+        """
+        return np.asarray(z, dtype=np.float64)
+
+    def cost_offset(self, y: np.ndarray, weights: np.ndarray | None, scale: float) -> float:
+        """``scale * sum_i weights_i c(y_i)``, the per-sample constant that the compiled
+        function leaves out.
+
+        The compiled per-sample functions drop terms that depend on y only (they would cost a
+        logarithm per row and per pass); the kernels add this constant to every cost, so that
+        the cost is the loss this class documents.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_samples,)
+        weights : ndarray of shape (n_samples,) or None
+            Sample weights; None for unit weights.
+        scale : float
+            The factor: ``1 / sum(weights)`` for a mean.
+
+        Returns
+        -------
+        float
+        """
+        return 0.0
+
+    @abstractmethod
+    def reference_terms(self, z: np.ndarray, y: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-sample loss, first and second derivative in z, in plain numpy.
+
+        The textbook formulas, for :mod:`gdfast.reference` (the tests' oracle for the compiled
+        functions); the loss includes the constant of :meth:`cost_offset`.
+
+        Parameters
+        ----------
+        z : ndarray of shape (n_samples,)
+            Raw predictions.
+        y : ndarray of shape (n_samples,)
+            Targets.
+
+        Returns
+        -------
+        loss, first, second : ndarray of shape (n_samples,)
+        """
+
+    def separates(self, z: np.ndarray, y: np.ndarray) -> bool:
+        """Whether raw predictions prove that the optimum is at infinity.
+
+        Asked only when :attr:`can_separate` and ``alpha = 0``; for the log loss, every sample
+        strictly on its side of the boundary (the loss of ``t w`` then falls to 0 as t grows,
+        while it is positive at every finite w).
+
+        Parameters
+        ----------
+        z : ndarray of shape (m,)
+            Raw predictions of the rows of positive weight.
+        y : ndarray of shape (m,)
+            Their targets.
+
+        Returns
+        -------
+        bool
+        """
+        return False
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return other == self.name
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+@register
+class SquaredError(Loss):
+    """The squared error ``(y - z)^2`` (the full normal deviance; identity link)."""
+
+    name = "squared_error"
+    model_name = "least squares"
+    curvature = 2.0
+    deviance_factor = 2.0
+    fixed_dispersion = False
+
+    def reference_terms(self, z: np.ndarray, y: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (z - y) ** 2, 2.0 * (z - y), np.full_like(z, 2.0)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(z))
+    out: np.ndarray = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return out
+
+
+@register
+class LogLoss(Loss):
+    """The log loss ``log(1 + e^z) - y z`` of labels y in {0, 1} (half the binomial deviance;
+    logit link: the predicted probability is ``sigmoid(z)``)."""
+
+    name = "log_loss"
+    model_name = "logistic regression"
+    curvature = 0.25
+    can_separate = True
+    separation_floor = math.log(2.0)      # a sample with z on the wrong side (or 0) loses >= log 2
+    separation_message = (
+        "separated: the classes are perfectly separable (these weights classify every training "
+        "sample correctly), so with alpha = 0 the log loss has no minimiser: scaling the weights "
+        "up lowers it towards 0 without end. The returned weights separate the data but are not "
+        "unique; set alpha > 0 (e.g. 1e-4) for a finite, unique fit")
+    is_classifier = True
+    target_description = "labels 0 and 1"
+    target_hint = " (gdfast.LogisticRegression maps any two labels to 0 and 1)"
+
+    def invalid_targets(self, y: np.ndarray) -> np.ndarray:
+        mask: np.ndarray = (y != 0) & (y != 1)
+        return mask
+
+    def title(self, target: str, classes: list[str] | None) -> str:
+        label = classes[1] if classes else 1
+        return f"{self.model_name}, log-odds of {target} = {label!r}"
+
+    def inverse_link(self, z: np.ndarray) -> np.ndarray:
+        return _sigmoid(np.asarray(z, dtype=np.float64))
+
+    def reference_terms(self, z: np.ndarray, y: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p = _sigmoid(z)
+        return np.logaddexp(0.0, z) - y * z, p - y, p * (1.0 - p)
+
+    def separates(self, z: np.ndarray, y: np.ndarray) -> bool:
+        return bool(np.all((2.0 * y - 1.0) * z > 0))
