@@ -11,17 +11,8 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _core
-from ._common import (
-    STOPPED_MESSAGE,
-    Callback,
-    SeparationCheck,
-    converged_message,
-    diverged,
-    finish,
-    gradient_scale,
-    max_iter_message,
-    state,
-)
+from ._common import STOPPED_MESSAGE, Callback, converged_message, max_iter_message
+from ._monitor import Monitor
 from ._protocols import ObjectiveBase
 from ._result import OptimizeResult
 from ._validation import check_scalar
@@ -92,13 +83,14 @@ def _descent(method: str, mode: int, obj: ObjectiveBase, w: np.ndarray, lr: floa
     ``what`` names the step for messages; ``advice()`` says what to do if the run diverges.
     """
     D = obj.n_params
+    monitor = Monitor(method, obj, w, max_iter, tol, callback)
     n_eval = max_iter + 1                         # the start and one evaluation per step
     # histories grow as the run goes, so that a huge max_iter costs no memory up front
     costs, gnorms, steps = (np.empty(min(n_eval, 1024)) for _ in range(3))
-    run_state = np.array([0.0, gradient_scale(obj, w), 0.0, 0.0, 0.0])
+    run_state = np.array([0.0, monitor.scale, 0.0, 0.0, 0.0])
     best = w.copy()
     aux = np.zeros(4 * D)                         # gradient and scratch vectors, kept across calls
-    separation = SeparationCheck(obj)
+    separation = monitor.separation
     chunk = 1 if callback is not None else \
         max(1, min(_MAX_CHUNK_ITER, int(_ELEMENTS_PER_CHUNK // (obj.n_samples * D))))
     done, code = 0, 0
@@ -124,26 +116,26 @@ def _descent(method: str, mode: int, obj: ObjectiveBase, w: np.ndarray, lr: floa
             break
         # w has taken its step and been evaluated (cost in run_state[4]) but not yet recorded
         if separation(w, run_state[4]):
-            return separation.result(method, w, run_state[4], done, history(run_state[4]))
-        if callback is not None and callback(state(done, w, run_state[4], np.max(np.abs(aux[:D])),
-                                                   step=steps[done - 1])):
-            return finish(method, w, run_state[4], done, "stopped", STOPPED_MESSAGE,
-                          history(run_state[4]))
+            return monitor.separated(w, run_state[4], done, history(run_state[4]))
+        if monitor.stop_requested(done, w, run_state[4], np.max(np.abs(aux[:D])),
+                                  step=steps[done - 1]):
+            return monitor.finish(w, run_state[4], done, "stopped", STOPPED_MESSAGE,
+                                  history(run_state[4]))
 
     n_iter = done - 1
     if code == 2:
-        return diverged(method, best, run_state[2], n_iter, run_state[0], costs[n_iter], what,
-                        advice(), history())
+        return monitor.diverged(best, run_state[2], n_iter, run_state[0], costs[n_iter], what,
+                                advice(), history())
     cost = costs[n_iter]
-    if separation.active and separation.separates(w):
-        return separation.result(method, w, cost, n_iter, history())
+    if separation.separates(w):
+        return monitor.separated(w, cost, n_iter, history())
     if code == 1:
-        return finish(method, w, cost, n_iter, "converged", converged_message(tol), history())
+        return monitor.finish(w, cost, n_iter, "converged", converged_message(tol), history())
     if code == 3:
-        return finish(method, w, cost, n_iter, "converged",
-                      "converged: no step along the gradient lowers the cost in double precision "
-                      f"(max|gradient| = {gnorms[n_iter]:.3g})", history())
-    return finish(method, w, cost, n_iter, "max_iter", max_iter_message(max_iter), history())
+        return monitor.finish(w, cost, n_iter, "converged",
+                              "converged: no step along the gradient lowers the cost in double "
+                              f"precision (max|gradient| = {gnorms[n_iter]:.3g})", history())
+    return monitor.finish(w, cost, n_iter, "max_iter", max_iter_message(max_iter), history())
 
 
 def gd(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None, *,

@@ -16,17 +16,8 @@ from typing import Callable
 
 import numpy as np
 
-from ._common import (
-    COST_ROUNDING,
-    STOPPED_MESSAGE,
-    Callback,
-    SeparationCheck,
-    converged_message,
-    finish,
-    gradient_scale,
-    max_iter_message,
-    state,
-)
+from ._common import COST_ROUNDING, Callback
+from ._monitor import Monitor
 from ._protocols import ObjectiveBase
 from ._result import OptimizeResult
 from ._validation import check_scalar
@@ -148,38 +139,22 @@ def lbfgs(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback
         g = np.empty(D)
         return obj.cost_grad_into(v, g), g
 
-    scale = gradient_scale(obj, w)
-    separation = SeparationCheck(obj)
+    monitor = Monitor("lbfgs", obj, w, max_iter, tol, callback)
     f, g = cost_grad(w)
     pairs: deque[_Pair] = deque(maxlen=memory)
-    costs: list[float] = []
-    gnorms: list[float] = []
-    steps: list[float] = []
-    best = None                                   # (max|g|, w, cost)
     at_floor = 0
-    status, message = "max_iter", max_iter_message(max_iter)
     for it in range(max_iter + 1):
-        gmax = float(np.max(np.abs(g)))
-        costs.append(f)
-        gnorms.append(gmax)
-        if gmax <= tol * scale:
-            status, message, best = "converged", converged_message(tol), (gmax, w, f)
+        if monitor.record(w, f, g):
             break
-        if best is None or gmax < best[0]:
-            best = (gmax, w, f)
+        if monitor.improved:
             at_floor = 0
         elif at_floor >= FLOOR_PATIENCE:
-            status = "converged"
-            message = (f"converged: the gradient stopped shrinking at max|gradient| = {best[0]:.3g}, "
-                       "the limit of double precision for a gradient method on this problem "
-                       "(method='newton' goes further on ill-conditioned data)")
+            monitor.end(None, "converged", (
+                f"converged: the gradient stopped shrinking at max|gradient| = "
+                f"{monitor.best_grad_norm:.3g}, the limit of double precision for a gradient "
+                "method on this problem (method='newton' goes further on ill-conditioned data)"))
             break
-        if separation(w, f):
-            return separation.result("lbfgs", w, f, it, _history(costs, gnorms, steps))
-        if it == max_iter:
-            break
-        if it > 0 and callback is not None and callback(state(it, w, f, gmax, step=steps[-1])):
-            status, message, best = "stopped", STOPPED_MESSAGE, (gmax, w, f)
+        if monitor.check(it):
             break
 
         point = None
@@ -202,9 +177,8 @@ def lbfgs(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback
                 break
             pairs.clear()                         # retry once along the gradient
         if point is None:
-            status = "converged"
-            message = ("converged: no decrease of the cost is possible in double precision "
-                       f"(max|gradient| = {best[0]:.3g})")
+            monitor.end(None, "converged", "converged: no decrease of the cost is possible in "
+                        f"double precision (max|gradient| = {monitor.best_grad_norm:.3g})")
             break
         assert point.w is not None and point.g is not None   # set on every evaluated point
         at_floor = at_floor + 1 if -slope <= COST_ROUNDING * abs(f) else 0
@@ -212,14 +186,6 @@ def lbfgs(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback
         sy = float(s @ y)
         if sy > np.finfo(float).eps * float(y @ y):   # keep only pairs of positive curvature
             pairs.append((s, y, 1.0 / sy))
-        steps.append(point.t)
+        monitor.stepped(point.t)
         w, f, g = point.w, point.f, point.g
-    assert best is not None
-    hist = _history(costs, gnorms, steps)
-    if status != "stopped" and separation.active and separation.separates(best[1]):
-        return separation.result("lbfgs", best[1], best[2], len(steps), hist)
-    return finish("lbfgs", best[1], best[2], len(steps), status, message, hist)
-
-
-def _history(costs: list[float], gnorms: list[float], steps: list[float]) -> dict[str, list[float]]:
-    return {"cost": costs, "grad_norm": gnorms, "step": steps}
+    return monitor.result()

@@ -14,17 +14,8 @@ import numpy as np
 import scipy.linalg
 
 from . import _core
-from ._common import (
-    COST_ROUNDING,
-    STOPPED_MESSAGE,
-    Callback,
-    SeparationCheck,
-    converged_message,
-    finish,
-    gradient_scale,
-    max_iter_message,
-    state,
-)
+from ._common import COST_ROUNDING, Callback
+from ._monitor import Monitor
 from ._protocols import ObjectiveBase
 from ._result import OptimizeResult
 from ._validation import check_scalar
@@ -89,6 +80,8 @@ class Refinement:
 
 FLOOR_MESSAGE = ("converged: the corrections stopped shrinking at max|gradient| = {:.3g}, the limit "
                  "of double precision for this problem")
+NO_DECREASE_MESSAGE = ("converged: no decrease of the cost is possible in double precision "
+                       "(max|gradient| = {:.3g})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,54 +124,31 @@ def newton(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
     Each iteration computes the cost, gradient and Hessian in one pass over X. Stops when
     max|gradient| <= tol * G, or at the rounding floor (see Refinement).
     """
-    costs: list[float] = []
-    gnorms: list[float] = []
-    steps: list[float] = []
-    scale = gradient_scale(obj, w)
-    separation = SeparationCheck(obj)
-    best = None                    # (max|g|, w, cost): the iterate with the smallest gradient
+    monitor = Monitor("newton", obj, w, max_iter, tol, callback)
     refinement = Refinement()
-    status, message = "max_iter", max_iter_message(max_iter)
     for it in range(max_iter + 1):
         c, g, H = obj.cost_gradient_hessian(w)
-        gmax = float(np.max(np.abs(g)))
-        costs.append(c)
-        gnorms.append(gmax)
-        if best is None or gmax < best[0]:
-            best = (gmax, w, c)
-        if gmax <= tol * scale:
-            status, message, best = "converged", converged_message(tol), (gmax, w, c)
-            break
-        if separation(w, c):
-            return separation.result("newton", w, c, it, _newton_history(costs, gnorms, steps))
-        if it == max_iter:
-            break
-        if it > 0 and callback is not None and callback(state(it, w, c, gmax, step=steps[-1])):
-            status, message, best = "stopped", STOPPED_MESSAGE, (gmax, w, c)
+        if monitor.observe(it, w, c, g):
             break
         p = newton_direction(H, g)
-        slope = float(p @ g)
-        if in_rounding_zone(slope, c) and refinement.finished(p, np.diag(H)):
-            status, message, best = "converged", FLOOR_MESSAGE.format(gmax), (gmax, w, c)
+        if not _newton_step(monitor, refinement, p, g, np.diag(H), c):
             break
-        t = _armijo(lambda t: obj.cost(w + t * p), c, slope)
+        t = _armijo(lambda t: obj.cost(w + t * p), c, float(p @ g))
         if t == 0.0:
-            status = "converged"
-            message = ("converged: no decrease of the cost is possible in double precision "
-                       f"(max|gradient| = {best[0]:.3g})")
+            monitor.end(None, "converged", NO_DECREASE_MESSAGE.format(monitor.best_grad_norm))
             break
-        steps.append(t)
+        monitor.stepped(t)
         w = w + t * p
-    assert best is not None
-    if status != "stopped" and separation.active and separation.separates(best[1]):
-        return separation.result("newton", best[1], best[2], len(steps),
-                                 _newton_history(costs, gnorms, steps))
-    return finish("newton", best[1], best[2], len(steps), status, message,
-                  _newton_history(costs, gnorms, steps))
+    return monitor.result()
 
 
-def _newton_history(costs: list[float], gnorms: list[float], steps: list[float]) -> dict[str, Any]:
-    return {"cost": costs, "grad_norm": gnorms, "step": steps}
+def _newton_step(monitor: Monitor, refinement: Refinement, p: np.ndarray, g: np.ndarray,
+                 hess_diag: np.ndarray, cost: float) -> bool:
+    """False (and the run ends converged) when the step p is refinement that no longer pays."""
+    if in_rounding_zone(float(p @ g), cost) and refinement.finished(p, hess_diag):
+        monitor.end(monitor.last, "converged", FLOOR_MESSAGE.format(monitor.last.grad_norm))
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,61 +204,28 @@ def newton_cg(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
         max_cg_iter = min(max(2 * D, 20), 500)
     max_cg_iter = check_scalar(max_cg_iter, "max_cg_iter", low=1, integer=True)
     passes = obj.newton_cg_passes(w)
-    scale = gradient_scale(obj, w)
-    separation = SeparationCheck(obj)
-    costs: list[float] = []
-    gnorms: list[float] = []
-    steps: list[float] = []
-    cg_iters: list[int] = []
-    best = None                                   # (max|g|, w, cost): the smallest gradient so far
+    monitor = Monitor("newton-cg", obj, w, max_iter, tol, callback, per_step=("cg_iter",))
     refinement = Refinement()
-    status, message = "max_iter", max_iter_message(max_iter)
     for it in range(max_iter + 1):
         c, g = passes.cost_gradient(w)
-        gmax = float(np.max(np.abs(g)))
-        costs.append(c)
-        gnorms.append(gmax)
-        if best is None or gmax < best[0]:
-            best = (gmax, w, c)
-        if gmax <= tol * scale:
-            status, message, best = "converged", converged_message(tol), (gmax, w, c)
+        if monitor.observe(it, w, c, g):
             break
-        if separation(w, c):
-            return separation.result("newton-cg", w, c, it, _ncg_history(costs, gnorms, steps, cg_iters))
-        if it == max_iter:
-            break
-        if it > 0 and callback is not None and callback(state(it, w, c, gmax, step=steps[-1],
-                                                              cg_iter=cg_iters[-1])):
-            status, message, best = "stopped", STOPPED_MESSAGE, (gmax, w, c)
-            break
-
         diag = passes.preconditioner_diagonal()
         inv_diag = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 1.0)
-        rtol = min(0.5, math.sqrt(gmax / scale)) if scale > 0 else 0.5
+        scale = monitor.scale
+        rtol = min(0.5, math.sqrt(monitor.last.grad_norm / scale)) if scale > 0 else 0.5
         d, k = _pcg(passes.hessp, g, inv_diag, rtol, max_cg_iter)
-        cg_iters.append(k)
+        monitor.note(cg_iter=k)
         slope = float(d @ g)
         if not slope < 0:                          # CG failed to give descent: use the scaled gradient
             d = -inv_diag * g
             slope = float(d @ g)
-        if in_rounding_zone(slope, c) and refinement.finished(d, diag):
-            status, message, best = "converged", FLOOR_MESSAGE.format(gmax), (gmax, w, c)
+        if not _newton_step(monitor, refinement, d, g, diag, c):
             break
         t = _armijo(passes.line(w, d), c, slope)
         if t == 0.0:
-            status = "converged"
-            message = ("converged: no decrease of the cost is possible in double precision "
-                       f"(max|gradient| = {best[0]:.3g})")
+            monitor.end(None, "converged", NO_DECREASE_MESSAGE.format(monitor.best_grad_norm))
             break
-        steps.append(t)
+        monitor.stepped(t)
         w = passes.advance(w, t, d)
-    assert best is not None
-    hist = _ncg_history(costs, gnorms, steps, cg_iters)
-    if status != "stopped" and separation.active and separation.separates(best[1]):
-        return separation.result("newton-cg", best[1], best[2], len(steps), hist)
-    return finish("newton-cg", best[1], best[2], len(steps), status, message, hist)
-
-
-def _ncg_history(costs: list[float], gnorms: list[float], steps: list[float], cg_iters: list[int]
-                 ) -> dict[str, Any]:
-    return {"cost": costs, "grad_norm": gnorms, "step": steps, "cg_iter": cg_iters}
+    return monitor.result()

@@ -13,18 +13,8 @@ from typing import Any
 import numpy as np
 
 from . import _stochastic
-from ._common import (
-    STOPPED_MESSAGE,
-    Callback,
-    SeparationCheck,
-    converged_message,
-    diverged,
-    finish,
-    gradient_scale,
-    is_diverging,
-    max_iter_message,
-    state,
-)
+from ._common import STOPPED_MESSAGE, Callback, converged_message, is_diverging, max_iter_message
+from ._monitor import Monitor
 from ._first_order import no_bound_message, resolve_learning_rate
 from ._objective import Objective
 from ._result import OptimizeResult
@@ -105,8 +95,8 @@ def _run(method: str, obj: Objective, w: np.ndarray, max_iter: int, tol: float,
         c = obj.cost_grad_into(v, g)
         return c, float(np.max(np.abs(g)))
 
-    scale = gradient_scale(obj, w)
-    separation = SeparationCheck(obj)
+    monitor = Monitor(method, obj, w, max_iter, tol, callback)
+    scale, separation = monitor.scale, monitor.separation
     start, gmax = cost_grad(w)
     costs, gnorms = [start], [gmax]
     steps: list[float] = []                       # steps[e]: the step during epoch e + 1
@@ -127,7 +117,7 @@ def _run(method: str, obj: Objective, w: np.ndarray, max_iter: int, tol: float,
         return {"cost": costs, "grad_norm": gnorms, "step": steps}
 
     if gmax <= tol * scale:
-        return finish(method, w, start, 0, "converged", converged_message(tol), hist())
+        return monitor.finish(w, start, 0, "converged", converged_message(tol), hist())
     for epoch in range(1, max_iter + 1):
         stepper.averaging = burn_in is not None and epoch > burn_in
         finite = stepper.run_epoch(obj.X, obj.y, factors, rng.permutation(obj.n_samples), w)
@@ -137,7 +127,7 @@ def _run(method: str, obj: Objective, w: np.ndarray, max_iter: int, tol: float,
         gnorms.append(gmax)
         steps.append(step_now())
         if not finite or not math.isfinite(gmax) or is_diverging(c, start):
-            return diverged(method, best_w, best_cost, epoch, start, c, what, advice, hist())
+            return monitor.diverged(best_w, best_cost, epoch, start, c, what, advice, hist())
         improved = c < best_cost
         if improved:
             best_cost, best_w = c, current.copy()
@@ -148,13 +138,13 @@ def _run(method: str, obj: Objective, w: np.ndarray, max_iter: int, tol: float,
             best_cost, best_w = c, current.copy()
             break
         if separation(current, c):
-            return separation.result(method, current, c, epoch, hist())
-        if callback is not None and callback(state(epoch, current, c, gmax, step=step_now())):
-            return finish(method, current, c, epoch, "stopped", STOPPED_MESSAGE, hist())
+            return monitor.separated(current, c, epoch, hist())
+        if monitor.stop_requested(epoch, current, c, gmax, step=step_now()):
+            return monitor.finish(current, c, epoch, "stopped", STOPPED_MESSAGE, hist())
     n_iter = len(costs) - 1
-    if separation.active and separation.separates(best_w):
-        return separation.result(method, best_w, best_cost, n_iter, hist())
-    return finish(method, best_w, best_cost, n_iter, status, message, hist())
+    if separation.separates(best_w):
+        return monitor.separated(best_w, best_cost, n_iter, hist())
+    return monitor.finish(best_w, best_cost, n_iter, status, message, hist())
 
 
 def sgd(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None, *,
