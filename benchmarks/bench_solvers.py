@@ -18,7 +18,7 @@ import pytest
 
 import gdfast
 from gdfast import reference
-from gdfast.bench import _call_method, linear_problem
+from gdbench import call_method, linear_problem
 
 
 def _fit(benchmark: Any, fn: Callable[[], Any], rounds: int = 3) -> Any:
@@ -57,7 +57,7 @@ def test_logistic_fit(benchmark: Any, classification: dict[str, Any], impl: str)
         method = impl.split()[1]
 
         def fn() -> np.ndarray:
-            return _call_method(gdfast.Objective(X, y, alpha=alpha), method, tol=1e-8).w
+            return call_method(gdfast.Objective(X, y, alpha=alpha), method, tol=1e-8).w
     elif impl.startswith("sklearn"):
         from sklearn.linear_model import LogisticRegression
         solver = impl.split()[1]
@@ -94,7 +94,7 @@ def test_first_order_fit(benchmark: Any, first_order_data: dict[str, Any], impl:
         def fn() -> np.ndarray:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return _call_method(gdfast.Objective(X, y, alpha=alpha), impl, tol=1e-8,
+                return call_method(gdfast.Objective(X, y, alpha=alpha), impl, tol=1e-8,
                                     max_iter=FIRST_ORDER[impl]).w
     else:
         from sklearn.linear_model import SGDClassifier
@@ -104,4 +104,4 @@ def test_first_order_fit(benchmark: Any, first_order_data: dict[str, Any], impl:
             return np.r_[m.coef_.ravel(), m.intercept_]
     w = _fit(benchmark, fn, rounds=1)
     benchmark.extra_info["cost"] = obj.cost(w)
-    benchmark.extra_info["cost_newton"] = _call_method(obj, "newton", tol=1e-10).cost
+    benchmark.extra_info["cost_newton"] = call_method(obj, "newton", tol=1e-10).cost

@@ -3,7 +3,8 @@
 Run with ``pytest benchmarks/`` (full sizes) or ``pytest benchmarks/ --quick`` (or with the
 environment variable ``GDFAST_BENCH_QUICK=1``) for small sizes that run in seconds. Compare the
 contenders of one group side by side: ``--benchmark-group-by=group`` is the default, and every test
-sets its group to the problem, so gdfast and its baseline sit in the same table.
+sets its group to the problem, so gdfast and its baseline sit in the same table. The data come from
+the harness in ``benchmarks/gdbench/`` (importable through ``pythonpath`` in ``pyproject.toml``).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pytest
 
-from gdfast.bench import linear_problem
+from gdbench import linear_problem
 
 FULL = {
     "kernel_size": [(1_000, 10), (100_000, 100), (1_000_000, 100)],

@@ -6,7 +6,8 @@ Usage::
                                            # benchmarks/PROFILE.md is appended to RESULTS.md
     python benchmarks/report.py --quick    # tiny sizes, seconds (checks the harness only)
 
-Any other option of ``python -m gdfast.bench --help`` is passed through. Without ``--output`` the
+Any other option of ``python benchmarks/report.py --help`` (the options of ``gdbench.main``, the
+harness in ``benchmarks/gdbench/``) is passed through. Without ``--output`` the
 report goes to ``benchmarks/RESULTS.md`` and the raw numbers to ``benchmarks/results.json``.
 Run it on a quiet machine: the report records the load average, and ratios are only meaningful when
 nothing else competes for the cores.
@@ -16,18 +17,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gdfast.bench import main
+from gdbench import main
 
 HERE = Path(__file__).resolve().parent
 
 
 def run(argv: list[str]) -> int:
-    """Call ``gdfast.bench.main`` with the default output paths added.
+    """Call ``gdbench.main`` with the default output paths added.
 
     Parameters
     ----------
     argv : list of str
-        Options for ``gdfast.bench.main``.
+        Options for ``gdbench.main``.
 
     Returns
     -------

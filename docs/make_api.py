@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 #: The documented modules, in order; each documents the names in its ``__all__``.
-MODULES = ["gdfast", "gdfast.losses", "gdfast.reference", "gdfast.datasets", "gdfast.stats", "gdfast.plot",
-           "gdfast.bench"]
+MODULES = ["gdfast", "gdfast.losses", "gdfast.reference", "gdfast.datasets", "gdfast.stats",
+           "gdfast.plot"]
 
 #: numpydoc sections whose entries are ``name : type`` lines with indented descriptions.
 LIST_SECTIONS = ("Parameters", "Other Parameters", "Returns", "Yields", "Raises", "Warns",

@@ -1,9 +1,9 @@
 """The `gdfast` command line: fit, predict, demo, bench, and its one-line errors."""
 import csv
 import json
+import re
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -181,18 +181,22 @@ def test_version(capsys):
     assert status == 0 and out.strip() == f"gdfast {gdfast.__version__}"
 
 
-def test_bench_calls_gdfast_bench_main_with_the_rest_of_the_arguments(capsys, monkeypatch):
-    calls = []
-    fake = types.ModuleType("gdfast.bench")
-    fake.main = lambda argv=None: calls.append(argv) or 7
-    monkeypatch.setitem(sys.modules, "gdfast.bench", fake)
-    assert cli.main(["bench", "--quick", "--help"]) == 7
-    assert calls == [["--quick", "--help"]]
+def test_bench_prints_the_speedups_of_results_that_agree(capsys):
+    status, out, err = run(capsys, "bench", "--quick", "--repeats", "1")
+    assert status == 0 and err == ""
+    rows = [line for line in out.splitlines() if line.startswith(("cost_gradient", "Newton fit"))]
+    assert [r.split(",")[0] for r in rows] == ["cost_gradient", "cost_gradient", "Newton fit to tol 1e-8"]
+    for row in rows:
+        speedup, agreement = re.search(r" (\d+\.\d\d)x  .* rel\. diff (\S+)$", row).groups()
+        assert float(speedup) > 0
+        assert float(agreement) < 1e-9, row          # gdfast and the reference computed the same
+    assert "python benchmarks/report.py" in out   # where the full report is
 
 
-def test_bench_without_the_module_is_one_line(capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "gdfast.bench", None)       # import now fails
-    assert_one_line_error(*run(capsys, "bench")[::2], "no benchmark module")
+def test_bench_errors_are_one_line(capsys):
+    assert_one_line_error(*run(capsys, "bench", "--threads", "0")[::2], "--threads must be at least 1")
+    assert_one_line_error(*run(capsys, "bench", "--repeats", "0")[::2], "--repeats must be at least 1")
+    assert_one_line_error(*run(capsys, "bench", "--output", "x.md")[::2], "unrecognized arguments")
 
 
 @pytest.fixture

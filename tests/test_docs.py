@@ -52,7 +52,7 @@ def test_reference_covers_the_public_api() -> None:
                  "LogisticRegression.fit", "LogisticRegression.predict_proba",
                  "LinearRegression.summary", "OptimizeResult.x", "reference.Objective.hessian",
                  "reference.newton", "datasets.load_breast_cancer", "stats.Summary.to_frame",
-                 "plot.cost_history", "bench.main"):
+                 "plot.cost_history"):
         assert f"gdfast.{name}" in names, name
     # scikit-learn's own methods are not documented as gdfast's
     assert "gdfast.LogisticRegression.get_params" not in names

@@ -1,4 +1,5 @@
-"""Type information: mypy --strict is clean on python/gdfast, with no blanket ignores, and the
+"""Type information: mypy --strict is clean on python/gdfast (and on the benchmark harness,
+benchmarks/gdbench), with no blanket ignores, and the
 stubs of the compiled modules (gdfast/_core.pyi, gdfast/_sparse.pyi, gdfast/_stochastic.pyi) match
 the modules.
 
@@ -45,7 +46,7 @@ def test_mypy_configuration_has_no_blanket_ignores() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
     assert config["strict"] is True
     assert not {k for k in config if k.startswith(("disallow_", "ignore_", "allow_", "check_untyped"))}
-    assert config["files"] == ["$MYPY_CONFIG_FILE_DIR/python/gdfast"]
+    assert config["files"] == ["$MYPY_CONFIG_FILE_DIR/python/gdfast", "$MYPY_CONFIG_FILE_DIR/benchmarks/gdbench"]
     for override in config.get("overrides", []):
         # only third-party modules without type information, named one by one
         assert set(override) == {"module", "ignore_missing_imports"}, override
@@ -54,7 +55,7 @@ def test_mypy_configuration_has_no_blanket_ignores() -> None:
 
 
 def test_type_ignores_are_narrow_and_explained() -> None:
-    for path in sorted(PACKAGE.glob("*.py*")):
+    for path in sorted([*PACKAGE.glob("*.py*"), *(ROOT / "benchmarks" / "gdbench").glob("*.py")]):
         text = path.read_text()
         assert "# mypy:" not in text, f"{path.name}: per-file mypy options"
         for number, line in enumerate(text.splitlines(), 1):

@@ -7,7 +7,6 @@ number, a bad option) is one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -77,18 +76,27 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("data", metavar="DATA.csv")
     predict.add_argument("--output", metavar="OUT.csv", help="where to write (default: stdout)")
 
-    sub.add_parser("bench", add_help=False, help="run the benchmark report (gdfast bench --help "
-                                                 "for its options)")
+    bench = sub.add_parser("bench", help="time the compiled core against gdfast.reference (numpy), in "
+                                         "under a minute",
+                           description="Time cost_gradient at two shapes and a Newton fit of gdfast "
+                                       "against its plain-numpy twin gdfast.reference, side by side, and "
+                                       "print the speed-ups. The full benchmark report (scikit-learn, "
+                                       "statsmodels, memory bandwidth) is benchmarks/report.py in a "
+                                       "source checkout.")
+    bench.add_argument("--threads", type=int, default=1, metavar="K",
+                       help="gdfast's n_threads, and BLAS limited to K for the reference (default: 1)")
+    bench.add_argument("--repeats", type=int, default=5, metavar="N",
+                       help="timed samples per contender, the median printed (default: %(default)s)")
+    bench.add_argument("--quick", action="store_true",
+                       help="tiny sizes, a second or two (checks that it runs; the ratios mean little)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:
-        return _bench(argv[1:])
     args = _parser().parse_args(argv)
-    command = {"demo": _demo, "fit": _fit, "predict": _predict}[args.command]
+    command = {"demo": _demo, "fit": _fit, "predict": _predict, "bench": _bench}[args.command]
     try:
         return command(args)
     except BrokenPipeError:
@@ -113,15 +121,9 @@ def _demo(args: argparse.Namespace) -> int:
     return demo(plot=None if args.no_plot else args.plot)
 
 
-def _bench(argv: list[str]) -> int:
-    try:
-        bench = importlib.import_module("gdfast.bench")
-    except ModuleNotFoundError as e:
-        if e.name != "gdfast.bench":
-            raise
-        return _fail("bench", "this installation of gdfast has no benchmark module (gdfast.bench)")
-    status: int = bench.main(argv)
-    return status
+def _bench(args: argparse.Namespace) -> int:
+    from ._bench import run
+    return run(threads=args.threads, quick=args.quick, repeats=args.repeats)
 
 
 def _choose_loss(requested: str, labels: list[str]) -> str:
