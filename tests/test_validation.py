@@ -319,3 +319,38 @@ def test_kernel_methods_refuse_buffers_of_the_wrong_length():
         for name, call in calls.items():
             with pytest.raises(ValueError, match=f"^{name} has"):
                 call()
+
+
+def test_module_level_kernel_functions_refuse_buffers_of_the_wrong_length():
+    """The module-level twins of the kernel methods (diag_weighted, descent_run) check their
+    buffers as the methods do: a short buffer is an error, not a read or write out of bounds."""
+    import sys
+    import scipy.sparse
+    X = np.random.default_rng(0).standard_normal((20, 3))
+    y = (X[:, 0] > 0).astype(float)
+    for data in (X, scipy.sparse.csr_matrix(X)):
+        k = gdfast.Objective(data, y)._kernel
+        module = sys.modules[type(k).__module__]
+        D, steps = 4, 5
+        buffers = dict(w=np.zeros(D), aux=np.zeros(4 * D), cost_hist=np.empty(steps),
+                       gnorm_hist=np.empty(steps), step_hist=np.empty(steps),
+                       state=np.array([0.0, 1.0, 0.0, 0.0, 0.0]), best_w=np.zeros(D))
+
+        def run(**short):
+            b = {**buffers, **short}
+            return module.descent_run(k, module.DESCENT_FIXED, b["w"], b["aux"], 0.1, steps,
+                                      b["cost_hist"], b["gnorm_hist"], b["step_hist"], 0,
+                                      b["state"], b["best_w"], 0.0, True)
+
+        assert run()[0] == steps                  # the full-sized buffers run
+        for name, short in [("w", np.zeros(D - 1)), ("best_w", np.zeros(D - 1)),
+                            ("state", np.zeros(4)), ("cost_hist", np.empty(steps - 1)),
+                            ("gnorm_hist", np.empty(1)), ("step_hist", np.empty(0))]:
+            with pytest.raises(ValueError, match=f"^{name} has"):
+                run(**{name: short})
+        with pytest.raises(ValueError, match="^aux must hold"):
+            run(aux=np.zeros(4 * D - 1))
+        with pytest.raises(ValueError, match="^hw has"):
+            module.diag_weighted(k, np.empty(19), np.empty(D))
+        with pytest.raises(ValueError, match="^out has"):
+            module.diag_weighted(k, np.empty(20), np.empty(D - 1))

@@ -119,6 +119,7 @@ class Objective(ObjectiveBase):
         self.weight_sum = float(self.n_samples if sw is None else sw.sum())
         self.min_positive_weight = 1.0 if sw is None else float(np.min(sw[sw > 0]))
         self._kernel = self._build_kernel(_dispatch.core)
+        self._separable: bool | None = None     # see separates
         self.n_params = self.n_features + int(self.fit_intercept)
 
     def _build_kernel(self, module: Any) -> Any:
@@ -435,10 +436,13 @@ class Objective(ObjectiveBase):
         if not self.loss.can_separate:
             return False
         z = self.predictions(w)
-        if self.sample_weight is None:
-            return self.loss.separates(z, self.y)
-        keep = self.sample_weight > 0
-        return self.loss.separates(z[keep], self.y[keep])
+        keep = None if self.sample_weight is None else self.sample_weight > 0
+        if not (self.loss.separates(z, self.y) if keep is None
+                else self.loss.separates(z[keep], self.y[keep])):
+            return False
+        if self._separable is None:         # a property of the data: decided once
+            self._separable = self.loss.confirm_separation(self.X, self.y, keep)
+        return self._separable
 
     @property
     def nnz(self) -> int:

@@ -279,6 +279,26 @@ class Loss(ABC):
         """
         return False
 
+    def confirm_separation(self, X: Any, y: np.ndarray, rows: np.ndarray | None) -> bool:
+        """Whether the data ``(X, y)`` have their optimum at infinity, decided from the data alone.
+
+        Asked once, when :meth:`separates` said yes, for losses whose :meth:`separates` is only a
+        cheap sign of separation rather than a proof; the answer is kept by the objective. By
+        default :meth:`separates` is a proof, and this is True.
+
+        Parameters
+        ----------
+        X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+        rows : ndarray of bool or None
+            The rows of positive weight (None: all).
+
+        Returns
+        -------
+        bool
+        """
+        return True
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, str):
             return other == self.name

@@ -621,8 +621,6 @@ cdef class Kernel:
 
     def diag_weighted(self, const double[::1] hw, double[::1] out, n_threads=None):
         """out = diag(Xa^T diag(hw) Xa); see the module-level diag_weighted."""
-        _expect(hw.shape[0], self.P.n, 'hw')
-        _expect(out.shape[0], self.n_params, 'out')
         diag_weighted(self, hw, out, n_threads)
 
     def descent_run(self, int mode, double[::1] w, double[::1] aux, double lr,
@@ -688,6 +686,8 @@ def diag_weighted(Kernel kernel, const double[::1] hw, double[::1] out, n_thread
     With hw = s * loss''(z) this is the diagonal of the Hessian without the penalty (the Jacobi
     preconditioner of Newton-CG); with hw = s it is the mean square of each column.
     """
+    _expect(hw.shape[0], kernel.P.n, 'hw')
+    _expect(out.shape[0], kernel.n_params, 'out')
     cdef int nt = kernel._threads(n_threads)
     cdef double[::1] work = np.empty(_workspace_size(kernel.P.d, kernel.n_params, nt), dtype=np.float64)
     with nogil:
@@ -715,6 +715,24 @@ cdef double _dense_cost_grad(void* ctx, const double* w, double* grad) noexcept 
     return _cost_grad(c.P, w, grad, NULL, c.nt, c.work)
 
 
+cdef int _check_descent_buffers(Py_ssize_t D, double[::1] w, double[::1] aux, Py_ssize_t max_steps,
+                                double[::1] cost_hist, double[::1] gnorm_hist,
+                                double[::1] step_hist, Py_ssize_t it0, double[::1] state,
+                                double[::1] best_w) except -1:
+    """The loop writes through raw pointers: refuse buffers it would overrun."""
+    _expect(w.shape[0], D, 'w')
+    _expect(best_w.shape[0], D, 'best_w')
+    _expect(state.shape[0], 5, 'state')
+    if aux.shape[0] < 4 * D:
+        raise ValueError("aux must hold 4 * n_params doubles")
+    if it0 < 0 or max_steps < 0:
+        raise ValueError("it0 and max_steps must be non-negative")
+    for name, hist in (("cost_hist", cost_hist), ("gnorm_hist", gnorm_hist), ("step_hist", step_hist)):
+        if hist.shape[0] < it0 + max_steps:
+            raise ValueError(f"{name} has {hist.shape[0]} elements, the loop writes {it0 + max_steps}")
+    return 0
+
+
 def descent_run(Kernel kernel, int mode, double[::1] w, double[::1] aux, double lr,
                 Py_ssize_t max_steps, double[::1] cost_hist, double[::1] gnorm_hist,
                 double[::1] step_hist, Py_ssize_t it0, double[::1] state, double[::1] best_w,
@@ -729,8 +747,7 @@ def descent_run(Kernel kernel, int mode, double[::1] w, double[::1] aux, double 
     cdef int code = 0
     cdef double[::1] work = np.empty(_workspace_size(kernel.P.d, D, kernel._threads(n_threads)),
                                      dtype=np.float64)
-    if aux.shape[0] < 4 * D:
-        raise ValueError("aux must hold 4 * n_params doubles")
+    _check_descent_buffers(D, w, aux, max_steps, cost_hist, gnorm_hist, step_hist, it0, state, best_w)
     ctx.P = &kernel.P
     ctx.nt = kernel._threads(n_threads)
     ctx.work = &work[0]
