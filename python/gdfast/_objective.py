@@ -433,7 +433,7 @@ class Objective(ObjectiveBase):
         -------
         bool
         """
-        if not self.loss.can_separate:
+        if not self.loss.can_separate or self._separable is False:
             return False
         z = self.predictions(w)
         keep = None if self.sample_weight is None else self.sample_weight > 0
@@ -441,7 +441,8 @@ class Objective(ObjectiveBase):
                 else self.loss.separates(z[keep], self.y[keep])):
             return False
         if self._separable is None:         # a property of the data: decided once
-            self._separable = self.loss.confirm_separation(self.X, self.y, keep)
+            self._separable = self.loss.confirm_separation(self.X, self.y, keep,
+                                                           self.fit_intercept)
         return self._separable
 
     @property

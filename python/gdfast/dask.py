@@ -601,6 +601,8 @@ class Objective(ObjectiveBase):
         if not self.loss.can_separate:
             raise ValueError(f"separates() is defined for losses that can separate; "
                              f"loss={self.loss.name!r} cannot")
+        if self.loss.separation_from_data:
+            return False     # deciding it needs the rows of X together (gdfast.Objective does)
         w = self._w(w)
         self.n_computations += 1
         return bool(_dask_compute(self._tree(self._map("separates", w), _all))[0][0] == 1.0)

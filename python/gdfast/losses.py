@@ -133,6 +133,9 @@ class Loss(ABC):
     fixed_dispersion: ClassVar[bool] = True
     #: The least loss of a sample that is not on its side (see gdfast._common.SeparationCheck).
     separation_floor: ClassVar[float] = 0.0
+    #: True when the predictions cannot prove separation and the data must decide
+    #: (:meth:`confirm_separation`, asked once, at the end of a run).
+    separation_from_data: ClassVar[bool] = False
     #: Why a run ended "separated", in words (for losses that can separate).
     separation_message: ClassVar[str] = ""
     #: What valid targets are, for the error message.
@@ -279,12 +282,13 @@ class Loss(ABC):
         """
         return False
 
-    def confirm_separation(self, X: Any, y: np.ndarray, rows: np.ndarray | None) -> bool:
+    def confirm_separation(self, X: Any, y: np.ndarray, rows: np.ndarray | None,
+                           fit_intercept: bool) -> bool:
         """Whether the data ``(X, y)`` have their optimum at infinity, decided from the data alone.
 
-        Asked once, when :meth:`separates` said yes, for losses whose :meth:`separates` is only a
-        cheap sign of separation rather than a proof; the answer is kept by the objective. By
-        default :meth:`separates` is a proof, and this is True.
+        Asked once, when :meth:`separates` said yes; the objective keeps the answer. For a loss
+        whose :meth:`separates` is a proof (the log loss) this is True; a loss with
+        :attr:`separation_from_data` decides here, from the data.
 
         Parameters
         ----------
@@ -292,6 +296,8 @@ class Loss(ABC):
         y : ndarray of shape (n_samples,)
         rows : ndarray of bool or None
             The rows of positive weight (None: all).
+        fit_intercept : bool
+            Whether the model has an intercept (a column of ones beside X).
 
         Returns
         -------
