@@ -26,7 +26,7 @@ _MAX_CHUNK_ITER = 1000
 def auto_step(obj: ObjectiveBase) -> float:
     """``1 / L``, the step of ``learning_rate="auto"``. L = 0 only when Xa = 0 and alpha = 0:
     the gradient is then zero everywhere and any step is exact, so 1. L is infinite when the
-    loss has no curvature bound (Poisson): then 0, and the callers fall back (see
+    loss has no curvature bound (an exponential mean): then 0, and the callers fall back (see
     resolve_learning_rate)."""
     L = obj.curvature_bound()
     return 1.0 / L if L > 0 else 1.0
@@ -144,7 +144,7 @@ def gd(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback: C
 
     learning_rate: a fixed step; "auto" for ``1 / L`` with L from :meth:`Objective.curvature_bound`
     (never diverges, cost non-increasing; for a loss without a curvature bound, such as
-    Poisson, "auto" is "backtracking"); or "backtracking" for an Armijo line search
+    one with an exponential mean, "auto" is "backtracking"); or "backtracking" for an Armijo line search
     (``cost(w - t g) <= cost(w) - t/2 |g|^2``, the trial step growing by 1.25 per iteration and
     halving on rejection), which adapts to the local curvature.
     """

@@ -283,7 +283,7 @@ class Objective(ObjectiveBase):
 
         ``c lambda_max(Xa^T S Xa) + alpha`` with c the loss's bound on its second derivative
         (``loss.curvature``: 2 for the squared error, 1/4 for the log loss; infinite when the
-        loss has none, as Poisson's), with lambda_max from power
+        loss has none: an exponential mean), with lambda_max from power
         iterations on ``v -> Xa^T S Xa v`` (X^T X is never formed). Power iteration approaches
         lambda_max from below, so ``1 / curvature_bound()`` is a step of at most about ``1/L``,
         safely below the ``2/L`` at which gradient descent stops decreasing the cost.

@@ -116,7 +116,7 @@ class Loss(ABC):
         squared error (the full deviance, so that the cost is the mean squared error), 1 for
         the others.
     fixed_dispersion : bool
-        True when the dispersion is known to be 1 (binomial, Poisson): standard errors from the
+        True when the dispersion is known to be 1 (binomial, counts): standard errors from the
         inverse information, z statistics. False when it is estimated from the residuals
         (normal): the information is divided by it, t statistics.
     """
