@@ -10,6 +10,8 @@ def make_problem(n=200, d=7, loss="log_loss", dtype=np.float64, order="C", seed=
     z = X.astype(np.float64) @ w[:-1] + w[-1]
     if loss == "log_loss":
         y = (rng.random(n) < 1.0 / (1.0 + np.exp(-z))).astype(np.float64)
+    elif loss == "poisson":
+        y = rng.poisson(np.exp(z)).astype(np.float64)
     else:
         y = z + rng.standard_normal(n)
     return X, y, w

@@ -89,7 +89,7 @@ def weights(n, seed=1):
 # Values against the in-memory objective
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("loss", ["log_loss", "squared_error"])
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson"])
 @pytest.mark.parametrize("fit_intercept,alpha,weighted", [(True, 0.0, False), (True, 0.3, True),
                                                           (False, 0.1, False), (False, 0.0, True)])
 def test_values_match_in_memory(client, loss, fit_intercept, alpha, weighted):
@@ -131,7 +131,7 @@ def test_curvature_bound_matches_in_memory(client, loss):
     assert rel(obj.curvature_bound(n_iter=3), ref.curvature_bound(n_iter=3)) < 1e-12
 
 
-@pytest.mark.parametrize("loss", ["log_loss", "squared_error"])
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_newton_fit_matches_in_memory(client, loss, weighted):
     X, y, _ = make_problem(n=500, d=6, loss=loss, seed=6)

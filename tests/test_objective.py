@@ -11,7 +11,7 @@ from gdfast import _dispatch, reference
 
 from problems import make_problem
 
-LOSSES = ["log_loss", "squared_error"]
+LOSSES = ["log_loss", "squared_error", "poisson"]
 DTYPES = [np.float64, np.float32]
 
 

@@ -97,13 +97,25 @@ cdef extern from *:
         return res * res;
     }
 
+    /* Poisson, log link: loss = e^z - y z, the terms of the half deviance that depend on z (the
+       rest, y log y - y, is the loss's cost_offset, added once per cost). e^z = 1 / e^-z for
+       z > 0, so it overflows to inf only beyond z = 708.39; both branches are selects. */
+    static inline double gd_poisson_terms(double z, double y, double *r, double *h) {
+        double e = gd_exp_nonpos(z > 0 ? -z : z);
+        double mu = z > 0 ? 1.0 / e : e;
+        *r = mu - y;
+        *h = mu;
+        return mu - y * z;
+    }
+
     /* The compiled losses: X(code, name, per-sample function). Codes run 0, 1, 2, ... in list
        order; the Loss classes of gdfast.losses find theirs by name (gdfast._core.LOSS_CODES).
        Adding a loss adds its per-sample function above and one line here: the dense, sparse
        and stochastic kernels all dispatch through the two functions below. */
     #define GD_LOSSES(X) \
         X(0, squared_error, gd_squared_terms) \
-        X(1, log_loss, gd_log_loss_terms)
+        X(1, log_loss, gd_log_loss_terms) \
+        X(2, poisson, gd_poisson_terms)
 
     #define GD_LOSS_CODE(code_, name_, fn_) GD_LOSS_##name_ = code_,
     enum { GD_LOSSES(GD_LOSS_CODE) };

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
 from . import _dispatch
 
-__all__ = ["Loss", "SquaredError", "LogLoss", "LOSSES", "get_loss", "register"]
+__all__ = ["Loss", "SquaredError", "LogLoss", "Poisson", "LOSSES", "get_loss", "register"]
 
 #: The registered losses by name, in the order of registration.
 LOSSES: dict[str, type[Loss]] = {}
@@ -378,3 +378,117 @@ class LogLoss(Loss):
 
     def separates(self, z: np.ndarray, y: np.ndarray) -> bool:
         return bool(np.all((2.0 * y - 1.0) * z > 0))
+
+
+@register
+class Poisson(Loss):
+    """The Poisson loss of counts or rates y >= 0 with the log link: half the Poisson deviance,
+    ``e^z - y z - (y - y log y)`` (0 log 0 = 0), so that a perfect fit costs 0; the predicted
+    mean is ``e^z``.
+
+    Its second derivative ``e^z`` has no bound: ``learning_rate="auto"`` is then a
+    backtracking line search for gd and an error for the methods without one. With
+    ``alpha = 0`` the optimum is at infinity when some direction lowers the predictions of zero
+    counts only (e.g. a feature that is non-zero on zero counts alone); the data decide it once,
+    at the end of a run (:meth:`confirm_separation`).
+    """
+
+    name = "poisson"
+    model_name = "Poisson regression"
+    can_separate = True
+    separation_from_data = True
+    separation_floor = -math.inf      # never asked mid-run: the data, not an iterate, decide
+    separation_message = (
+        "separated: with alpha = 0 the Poisson loss has no minimiser, since some direction "
+        "lowers the predicted means of zero counts towards 0 without changing the others, and "
+        "the cost falls along it without end. The returned weights are the last iterate; set "
+        "alpha > 0 (e.g. 1e-4) for a finite, unique fit")
+    target_description = "non-negative numbers (counts or rates)"
+
+    def invalid_targets(self, y: np.ndarray) -> np.ndarray:
+        mask: np.ndarray = y < 0
+        return mask
+
+    def inverse_link(self, z: np.ndarray) -> np.ndarray:
+        mu: np.ndarray = np.exp(np.asarray(z, dtype=np.float64))
+        return mu
+
+    def cost_offset(self, y: np.ndarray, weights: np.ndarray | None, scale: float) -> float:
+        c = _y_log_y(y) - y
+        return scale * float(np.sum(c if weights is None else weights * c))
+
+    def reference_terms(self, z: np.ndarray, y: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        mu = np.exp(z)
+        return mu - y * z + (_y_log_y(y) - y), mu - y, mu
+
+    def separates(self, z: np.ndarray, y: np.ndarray) -> bool:
+        return True                   # no certificate in the predictions: confirm_separation
+
+    def confirm_separation(self, X: Any, y: np.ndarray, rows: np.ndarray | None,
+                           fit_intercept: bool) -> bool:
+        return _zero_targets_recede(X, y, rows, fit_intercept)
+
+
+def _y_log_y(y: np.ndarray) -> np.ndarray:
+    out: np.ndarray = y * np.log(np.where(y > 0, y, 1.0))          # 0 log 0 = 0
+    return out
+
+
+_MAX_RECESSION_PARAMS = 2000     # above, the direction of recession is not looked for
+
+
+def _zero_targets_recede(X: Any, y: np.ndarray, rows: np.ndarray | None,
+                         fit_intercept: bool) -> bool:
+    """Whether a direction v exists with ``Xa v = 0`` on the rows with y > 0 and ``Xa v <= 0``,
+    not all 0, on the rows with y = 0: along it the cost of an exponential-mean loss falls for
+    ever (the zero counts' means go to 0, the others do not move).
+
+    v lies in the null space N of the positive rows' Gram matrix (computed by blocks, columns
+    equilibrated); then a small linear program in N's coordinates looks for u with
+    ``Xa_zero N u <= 0`` and ``sum(Xa_zero N u) = -1``. A direction found is checked on the
+    data itself, so that a null vector that is only rounding cannot report a separation.
+    Returns False (nothing claimed) above _MAX_RECESSION_PARAMS parameters.
+    """
+    import scipy.optimize
+    import scipy.sparse
+
+    keep = np.ones(y.shape, dtype=bool) if rows is None else rows
+    positive, zero = np.flatnonzero(keep & (y > 0)), np.flatnonzero(keep & (y == 0))
+    D = X.shape[1] + int(fit_intercept)
+    if zero.size == 0 or D > _MAX_RECESSION_PARAMS:
+        return False
+
+    def design(idx: np.ndarray) -> np.ndarray:
+        rows: Any = X[idx]
+        sparse = scipy.sparse.issparse(rows)
+        block = np.asarray(cast(Any, rows).toarray() if sparse else rows, dtype=np.float64)
+        return np.hstack([block, np.ones((len(idx), 1))]) if fit_intercept else block
+
+    step = max(1, 2 ** 22 // D)                     # blocks of ~32 MiB of float64 rows
+    G = np.zeros((D, D))
+    for i in range(0, positive.size, step):
+        B = design(positive[i:i + step])
+        G += B.T @ B
+    diag = np.diag(G).copy()
+    scale = np.where(diag > 0, 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)), 1.0)
+    eigval, eigvec = np.linalg.eigh(G * scale[:, None] * scale[None, :])
+    # null vectors u of the equilibrated S G S give v = S u with G v = 0 (a column that is 0 on
+    # every positive row has scale 1 and gives v = e_j exactly)
+    null = eigvec[:, eigval <= 1e-10 * max(float(eigval.max()), 1.0)] * scale[:, None]
+    if null.shape[1] == 0:
+        return False
+    A = np.vstack([design(zero[i:i + step]) @ null for i in range(0, zero.size, step)])
+    A /= max(float(np.abs(A).max()), 1e-300)
+    lp = scipy.optimize.linprog(np.zeros(null.shape[1]), A_ub=A, b_ub=np.zeros(len(A)),
+                                A_eq=A.sum(axis=0, keepdims=True), b_eq=[-1.0],
+                                bounds=(None, None), method="highs")
+    if lp.status != 0:
+        return False
+    v = null @ lp.x
+    a_zero = np.concatenate([design(zero[i:i + step]) @ v for i in range(0, zero.size, step)])
+    a_pos = np.concatenate([design(positive[i:i + step]) @ v
+                            for i in range(0, positive.size, step)] or [np.zeros(0)])
+    size = float(np.abs(a_zero).max())
+    return size > 0 and bool(np.all(a_zero <= 1e-9 * size)) and (
+        a_pos.size == 0 or float(np.abs(a_pos).max()) <= 1e-9 * size)
