@@ -47,7 +47,7 @@ SETUP = textwrap.dedent('''
     from Cython.Build import cythonize
     from setuptools import Extension, setup
 
-    ext = Extension("downstream", ["downstream.pyx"])
+    ext = Extension("downstream", ["downstream.pyx"], include_dirs=[gdfast.get_include()])
     setup(name="downstream", ext_modules=cythonize([ext], include_path=[gdfast.get_include()],
                                                  compiler_directives={"language_level": 3}),
           script_args=["build_ext", "--inplace", "-q"])
@@ -78,5 +78,5 @@ def test_downstream_extension_cimports_the_kernels(tmp_path):
 def test_get_include_holds_the_pxd_files():
     import os
     root = gdfast.get_include()
-    for name in ("kernels.pxd", "_loss.pxd"):
+    for name in ("kernels.pxd", "_loss.pxd", "_loss.h", "_simd.h"):
         assert os.path.isfile(os.path.join(root, "gdfast", name))

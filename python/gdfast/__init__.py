@@ -18,11 +18,13 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 
 def get_include() -> str:
-    """The folder to put on Cython's include path to ``cimport gdfast.kernels``.
+    """The folder to put on Cython's include path, and the C compiler's, to ``cimport gdfast.kernels``.
 
     The public Cython API (``gdfast/kernels.pxd``: the block kernels; ``gdfast/_loss.pxd``: the
     per-sample losses) is header-only: inline nogil functions compiled into the package that
-    cimports them. Their BLAS calls need scipy's ``.pxd`` files, found on the same path.
+    cimports them, their C in ``gdfast/_loss.h`` and ``gdfast/_simd.h``. Give this folder both
+    to cythonize (``include_path``) and to the extension (``include_dirs``), as numpy's
+    ``get_include()``. Their BLAS calls need scipy's ``.pxd`` files, found on the same path.
 
     Returns
     -------

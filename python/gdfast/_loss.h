@@ -1,0 +1,142 @@
+/* gdfast's per-sample losses and their elementary functions (cimported through gdfast/_loss.pxd) */
+#ifndef GDFAST_LOSS_H
+#define GDFAST_LOSS_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* exp(x) for x <= 0; exactly 0 below -708.39, where exp(x) is no longer a normal double. */
+static inline double gd_exp_nonpos(double x) {
+    double xc = x > -708.39 ? x : -708.39;
+    /* x = n ln2 + r with |r| <= ln2/2. Adding 1.5 * 2^52 rounds x/ln2 to the nearest integer
+       and leaves it in the low mantissa bits of t; ln2 is split so that n * LN2_HI is exact. */
+    double t = xc * 1.4426950408889634 + 6755399441055744.0;
+    double n = t - 6755399441055744.0;
+    double r = (xc - n * 0.6931471803691238) - n * 1.9082149292705877e-10;
+    /* exp(r) by its Taylor series to r^13: truncation below 2^-60 for |r| <= ln2/2. */
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    /* 2^n from the bits of t: its low bits hold n, so (bits + 1023) << 52 is 2^n's exponent
+       (unsigned, so that the bits shifted out wrap instead of overflowing). */
+    uint64_t bits;
+    double scale;
+    memcpy(&bits, &t, sizeof bits);
+    bits = (bits + 1023) << 52;
+    memcpy(&scale, &bits, sizeof scale);
+    return x > -708.39 ? p * scale : 0.0;
+}
+
+/* log(1 + e) for 0 <= e <= 1, given u = 1 + e (rounded) and inv_u = 1 / u. */
+static inline double gd_log1p_unit(double e, double u, double inv_u) {
+    double big = u > 1.4142135623730951 ? 1.0 : 0.0;
+    double m = u * (1.0 - 0.5 * big);          /* u or u/2, in [1/sqrt2, sqrt2] */
+    double f = m - 1.0;                        /* exact (Sterbenz) */
+    double s = f / (2.0 + f);
+    double s2 = s * s;
+    /* log(m) = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...), |s| <= 0.1716: to s^23 is enough. */
+    double p = 1.0 / 23.0;
+    p = p * s2 + 1.0 / 21.0;
+    p = p * s2 + 1.0 / 19.0;
+    p = p * s2 + 1.0 / 17.0;
+    p = p * s2 + 1.0 / 15.0;
+    p = p * s2 + 1.0 / 13.0;
+    p = p * s2 + 1.0 / 11.0;
+    p = p * s2 + 1.0 / 9.0;
+    p = p * s2 + 1.0 / 7.0;
+    p = p * s2 + 1.0 / 5.0;
+    p = p * s2 + 1.0 / 3.0;
+    /* u = 1 + e lost the low bits of e; (e - (u - 1)) / u puts them back to first order. */
+    return big * 0.6931471803691238 + (2.0 * s + 2.0 * s * s2 * p)
+           + (big * 1.9082149292705877e-10 + (e - (u - 1.0)) * inv_u);
+}
+
+/* loss = log(1 + exp(z)) - y z = max(z, 0) - y z + log1p(exp(-|z|)). For y in {0, 1} the
+   first two terms cancel exactly when they should (y = 1, z > 0), so a tiny loss is exact;
+   exp(-|z|) never overflows. */
+static inline double gd_log_loss_terms(double z, double y, double *r, double *h) {
+    double a = z >= 0 ? z : -z;
+    double e = gd_exp_nonpos(-a);
+    double u = 1.0 + e;
+    double inv_u = 1.0 / u;
+    double q = e * inv_u;                      /* sigmoid(-|z|), in (0, 1/2] */
+    /* d loss/dz = sigmoid(z) - y. With p = 1 - q for z >= 0, write (1 - y) - q rather than
+       (1 - q) - y, so that a confident correct prediction gives -q exactly instead of 0. */
+    *r = z >= 0 ? (1.0 - y) - q : q - y;
+    *h = q * (1.0 - q);                        /* p (1 - p), the same for both signs of z */
+    return ((z > 0 ? z : 0.0) - y * z) + gd_log1p_unit(e, u, inv_u);
+}
+
+static inline double gd_squared_terms(double z, double y, double *r, double *h) {
+    double res = z - y;
+    *r = 2.0 * res;
+    *h = 2.0;
+    return res * res;
+}
+
+/* Poisson, log link: loss = e^z - y z, the terms of the half deviance that depend on z (the
+   rest, y log y - y, is the loss's cost_offset, added once per cost). e^z = 1 / e^-z for
+   z > 0, so it overflows to inf only beyond z = 708.39; both branches are selects. */
+static inline double gd_poisson_terms(double z, double y, double *r, double *h) {
+    double e = gd_exp_nonpos(z > 0 ? -z : z);
+    double mu = z > 0 ? 1.0 / e : e;
+    *r = mu - y;
+    *h = mu;
+    return mu - y * z;
+}
+
+/* The compiled losses: X(code, name, per-sample function). Codes run 0, 1, 2, ... in list
+   order; the Loss classes of gdfast.losses find theirs by name (gdfast._core.LOSS_CODES).
+   Adding a loss adds its per-sample function above and one line here: the dense, sparse
+   and stochastic kernels all dispatch through the two functions below. */
+#define GD_LOSSES(X) \
+    X(0, squared_error, gd_squared_terms) \
+    X(1, log_loss, gd_log_loss_terms) \
+    X(2, poisson, gd_poisson_terms)
+
+#define GD_LOSS_CODE(code_, name_, fn_) GD_LOSS_##name_ = code_,
+enum { GD_LOSSES(GD_LOSS_CODE) };
+#undef GD_LOSS_CODE
+#define GD_LOSS_NAME(code_, name_, fn_) #name_,
+static const char *const gd_loss_names[] = { GD_LOSSES(GD_LOSS_NAME) };
+#undef GD_LOSS_NAME
+static inline int gd_n_losses(void) { return (int)(sizeof gd_loss_names / sizeof gd_loss_names[0]); }
+static inline const char *gd_loss_name(int code) { return gd_loss_names[code]; }
+
+/* One sample; an unknown code gives NaN (the Python layer only passes registered codes). */
+static inline double gd_loss_terms(int code, double z, double y, double *r, double *h) {
+    switch (code) {
+#define GD_LOSS_CASE(code_, name_, fn_) case code_: return fn_(z, y, r, h);
+        GD_LOSSES(GD_LOSS_CASE)
+#undef GD_LOSS_CASE
+    }
+    *r = *h = __builtin_nan("");
+    return __builtin_nan("");
+}
+
+/* m rows: z[k] becomes the loss of row k, r[k] and h[k] its first and second derivative.
+   One flat loop per loss, with no branch inside, so that each vectorises. */
+static inline void gd_rows_terms(int code, const double *y, Py_ssize_t m, double *z, double *r,
+                                 double *h) {
+    Py_ssize_t k;
+    switch (code) {
+#define GD_LOSS_ROWS(code_, name_, fn_) \
+        case code_: for (k = 0; k < m; k++) z[k] = fn_(z[k], y[k], r + k, h + k); return;
+        GD_LOSSES(GD_LOSS_ROWS)
+#undef GD_LOSS_ROWS
+    }
+    for (k = 0; k < m; k++) z[k] = r[k] = h[k] = __builtin_nan("");
+}
+
+#endif  /* GDFAST_LOSS_H */
