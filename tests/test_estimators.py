@@ -387,7 +387,8 @@ def objectives_built(monkeypatch):
             seen.append(X)
             super().__init__(X, *args, **kwargs)
 
-    monkeypatch.setattr(gdfast.estimators, "Objective", Spy)
+    from gdfast import _backends
+    monkeypatch.setattr(_backends, "Objective", Spy)
     return seen
 
 

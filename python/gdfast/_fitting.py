@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from ._objective import Objective
 from ._protocols import ObjectiveLike
 from ._result import OptimizeResult
 from ._solvers import minimize

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from . import _core
 from ._common import COST_ROUNDING, Callback
 from ._monitor import Monitor
 from ._protocols import ObjectiveBase

@@ -28,21 +28,18 @@ try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.utils import check_random_state
-    from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import check_is_fitted, validate_data
+    from sklearn.utils.validation import check_is_fitted
 except ImportError as e:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError("gdfast.LogisticRegression and gdfast.LinearRegression need scikit-learn "
                       ">= 1.6: pip install 'gdfast[sklearn]'") from e
 
-from ._fitting import STOCHASTIC_SOLVERS, fit_objective, solver_options
-from ._objective import Objective
+from ._backends import Backend, backend_for
+from ._fitting import STOCHASTIC_SOLVERS
 from ._protocols import ObjectiveLike, as_objective
 from ._progress import Progress
 from ._result import OptimizeResult
-from ._solvers import METHODS
 from ._sparse_input import is_sparse
-from .dask import is_dask_array
-from ._validation import check_bool, check_n_threads, check_sample_weight, check_scalar
+from ._validation import check_bool, check_n_threads, check_scalar
 from .stats import Summary, residual_df, standard_errors, total_weight
 
 __all__ = ["LogisticRegression", "LinearRegression", "MAX_STDERR_PARAMS"]
@@ -52,12 +49,6 @@ __all__ = ["LogisticRegression", "LinearRegression", "MAX_STDERR_PARAMS"]
 #: ``coef_stderr_`` and ``intercept_stderr_`` are NaN (and also when X is sparse and its Hessian
 #: would be larger than gdfast.Objective agrees to form).
 MAX_STDERR_PARAMS = 2000
-
-_DTYPES = [np.float64, np.float32]   # X is kept in float32 when it is float32; else float64
-_SPARSE = ("csr", "csc")             # kept as they are; other sparse formats become CSR
-#: The solvers that run on a dask array: all of gdfast.minimize's but the stochastic ones, which
-#: draw mini-batches of rows from memory.
-DASK_SOLVERS = ("auto", *(m for m in METHODS if m not in STOCHASTIC_SOLVERS))
 
 
 @dataclass(frozen=True)
@@ -144,8 +135,8 @@ class _LinearModel(BaseEstimator):
             warm_start=check_bool(self.warm_start, "warm_start"),
         )
 
-    def _solve(self, X: Any, y: Any, sample_weight: Any, w0: np.ndarray | None, s: _Settings,
-               what: str) -> tuple[OptimizeResult, np.ndarray, Any]:
+    def _solve(self, backend: Backend, X: Any, y: Any, sample_weight: Any, w0: np.ndarray | None,
+               s: _Settings, what: str) -> tuple[OptimizeResult, np.ndarray, Any]:
         """Fit one problem of the core: the result, the standard errors and the objective.
 
         X in memory (dense or sparse) gets a :class:`gdfast.Objective`; a dask array gets a
@@ -156,19 +147,11 @@ class _LinearModel(BaseEstimator):
                     else contextlib.nullcontext(None))
         obj: ObjectiveLike
         with progress as callback:
-            if is_dask_array(X):
-                from . import dask as gdd
-                obj, res = gdd.fit_objective(
-                    X, y, loss=self._loss, alpha=s.alpha, fit_intercept=s.fit_intercept,
-                    sample_weight=sample_weight, method=s.solver, w0=w0, max_iter=s.max_iter,
-                    tol=s.tol, n_threads=s.n_threads, callback=callback,
-                    **solver_options(s.solver, learning_rate=s.learning_rate))
-            else:
-                obj = Objective(X, y, loss=self._loss, alpha=s.alpha, fit_intercept=s.fit_intercept,
-                                sample_weight=sample_weight, n_threads=s.n_threads)
-                res = fit_objective(obj, s.solver, w0=w0, max_iter=s.max_iter, tol=s.tol,
-                                    learning_rate=s.learning_rate, batch_size=s.batch_size,
-                                    random_state=s.seed, callback=callback)
+            obj, res = backend.fit_objective(
+                X, y, loss=self._loss, alpha=s.alpha, fit_intercept=s.fit_intercept,
+                sample_weight=sample_weight, n_threads=s.n_threads, solver=s.solver, w0=w0,
+                max_iter=s.max_iter, tol=s.tol, learning_rate=s.learning_rate,
+                batch_size=s.batch_size, random_state=s.seed, callback=callback)
         if res.status != "converged":
             warnings.warn(f"{what} did not converge ({res.status}): {res.message}. "
                           f"{_advice(res.status, s.solver)}", ConvergenceWarning, stacklevel=3)
@@ -178,32 +161,12 @@ class _LinearModel(BaseEstimator):
             se = np.full(obj.n_params, np.nan)
         return res, se, obj
 
-    def _check_dask_X(self, X: Any, s: _Settings | None = None, reset: bool = False) -> Any:
-        """Check a dask X without computing it: dimensions, dtype, n_features_in_ (set in fit
-        with reset=True, compared otherwise) and, in fit, that the solver runs on dask."""
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-D (n_samples, n_features); got a {X.ndim}-D dask "
-                             f"array of shape {X.shape}")
-        if X.dtype.kind == "c":
-            raise ValueError("X: complex data not supported")
-        if X.dtype.kind not in "biuf":
-            raise TypeError(f"X must be numeric; got a dask array of dtype {X.dtype}")
-        if s is not None and s.solver not in DASK_SOLVERS:
-            if s.solver in STOCHASTIC_SOLVERS:
-                raise ValueError(f"solver={s.solver!r} draws mini-batches of rows from memory and "
-                                 "does not run on dask arrays; use one of "
-                                 f"{', '.join(map(repr, DASK_SOLVERS))}")
-            raise ValueError(f"solver={s.solver!r} is not a gdfast.minimize method; on dask "
-                             f"arrays use one of {', '.join(map(repr, DASK_SOLVERS))}")
-        validate_data(self, X, reset=reset, skip_check_array=True)   # reads X.shape only
-        return X
-
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
 
-    def _fit_info(self, obj: Objective, s: _Settings, weighted: bool) -> _FitInfo:
+    def _fit_info(self, obj: ObjectiveLike, s: _Settings, weighted: bool) -> _FitInfo:
         return _FitInfo(solver=s.solver, alpha=s.alpha, fit_intercept=s.fit_intercept,
                         total_weight=total_weight(obj), weighted=weighted, df_resid=residual_df(obj))
 
@@ -393,54 +356,27 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
             with positive weight.
         """
         s = self._settings()
-        if is_dask_array(X):
-            return self._fit_dask(X, y, sample_weight, s)
-        X, y = validate_data(self, X, y, dtype=_DTYPES, accept_sparse=_SPARSE)
-        check_classification_targets(y)
-        classes, y_index = np.unique(y, return_inverse=True)
-        sw = _sample_weight(sample_weight, X.shape[0])
-        weighted = sw is not None or self.class_weight is not None
-        per_class = _class_weight_factors(self.class_weight, classes,
-                                          np.bincount(y_index, weights=sw, minlength=len(classes)))
-        if per_class is not None:
-            sw = (np.ones(len(y_index)) if sw is None else sw) * per_class[y_index]
-        _check_two_classes(classes, np.bincount(y_index, weights=sw, minlength=len(classes)))
-        binary = len(classes) == 2
-        positives = [y_index == 1] if binary else [y_index == k for k in range(len(classes))]
-        if len(positives) > 1 and is_sparse(X) and X.format == "csc":
-            X = X.tocsr()               # one conversion for all the problems, not one each
-        return self._fit_problems(X, classes, positives, sw, weighted, s)
-
-    def _fit_dask(self, X: Any, y: Any, sample_weight: Any, s: _Settings) -> "LogisticRegression":
-        """fit on a dask X: labels, weights and targets stay lazy; X stays on the workers."""
-        from . import dask as gdd
-        import dask
-        import dask.array as da
-        X = self._check_dask_X(X, s, reset=True)
-        y = gdd._as_rows(y, "y", X, da)                 # a dask array in X's blocks of rows
-        classes, targets = gdd.encode_labels(y)         # one pass over y: the distinct labels
-        check_classification_targets(classes)
-        sw = _dask_sample_weight(sample_weight, X)
+        backend = backend_for(X)
+        X, y = backend.check_fit(self, X, y, s.solver)
+        classes, index, positives = backend.encode_labels(y)
+        sw = backend.sample_weight(sample_weight, X)
         weighted = sw is not None or self.class_weight is not None
         if weighted:
-            # One pass over y and the weights: each class's total weight (and the smallest
-            # weight, so that a negative one is reported as such).
-            y_index = y.map_blocks(_class_index, classes, dtype=np.intp)
-            base_total, lowest = gdd._dask_compute(
-                da.bincount(y_index, weights=sw, minlength=len(classes)),
-                sw.min() if sw is not None else 0.0)
-            if not lowest >= 0:
-                raise ValueError(f"sample_weight must be non-negative; its smallest value is {lowest}")
-            per_class = _class_weight_factors(self.class_weight, classes, base_total)
+            totals = backend.class_totals(index, sw, len(classes))
+            per_class = _class_weight_factors(self.class_weight, classes, totals)
             if per_class is not None:
-                factors = y_index.map_blocks(_take, per_class, dtype=np.float64)
+                factors = backend.take(per_class, index)
                 sw = factors if sw is None else sw * factors
-                base_total = base_total * per_class
-            _check_two_classes(classes, base_total)
-        return self._fit_problems(X, classes, targets, sw, weighted, s)
+                totals = totals * per_class
+        else:
+            totals = np.ones(len(classes))      # each class of y has rows, all of weight 1
+        _check_two_classes(classes, totals)
+        if len(positives) > 1 and is_sparse(X) and X.format == "csc":
+            X = X.tocsr()               # one conversion for all the problems, not one each
+        return self._fit_problems(backend, X, classes, positives, sw, weighted, s)
 
-    def _fit_problems(self, X: Any, classes: np.ndarray, positives: list[Any], sw: Any,
-                      weighted: bool, s: _Settings) -> "LogisticRegression":
+    def _fit_problems(self, backend: Backend, X: Any, classes: np.ndarray, positives: list[Any],
+                      sw: Any, weighted: bool, s: _Settings) -> "LogisticRegression":
         """One binary fit per entry of positives (True/1 where the row is of the positive class)."""
         binary = len(classes) == 2
         same_classes = (hasattr(self, "classes_") and len(self.classes_) == len(classes)
@@ -449,7 +385,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         fits, info = [], None
         for k, (pos, w0) in enumerate(zip(positives, w0s)):
             what = "LogisticRegression" if binary else f"LogisticRegression (class {classes[k]!r} vs rest)"
-            res, se, obj = self._solve(X, pos.astype(np.float64), sw, w0, s, what)
+            res, se, obj = self._solve(backend, X, pos.astype(np.float64), sw, w0, s, what)
             if info is None:
                 info = self._fit_info(obj, s, weighted)
             fits.append((res, se))          # not obj: each holds (or pins on a cluster) its data
@@ -482,19 +418,14 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
             One column for a binary problem (the log-odds of ``classes_[1]``), one per class for
             one-vs-rest; lazy when X is a dask array.
         """
+        return self._decision_function(backend_for(X), X)
+
+    def _decision_function(self, backend: Backend, X: Any) -> Any:
         check_is_fitted(self)
-        if is_dask_array(X):
-            from . import dask as gdd
-            import dask.array as da
-            X = self._check_dask_X(X)
-            columns = [gdd.linear_predictor(X, coef, b) for coef, b in zip(self.coef_, self.intercept_)]
-            if len(columns) == 1:
-                return columns[0]
-            stack: Any = da.stack                  # dask.array is only partly typed
-            return stack(columns, axis=1).rechunk({1: -1})
-        X = validate_data(self, X, reset=False, dtype=_DTYPES, accept_sparse=_SPARSE)
-        scores = X @ self.coef_.T + self.intercept_
-        return scores[:, 0] if scores.shape[1] == 1 else scores
+        X = backend.check_predict(self, X)
+        if len(self.coef_) == 1:
+            return backend.linear_predictor(X, self.coef_[0], self.intercept_[0])
+        return backend.linear_predictor(X, self.coef_, self.intercept_)
 
     def predict(self, X: Any) -> Any:
         """The most probable class of each row.
@@ -509,11 +440,9 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         ndarray or dask array of shape (n_samples,)
             Labels from ``classes_``; lazy when X is a dask array.
         """
-        scores = self.decision_function(X)
-        if is_dask_array(scores):
-            return scores.map_blocks(_labels, self.classes_, dtype=self.classes_.dtype,
-                                     drop_axis=1 if scores.ndim == 2 else None)
-        return _labels(scores, self.classes_)
+        backend = backend_for(X)
+        scores = self._decision_function(backend, X)
+        return backend.per_row(_labels, scores, self.classes_, dtype=self.classes_.dtype)
 
     def predict_log_proba(self, X: Any) -> Any:
         """Log-probabilities of each class, computed without overflow or ``log(0)`` for any
@@ -529,13 +458,9 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         ndarray or dask array of shape (n_samples, n_classes)
             Columns in the order of ``classes_``; lazy when X is a dask array.
         """
-        scores = self.decision_function(X)
-        if is_dask_array(scores):
-            n_classes = len(self.classes_)
-            return scores.map_blocks(_log_proba, dtype=np.float64,
-                                     chunks=(scores.chunks[0], (n_classes,)),
-                                     new_axis=1 if scores.ndim == 1 else None)
-        return _log_proba(scores)
+        backend = backend_for(X)
+        scores = self._decision_function(backend, X)
+        return backend.per_row(_log_proba, scores, dtype=np.float64, n_columns=len(self.classes_))
 
     def predict_proba(self, X: Any) -> Any:
         """Probabilities of each class; rows sum to one.
@@ -671,14 +596,11 @@ class LinearRegression(RegressorMixin, _LinearModel):
         self
         """
         s = self._settings()
-        if is_dask_array(X):
-            X = self._check_dask_X(X, s, reset=True)
-            sw = _dask_sample_weight(sample_weight, X)
-        else:
-            X, y = validate_data(self, X, y, dtype=_DTYPES, y_numeric=True, accept_sparse=_SPARSE)
-            sw = _sample_weight(sample_weight, X.shape[0])
+        backend = backend_for(X)
+        X, y = backend.check_fit(self, X, y, s.solver, y_numeric=True)
+        sw = backend.sample_weight(sample_weight, X)
         (w0,) = self._warm_start_points(1, X.shape[1], s)
-        res, se, obj = self._solve(X, y, sw, w0, s, "LinearRegression")
+        res, se, obj = self._solve(backend, X, y, sw, w0, s, "LinearRegression")
         d = X.shape[1]
         self.coef_ = res.w[:d].copy()
         self.intercept_ = float(res.w[d]) if s.fit_intercept else 0.0
@@ -705,11 +627,8 @@ class LinearRegression(RegressorMixin, _LinearModel):
             Lazy when X is a dask array.
         """
         check_is_fitted(self)
-        if is_dask_array(X):
-            from . import dask as gdd
-            return gdd.linear_predictor(self._check_dask_X(X), self.coef_, self.intercept_)
-        X = validate_data(self, X, reset=False, dtype=_DTYPES, accept_sparse=_SPARSE)
-        return X @ self.coef_ + self.intercept_
+        backend = backend_for(X)
+        return backend.linear_predictor(backend.check_predict(self, X), self.coef_, self.intercept_)
 
     def summary(self, level: float = 0.95) -> Summary:
         """The coefficient table: estimate, standard error, t, p-value and confidence interval.
@@ -739,47 +658,12 @@ class LinearRegression(RegressorMixin, _LinearModel):
                                       notes=self._summary_notes())
 
 
-def _sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
-    """Validated sample weights from any array-like (pandas Series, lists, array wrappers)."""
-    if sample_weight is None:
-        return None
-    return check_sample_weight(np.asarray(sample_weight), n_samples)
-
-
 def _hessian_affordable(obj: Any) -> bool:
     """Whether fit computes standard errors: at most MAX_STDERR_PARAMS parameters, and a Hessian
     the objective agrees to form (sparse X has a cap of its own)."""
     if obj.n_params > MAX_STDERR_PARAMS:
         return False
     return as_objective(obj).can_form_hessian
-
-
-def _dask_sample_weight(sample_weight: Any, X: Any) -> Any:
-    """Sample weights for a dask X: None, or a lazy array in X's blocks of rows (a scalar is
-    broadcast, as for in-memory X). Their values are checked on the workers."""
-    if sample_weight is None:
-        return None
-    import dask.array as da
-    from . import dask as gdd
-    if not is_dask_array(sample_weight) and np.ndim(sample_weight) == 0:
-        c = check_scalar(sample_weight, "sample_weight", low=0.0, low_inclusive=False)
-        if any(np.isnan(n) for n in X.chunks[0]):
-            raise ValueError("X has unknown chunk sizes: sample_weight must then be a dask array "
-                             "with the same blocks of rows as X (or call X.compute_chunk_sizes())")
-        full: Any = da.full
-        return full(X.shape[0], float(c), chunks=(X.chunks[0],))
-    return gdd._as_rows(sample_weight, "sample_weight", X, da)
-
-
-def _class_index(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """The index in ``classes`` (sorted) of each label of a block."""
-    index: np.ndarray = np.searchsorted(classes, labels)
-    return index
-
-
-def _take(index: np.ndarray, values: np.ndarray) -> np.ndarray:
-    taken: np.ndarray = values[index]
-    return taken
 
 
 def _labels(scores: np.ndarray, classes: np.ndarray) -> np.ndarray:

@@ -41,7 +41,6 @@ import scipy.stats
 if TYPE_CHECKING:
     from scipy.stats.distributions import rv_frozen
 
-from ._objective import Objective
 from ._protocols import ObjectiveLike, as_objective
 
 __all__ = ["Summary", "covariance", "standard_errors", "total_weight", "residual_df",
