@@ -321,6 +321,9 @@ def test_run_epoch_csr_refuses_bad_arguments_by_name():
         s.run_epoch_csr(X.data, X.indices, X.indptr, y, None, np.array([0, 1, 3]), w)
     with pytest.raises(ValueError, match="cw has 2 elements"):
         s.run_epoch_csr(X.data, X.indices, X.indptr, y, np.ones(2), perm, w)
+    # the same arrays for more rows than they hold: checked again, not trusted from before
+    with pytest.raises(ValueError, match="indptr has length 4, expected 5"):
+        s.run_epoch_csr(X.data, X.indices, X.indptr, np.ones(4), None, np.arange(4), w)
     # the dense twin checks perm and w as well
     with pytest.raises(ValueError, match=r"perm holds the row -1"):
         s.run_epoch(X.toarray(), y, None, np.array([0, -1, 2]), w)

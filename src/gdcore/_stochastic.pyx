@@ -408,7 +408,7 @@ cdef class Stepper:
         i64b = indices.dtype == np.int64
         checked = self._checked
         if not (checked is not None and checked[0] is data and checked[1] is indices
-                and checked[2] is indptr and checked[3] == d):
+                and checked[2] is indptr and checked[3] == (n, d)):
             message = _structure_error(indptr, indices, n, d)
             if message is not None:
                 raise ValueError(f"indptr and indices do not describe a CSR matrix of {n} rows "
@@ -416,7 +416,7 @@ cdef class Stepper:
             nnz = int(indptr[n])
             if data.shape[0] < nnz:
                 raise ValueError(f"data has {data.shape[0]} elements, indptr needs {nnz}")
-            self._checked = (data, indices, indptr, d)
+            self._checked = (data, indices, indptr, (n, d))
         if f32:
             df = data
             dp = &df[0] if df.shape[0] > 0 else NULL
