@@ -50,6 +50,8 @@ cdef enum:
 
 # Check for Ctrl-C after about this many element reads (a few milliseconds of work).
 DEF SIGNAL_EVERY_ELEMENTS = 10000000
+# The same for CSR, whose entries are read at random (a gather and a scatter each): tens of ms.
+DEF SIGNAL_EVERY_CSR_ELEMENTS = 1000000
 # Lazy SGD on CSR: the scale factor of the coefficients is folded into them below this. The
 # running sum of the average, acc + csum v with v = coef / scale, loses about eps / scale of its
 # relative accuracy to cancellation: 1e-4 keeps that near 1e-12 (1e-9 gave 3e-9 in tests).
@@ -542,7 +544,7 @@ cdef int _csr_epoch(Stepper st, const floating* data, const index_t* ind, const 
                 return 0
             work += d
         start += m
-        if work >= SIGNAL_EVERY_ELEMENTS:
+        if work >= SIGNAL_EVERY_CSR_ELEMENTS:
             work = 0
             with gil:
                 PyErr_CheckSignals()
