@@ -227,7 +227,8 @@ cdef class Stepper:
         self._grad = &self.grad[0]
         self._acc = &self.acc_buf[0]
         self._wavg = &wavg[0]
-        self._resid = NULL
+        self.resid_buf = np.zeros(1)                 # grown to the batch by run_epoch_csr
+        self._resid = &self.resid_buf[0]
         self._checked = None
 
     cdef inline double _rate(self, double steps_per_epoch) noexcept nogil:
@@ -440,7 +441,7 @@ cdef class Stepper:
             if cwv.shape[0] != n:
                 raise ValueError(f"cw has {cwv.shape[0]} elements, expected {n}")
             cwp = &cwv[0]
-        if self.resid_buf is None or self.resid_buf.shape[0] < min(self.batch_size, n):
+        if self.resid_buf.shape[0] < min(self.batch_size, n):
             self.resid_buf = np.zeros(min(self.batch_size, n))
             self._resid = &self.resid_buf[0]
         L.scale = 1.0
