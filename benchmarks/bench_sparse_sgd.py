@@ -40,6 +40,7 @@ import scipy.sparse as sp
 
 import gdfast
 from gdfast import _dispatch, _stochastic
+from gdfast._sgd import _loss_code
 
 
 def make_csr(n: int, d: int, density: float, seed: int) -> sp.csr_matrix:
@@ -75,7 +76,7 @@ VARIANTS = {
 
 def stepper(obj: gdfast.Objective, variant: str, batch_size: int, lr: float) -> _stochastic.Stepper:
     v = VARIANTS[variant]
-    s = _stochastic.Stepper(v["method"], _stochastic.LOSS_LOG, obj.fit_intercept, obj.alpha,
+    s = _stochastic.Stepper(v["method"], _loss_code(obj), obj.fit_intercept, obj.alpha,
                             obj.n_params, batch_size, lr, _stochastic.SCHEDULE_CONSTANT, 0.5,
                             momentum=v["momentum"])
     s.averaging = bool(v["average"])

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 import gdfast
 from gdfast import _stochastic
-from gdfast._sgd import _auto_sgd_step, _sample_factors
+from gdfast._sgd import _auto_sgd_step, _loss_code, _sample_factors
 from test_sparse import labels, messy_csr, random_sparse
 
 RTOL = 1e-10             # iterates: sparse against dense, the same shuffles
@@ -266,8 +266,9 @@ def test_estimators_fit_sparse_with_sgd_and_adam():
 # The compiled stepper directly
 # ---------------------------------------------------------------------------------------------
 
-def _stepper(method=_stochastic.METHOD_SGD, n_params=4, momentum=0.0, batch_size=2):
-    return _stochastic.Stepper(method, _stochastic.LOSS_LOG, True, 0.1, n_params, batch_size, 0.1,
+def _stepper(obj, method=_stochastic.METHOD_SGD, n_params=4, momentum=0.0, batch_size=2):
+    """A stepper for obj's loss (the code through gdfast._sgd, as minimize gets it)."""
+    return _stochastic.Stepper(method, _loss_code(obj), True, 0.1, n_params, batch_size, 0.1,
                                _stochastic.SCHEDULE_CONSTANT, 0.5, momentum=momentum)
 
 
@@ -279,7 +280,8 @@ def test_run_epoch_csr_equals_run_epoch_with_averaging_switched_on_later(method,
     X, _, dense = make_csr(97, 6, 0.4, dtype, np.int64, "canonical", seed=101)
     y = labels(dense.astype(np.float64), "log_loss", seed=102)
     cw = np.random.default_rng(103).uniform(0.5, 1.5, 97)
-    s_sparse, s_dense = (_stepper(method, 7, momentum, batch_size=5) for _ in range(2))
+    obj = gdfast.Objective(X, y)
+    s_sparse, s_dense = (_stepper(obj, method, 7, momentum, batch_size=5) for _ in range(2))
     w_sparse, w_dense = np.zeros(7), np.zeros(7)
     rng = np.random.default_rng(104)
     for epoch in range(4):
@@ -298,7 +300,8 @@ def test_run_epoch_csr_refuses_bad_arguments_by_name():
     X = sp.csr_matrix(np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0], [0.0, 3.0, 0.0]]))
     y = np.array([0.0, 1.0, 1.0])
     perm = np.arange(3, dtype=np.intp)
-    s = _stepper()
+    obj = gdfast.Objective(X, y)
+    s = _stepper(obj)
     w = np.zeros(4)
     assert s.run_epoch_csr(X.data, X.indices, X.indptr, y, None, perm, w) is True
     with pytest.raises(TypeError, match="data must be float32 or float64"):
@@ -330,4 +333,4 @@ def test_run_epoch_csr_refuses_bad_arguments_by_name():
     with pytest.raises(ValueError, match="w has 5 elements"):
         s.run_epoch(X.toarray(), y, None, perm, np.zeros(5))
     with pytest.raises(ValueError, match="n_params must be >= 1"):
-        _stepper(n_params=0)
+        _stepper(obj, n_params=0)
