@@ -23,14 +23,25 @@ CHILD = textwrap.dedent("""
 
     method = sys.argv[1]
     rng = np.random.default_rng(0)
-    if method == "gd":
-        # 100 000 iterations of about 2e6 multiply-adds each: minutes if never interrupted
-        n, d, dtype, kw = 100_000, 20, np.float64, dict(max_iter=100_000, tol=0.0)
+    if method == "sgd-sparse":
+        import scipy.sparse as sp
+        # one epoch of minutes, so that only the check inside it can stop it in time: with
+        # momentum every one of the 1e6 coefficients moves at each of 200 000 batches of one row
+        n, d = 200_000, 1_000_000
+        X = sp.csr_matrix((rng.standard_normal(5 * n), rng.integers(0, d, 5 * n, dtype=np.int32),
+                           np.arange(0, 5 * n + 1, 5)), shape=(n, d))
+        y = (rng.random(n) < 0.5).astype(float)
+        method, kw = "sgd", dict(max_iter=10, tol=0.0, learning_rate=0.01, momentum=0.5,
+                                 batch_size=1)
     else:
-        # each Newton step forms a 151 x 151 Hessian from 100 000 rows: seconds per fit
-        n, d, dtype, kw = 100_000, 150, np.float32, dict(max_iter=100, tol=0.0)
-    X = rng.standard_normal((n, d), dtype=dtype)
-    y = (X[:, 0] + rng.standard_normal(n) > 0).astype(float)
+        if method == "gd":
+            # 100 000 iterations of about 2e6 multiply-adds each: minutes if never interrupted
+            n, d, dtype, kw = 100_000, 20, np.float64, dict(max_iter=100_000, tol=0.0)
+        else:
+            # each Newton step forms a 151 x 151 Hessian from 100 000 rows: seconds per fit
+            n, d, dtype, kw = 100_000, 150, np.float32, dict(max_iter=100, tol=0.0)
+        X = rng.standard_normal((n, d), dtype=dtype)
+        y = (X[:, 0] + rng.standard_normal(n) > 0).astype(float)
     obj = gdfast.Objective(X, y, alpha=1e-6, n_threads=1)
     try:
         print("ready", flush=True)
@@ -65,7 +76,7 @@ def wait_for_ready(proc, timeout):
     return False
 
 
-@pytest.mark.parametrize("method", ["gd", "newton"])
+@pytest.mark.parametrize("method", ["gd", "newton", "sgd-sparse"])
 def test_sigint_stops_a_long_fit(method):
     proc = subprocess.Popen([sys.executable, "-c", CHILD, method], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

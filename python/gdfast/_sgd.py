@@ -4,6 +4,13 @@ Whole epochs run in C without the GIL (``gdfast._stochastic``); this module shuf
 the full cost and gradient once per epoch (one fused pass, for the history, the stopping rule and
 divergence), adapts the learning rate for the "adaptive" schedule and keeps the best iterate.
 An iteration is an epoch: ``max_iter`` counts epochs and the history has one entry per epoch.
+
+Sparse X (an Objective built on scipy.sparse, held as CSR) is never densified: the epochs run on
+its stored entries and give the iterates of the dense path on X densified (to rounding). Plain
+SGD (momentum 0) costs O(nnz + n_features) an epoch: the penalty's decay is a scale factor on the
+coefficients and the iterate average a running sum, both updated lazily, so a batch touches only
+its stored entries. Momentum and Adam update every coefficient at every batch (their state decays
+also where the batch has no entry): O(nnz + n_features * n_batches) an epoch.
 """
 from __future__ import annotations
 
@@ -70,8 +77,7 @@ def _auto_sgd_step(obj: Objective, batch_size: int, factors: np.ndarray | None) 
         raise ValueError(no_bound_message(obj, "sgd"))
     row_max = 0.0
     for i0 in range(0, n, _ROW_BLOCK):
-        blk = np.asarray(obj.X[i0:i0 + _ROW_BLOCK], dtype=np.float64)
-        sq = np.einsum("ij,ij->i", blk, blk) + float(obj.fit_intercept)
+        sq = _row_squared_norms(obj, i0, min(i0 + _ROW_BLOCK, n)) + float(obj.fit_intercept)
         if factors is not None:
             sq = sq * factors[i0:i0 + _ROW_BLOCK]
         row_max = max(row_max, float(sq.max()))
@@ -81,6 +87,34 @@ def _auto_sgd_step(obj: Objective, batch_size: int, factors: np.ndarray | None) 
     else:
         L_B = n * (b - 1) / (b * (n - 1)) * L + (n - b) / (b * (n - 1)) * L_max
     return 1.0 / L_B if L_B > 0 else 1.0        # L_B = 0: Xa = 0, alpha = 0, a flat cost
+
+
+def _row_squared_norms(obj: Objective, i0: int, i1: int) -> np.ndarray:
+    """|x_i|^2 in float64 for the rows i0 <= i < i1 of X, dense or sparse (never densified).
+
+    A sparse block is copied (a few thousand rows) and its duplicate entries summed before
+    squaring, since a repeated (row, column) counts as the sum of its entries.
+    """
+    if not obj.is_sparse:
+        blk = np.asarray(obj.X[i0:i1], dtype=np.float64)
+        sq: np.ndarray = np.einsum("ij,ij->i", blk, blk)
+        return sq
+    X: Any = obj.X                                # scipy.sparse CSR, matrix or array
+    sub = X[i0:i1].astype(np.float64)            # a copy: sum_duplicates works in place
+    sub.sum_duplicates()
+    counts = np.diff(sub.indptr)
+    rows = np.repeat(np.arange(i1 - i0), counts)
+    squares: np.ndarray = np.bincount(rows, weights=sub.data * sub.data, minlength=i1 - i0)
+    return squares
+
+
+def _run_epoch(obj: Objective, stepper: _stochastic.Stepper, factors: np.ndarray | None,
+               perm: np.ndarray, w: np.ndarray) -> bool:
+    """One epoch of the stepper over obj's rows in the order perm (dense or CSR X)."""
+    if obj.is_sparse:
+        X: Any = obj.X                            # scipy.sparse CSR, matrix or array
+        return stepper.run_epoch_csr(X.data, X.indices, X.indptr, obj.y, factors, perm, w)
+    return stepper.run_epoch(obj.X, obj.y, factors, perm, w)
 
 
 def _run(method: str, obj: Objective, w: np.ndarray, max_iter: int, tol: float,
@@ -120,7 +154,7 @@ def _run(method: str, obj: Objective, w: np.ndarray, max_iter: int, tol: float,
         return monitor.finish(w, start, 0, "converged", converged_message(tol), hist())
     for epoch in range(1, max_iter + 1):
         stepper.averaging = burn_in is not None and epoch > burn_in
-        finite = stepper.run_epoch(obj.X, obj.y, factors, rng.permutation(obj.n_samples), w)
+        finite = _run_epoch(obj, stepper, factors, rng.permutation(obj.n_samples), w)
         current = stepper.w_avg if stepper.averaging else w
         c, gmax = cost_grad(current) if finite else (math.inf, math.inf)
         costs.append(c)

@@ -120,7 +120,11 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
         - "gd": gradient descent ``w <- w - step * gradient``; the loop runs in C.
         - "nesterov": accelerated gradient with step 1/L and adaptive restart; in C.
         - "sgd": mini-batch stochastic gradient with momentum and iterate averaging; epochs in C.
-        - "adam": mini-batch Adam; epochs in C.
+          On sparse X an epoch costs O(nnz + n_features) with momentum 0 (the penalty and the
+          averaging are applied lazily); momentum updates every coefficient at every batch,
+          O(n_features) per batch on top.
+        - "adam": mini-batch Adam; epochs in C. Like momentum, it updates every coefficient at
+          every batch: O(n_features) per batch on top of the stored entries for sparse X.
         - "newton": Cholesky of the (equilibrated) Hessian, damped when not positive definite,
           with a backtracking line search; refines to the rounding floor.
         - "newton-cg": Hessian-free Newton, conjugate gradients preconditioned by diag(H) on
@@ -166,7 +170,9 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
         average        sgd, adam   False                True or an int k: return the mean of the
                                                         iterates after k epochs (True: k = 0)
         random_state   sgd, adam   None                 int, None or numpy Generator: the shuffles
-        momentum       sgd         0.0                  heavy-ball momentum in [0, 1)
+        momentum       sgd         0.0                  heavy-ball momentum in [0, 1); > 0 costs
+                                                        O(n_features) per batch on sparse X (0:
+                                                        O(nnz + n_features) an epoch)
         beta1, beta2   adam        0.9, 0.999           decay of the moment estimates, in [0, 1)
         eps            adam        1e-8                 added to sqrt(vhat)
         max_cg_iter    newton-cg   min(max(2 d, 20),    CG steps per Newton step (d = n_params)

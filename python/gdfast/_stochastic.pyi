@@ -1,5 +1,7 @@
 """Type information for ``gdfast._stochastic`` (from ``src/gdcore/_stochastic.pyx``): epochs of
-mini-batch SGD and Adam without the GIL."""
+mini-batch SGD and Adam without the GIL, over dense X (run_epoch) or the arrays of a CSR X
+(run_epoch_csr: O(nnz + n_features) an epoch for plain SGD; momentum and Adam add O(n_features)
+per batch)."""
 from typing import Final
 
 from typing_extensions import disjoint_base
@@ -8,6 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 _F64 = npt.NDArray[np.float64]
+_Data = npt.NDArray[np.float32] | npt.NDArray[np.float64]
+_Index = npt.NDArray[np.int32] | npt.NDArray[np.int64]
 
 METHOD_SGD: Final[int]
 METHOD_ADAM: Final[int]
@@ -55,3 +59,5 @@ class Stepper:
     def w_avg(self) -> _F64: ...
     def run_epoch(self, X: npt.NDArray[np.float32] | npt.NDArray[np.float64], y: _F64,
                   cw: _F64 | None, perm: npt.NDArray[np.intp], w: _F64) -> bool: ...
+    def run_epoch_csr(self, data: _Data, indices: _Index, indptr: _Index, y: _F64,
+                      cw: _F64 | None, perm: npt.NDArray[np.intp], w: _F64) -> bool: ...
