@@ -83,6 +83,13 @@ def time_to(obj: gdfast.Objective, method: str, target: float) -> tuple[float, f
     return (reached[0] if reached else math.inf), res.cost, res.status
 
 
+def _previous_rule(obj: gdfast.Objective) -> str:
+    """What "auto" ran first before the rule was made per loss (gdfast at commit dad536d)."""
+    if obj.n_params <= 500 and obj.n_samples * obj.n_params ** 2 <= 2e8:
+        return "newton"
+    return "newton-cg" if obj.is_sparse else "lbfgs"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
@@ -95,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
              f"- gdfast {gdfast.__version__}; BLAS "
              f"{', '.join(i.get('internal_api', '?') for i in threadpool_info())}",
              "", "| problem | threads | " + " | ".join(METHODS) + " | auto | auto chose | "
-             "auto / fastest |", "|---|---|" + "---|" * (len(METHODS) + 3)]
+             "auto / fastest | the previous rule chose | its time / fastest |",
+             "|---|---|" + "---|" * (len(METHODS) + 5)]
     for name, loss, X, y, alpha, tuned in problems(args.quick):
         for nt in args.threads:
             with threadpool_limits(nt):
@@ -110,8 +118,10 @@ def main(argv: list[str] | None = None) -> int:
                 cells = " | ".join(f"{times[m]:.3f}" if math.isfinite(times[m]) else "> budget"
                                    for m in METHODS)
                 label = name + ("" if tuned else " (not tuned on)")
+                before = _previous_rule(obj)
+                t_before = times[before] if before in times else math.nan
                 lines.append(f"| {label} | {nt} | {cells} | {t_auto:.3f} | {chosen} | "
-                             f"{t_auto / fastest:.2f} |")
+                             f"{t_auto / fastest:.2f} | {before} | {t_before / fastest:.2f} |")
                 print(lines[-1], file=sys.stderr, flush=True)
     text = "\n".join(lines)
     print(text)

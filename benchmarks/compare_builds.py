@@ -66,9 +66,11 @@ def _worker() -> None:
     def sparse_problem() -> Any:
         if "sparse" not in data:
             r = np.random.default_rng(7)
-            X = scipy.sparse.random(200_000, 50_000, density=2e-4, format="csr", random_state=7,
-                                    data_rvs=r.standard_normal)
-            w = r.standard_normal(50_000)
+            n, d, per_row = 200_000, 50_000, 10        # ~10 entries a row, at random columns
+            X = scipy.sparse.csr_matrix(
+                (r.standard_normal(n * per_row), r.integers(0, d, n * per_row),
+                 np.arange(0, n * per_row + 1, per_row)), shape=(n, d))
+            w = r.standard_normal(d)
             y = (r.random(200_000) < 1 / (1 + np.exp(-(X @ w)))).astype(float)
             data["sparse"] = (X, y)
         return data["sparse"]

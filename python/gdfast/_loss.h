@@ -97,7 +97,7 @@ static inline double gd_poisson_terms(double z, double y, double *r, double *h) 
 }
 
 /* The compiled losses: X(code, name, per-sample function). Codes run 0, 1, 2, ... in list
-   order; the Loss classes of gdfast.losses find theirs by name (gdfast._core.LOSS_CODES).
+   order; the Loss classes of gdfast.losses find theirs by name (gdfast._core.loss_codes()).
    Adding a loss adds its per-sample function above and one line here: the dense, sparse
    and stochastic kernels all dispatch through the two functions below. */
 #define GD_LOSSES(X) \
@@ -125,7 +125,8 @@ static inline double gd_loss_terms(int code, double z, double y, double *r, doub
     return __builtin_nan("");
 }
 
-/* m rows: z[k] becomes the loss of row k, r[k] and h[k] its first and second derivative.
+/* m rows: z[k] becomes the loss of row k, r[k] and h[k] its first and second derivative
+   (Py_ssize_t: this header is included after Python.h, as Cython does).
    One flat loop per loss, with no branch inside, so that each vectorises. */
 static inline void gd_rows_terms(int code, const double *y, Py_ssize_t m, double *z, double *r,
                                  double *h) {

@@ -131,6 +131,9 @@ class Loss(ABC):
     is_classifier: ClassVar[bool] = False
     deviance_factor: ClassVar[float] = 1.0
     fixed_dispersion: ClassVar[bool] = True
+    #: True when the loss is quadratic in z (a constant second derivative): Newton's method
+    #: then solves the problem in one step, which the choice of method counts on.
+    quadratic: ClassVar[bool] = False
     #: The least loss of a sample that is not on its side (see gdfast._common.SeparationCheck).
     separation_floor: ClassVar[float] = 0.0
     #: True when the predictions cannot prove separation and the data must decide
@@ -327,6 +330,7 @@ class SquaredError(Loss):
     name = "squared_error"
     model_name = "least squares"
     curvature = 2.0
+    quadratic = True
     deviance_factor = 2.0
     fixed_dispersion = False
 
