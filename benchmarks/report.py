@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/report.py            # full sizes (about the targets of the performance issue);
-                                           # benchmarks/PROFILE.md is appended to RESULTS.md
+                                           # RESULTS-architecture.md and PROFILE.md are appended
     python benchmarks/report.py --quick    # tiny sizes, seconds (checks the harness only)
 
 Any other option of ``python benchmarks/report.py --help`` (the options of ``gdbench.main``, the
@@ -43,9 +43,11 @@ def run(argv: list[str]) -> int:
         argv += ["--json", str(HERE / "results.json")]
     status = main(argv)
     if status == 0 and default_output and "--quick" not in argv:
-        # the hand-written account of the techniques and the profile goes with the numbers
+        # the side-by-side records of the architecture issue (two builds; what "auto" picks),
+        # and the hand-written account of the techniques and the profile, go with the numbers
         with open(HERE / "RESULTS.md", "a", encoding="utf-8") as out:
-            out.write("\n" + (HERE / "PROFILE.md").read_text(encoding="utf-8"))
+            for name in ("RESULTS-architecture.md", "PROFILE.md"):
+                out.write("\n" + (HERE / name).read_text(encoding="utf-8"))
     return status
 
 

@@ -639,3 +639,22 @@ def test_all_zero_features_without_penalty_or_intercept(method, loss):
     res = gdfast.minimize(obj, method=method, max_iter=5)
     assert np.array_equal(res.x, np.zeros(2))
     assert np.isfinite(res.fun)
+
+
+def test_newton_builds_the_constant_hessian_of_a_quadratic_loss_once():
+    """The squared error's Hessian does not depend on w: Newton forms it once, then refines with
+    gradients only; the log loss's changes, and Newton forms it at every iteration."""
+    calls = []
+
+    class Counting(gdfast.Objective):
+        def cost_gradient_hessian(self, w):
+            calls.append(self.loss.name)
+            return super().cost_gradient_hessian(w)
+
+    for loss in ("squared_error", "log_loss"):
+        X, y, _ = make_problem(n=300, d=6, loss=loss, seed=21)
+        res = gdfast.minimize(Counting(X, y, loss=loss, alpha=1e-3), method="newton")
+        best = gdfast.minimize(gdfast.Objective(X, y, loss=loss, alpha=1e-3), method="lbfgs", tol=1e-12)
+        assert res.converged and res.cost == pytest.approx(best.cost, rel=1e-12)
+        assert (calls.count(loss) == 1) == (loss == "squared_error")
+        assert res.n_iter >= 1 and calls.count("log_loss") in (0, res.n_iter + 1)

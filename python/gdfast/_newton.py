@@ -120,13 +120,18 @@ def newton(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
            callback: Callback | None) -> OptimizeResult:
     """Newton's method: a Cholesky solve per step (see newton_direction) with a line search.
 
-    Each iteration computes the cost, gradient and Hessian in one pass over X. Stops when
+    Each iteration computes the cost, gradient and Hessian in one pass over X (for a quadratic
+    loss, the squared error, the Hessian once: it does not depend on w). Stops when
     max|gradient| <= tol * G, or at the rounding floor (see Refinement).
     """
     monitor = Monitor("newton", obj, w, max_iter, tol, callback)
     refinement = Refinement()
+    H: np.ndarray | None = None
     for it in range(max_iter + 1):
-        c, g, H = obj.cost_gradient_hessian(w)
+        if H is not None and obj.loss.quadratic:
+            c, g = obj.cost_gradient(w)        # a quadratic cost's Hessian does not change
+        else:
+            c, g, H = obj.cost_gradient_hessian(w)
         if monitor.observe(it, w, c, g):
             break
         p = newton_direction(H, g)

@@ -42,15 +42,7 @@ DEFAULT_MAX_ITER = {"gd": 10_000, "nesterov": 10_000, "sgd": 50, "adam": 50, "ne
                     "newton-cg": 100, "lbfgs": 1_000}
 DEFAULT_TOL = {"sgd": 1e-4, "adam": 1e-4}           # the others: 1e-8
 AUTO_NEWTON_MAX_PARAMS = 500      # "auto": Newton needs a Hessian of at most this many parameters,
-AUTO_NEWTON_MAX_WORK = 1e11       # ... of n * n_params^2 flops at most (a few seconds a Hessian),
-AUTO_SPARSE_NEWTON_MAX_WORK = 2e8  # ... and on sparse X, where it is not tiled, at most this
-# Dense X: a Newton iteration (the Hessian, n * D^2 flops on register tiles, plus a pass) costs
-# about D / HESSIAN_PASS_RATIO + 1 passes over X (measured: 6 at D = 101); Newton takes about
-# NEWTON_ITERATIONS iterations (a quadratic cost: one step and a refinement), L-BFGS about
-# LBFGS_ITERATIONS passes to the same cost on the benchmark problems.
-HESSIAN_PASS_RATIO = 20.0
-NEWTON_ITERATIONS = {"quadratic": 2, "other": 8}
-LBFGS_ITERATIONS = 100
+AUTO_NEWTON_MAX_WORK = 2e8        # ... cheap to build: n * n_params^2 (syrk's flops) at most this
 AUTO_REMOTE_NEWTON_MAX_PARAMS = 1000   # ... or 1000 when each evaluation is a round trip (Dask)
 AUTO_LBFGS_BUDGET = 300           # L-BFGS iterations before "auto" hands over to a Newton method
 
@@ -58,14 +50,11 @@ AUTO_LBFGS_BUDGET = 300           # L-BFGS iterations before "auto" hands over t
 def choose_method(obj: ObjectiveLike) -> str:
     """What ``method="auto"`` runs first on this objective.
 
-    Newton's method when its Hessian is worth building: at most 500 parameters and, on dense X,
-    ``k (D / 20 + 1) <= 100`` with D = n_params and k = 2 for the squared error (a quadratic
-    cost), 8 otherwise; i.e. D <= 230 for the log loss and Poisson, D <= 500 for the squared
-    error, whatever n (a Newton iteration costs about D / 20 + 1 passes over X and takes k of
-    them; L-BFGS takes about 100 passes to the same cost). It converges in a handful of steps
-    whatever the units or the conditioning. Otherwise L-BFGS: each iteration costs about one
-    fused pass over X. On sparse X, Newton when ``n * n_params^2 <= 2e8``; on any X, not beyond
-    ``n * n_params^2 = 1e11`` (a few seconds a Hessian). Sparse
+    Newton's method when the Hessian is small and cheap (at most 500 parameters and
+    ``n * n_params^2 <= 2e8``, i.e. a BLAS syrk of well under a second): it converges in a
+    handful of steps whatever the units or the conditioning. Otherwise L-BFGS: each iteration
+    costs about one fused pass over X (a Newton iteration costs ``n * n_params^2`` for the
+    Hessian), and on large dense data it reaches the same optimum several times faster. Sparse
     data too large for Newton takes Newton-CG (Hessian-free; its sparse passes are cheap and it
     needs a handful of outer iterations where L-BFGS needs hundreds). If L-BFGS has not
     converged after 300 iterations (an ill-conditioned problem), "auto" continues from its
@@ -76,20 +65,13 @@ def choose_method(obj: ObjectiveLike) -> str:
     if full.costly_evaluations and full.n_params <= AUTO_REMOTE_NEWTON_MAX_PARAMS \
             and full.can_form_hessian:
         return "newton"            # fewest round trips: a handful of Newton steps
-    work = full.n_samples * full.n_params ** 2
-    if _newton_can_run(full) and work <= AUTO_NEWTON_MAX_WORK and (
-            work <= AUTO_SPARSE_NEWTON_MAX_WORK if _is_sparse(full) else _newton_cheaper(full)):
+    cheap_hessian = (_newton_can_run(full)
+                     and full.n_samples * full.n_params ** 2 <= AUTO_NEWTON_MAX_WORK)
+    if cheap_hessian:
         return "newton"
     # Sparse X: a Hessian-vector product costs two cheap sparse passes and Newton-CG converges
     # in a handful of outer iterations (6 against L-BFGS's ~500 on the 200k x 50k benchmark).
     return "newton-cg" if _is_sparse(full) else "lbfgs"
-
-
-def _newton_cheaper(obj: ObjectiveBase) -> bool:
-    """Dense X: whether Newton's predicted passes over X are fewer than L-BFGS's (see the
-    constants above); n cancels out, so the rule is on D and the loss only."""
-    iterations = NEWTON_ITERATIONS["quadratic" if obj.loss.quadratic else "other"]
-    return iterations * (obj.n_params / HESSIAN_PASS_RATIO + 1.0) <= LBFGS_ITERATIONS
 
 
 def _is_sparse(obj: ObjectiveBase) -> bool:
