@@ -16,6 +16,25 @@ cdef enum:
     M_BACKTRACKING = 1
     M_NESTEROV = 2
 
+cdef inline int check_descent_buffers(
+        Py_ssize_t D, double[::1] w, double[::1] aux, Py_ssize_t max_steps, double[::1] cost_hist,
+        double[::1] gnorm_hist, double[::1] step_hist, Py_ssize_t it0, double[::1] state,
+        double[::1] best_w) except -1:
+    """descent_loop writes through raw pointers: refuse the buffers it would overrun (every
+    module that runs it over a kernel checks its arguments here first)."""
+    for name, buf, want in (("w", w, D), ("best_w", best_w, D), ("state", state, 5)):
+        if buf.shape[0] != want:
+            raise ValueError(f"{name} has {buf.shape[0]} elements, expected {want}")
+    if aux.shape[0] < 4 * D:
+        raise ValueError("aux must hold 4 * n_params doubles")
+    if it0 < 0 or max_steps < 0:
+        raise ValueError("it0 and max_steps must be non-negative")
+    for name, buf in (("cost_hist", cost_hist), ("gnorm_hist", gnorm_hist), ("step_hist", step_hist)):
+        if buf.shape[0] < it0 + max_steps:
+            raise ValueError(f"{name} has {buf.shape[0]} elements, the loop writes {it0 + max_steps}")
+    return 0
+
+
 cdef inline double _maxabs(const double* g, Py_ssize_t D) noexcept nogil:
     """max |g_j|; infinite when some g_j is not finite."""
     cdef double m = 0

@@ -12,7 +12,7 @@ from cython.parallel cimport prange, parallel, threadid
 from libc.math cimport INFINITY, fabs, fmax, sqrt, isfinite
 from libc.string cimport memset, memcpy
 
-from gdfast._descent cimport descent_loop
+from gdfast._descent cimport descent_loop, check_descent_buffers
 from gdfast._loss cimport exp_nonpos, log1p_unit, loss_terms as one_loss_terms, n_losses, loss_name
 from gdfast.kernels cimport (
     floating, Problem, Prefetch, dot_mixed, block_linear, block_transpose_add, block_loss,
@@ -715,24 +715,6 @@ cdef double _dense_cost_grad(void* ctx, const double* w, double* grad) noexcept 
     return _cost_grad(c.P, w, grad, NULL, c.nt, c.work)
 
 
-cdef int _check_descent_buffers(Py_ssize_t D, double[::1] w, double[::1] aux, Py_ssize_t max_steps,
-                                double[::1] cost_hist, double[::1] gnorm_hist,
-                                double[::1] step_hist, Py_ssize_t it0, double[::1] state,
-                                double[::1] best_w) except -1:
-    """The loop writes through raw pointers: refuse buffers it would overrun."""
-    _expect(w.shape[0], D, 'w')
-    _expect(best_w.shape[0], D, 'best_w')
-    _expect(state.shape[0], 5, 'state')
-    if aux.shape[0] < 4 * D:
-        raise ValueError("aux must hold 4 * n_params doubles")
-    if it0 < 0 or max_steps < 0:
-        raise ValueError("it0 and max_steps must be non-negative")
-    for name, hist in (("cost_hist", cost_hist), ("gnorm_hist", gnorm_hist), ("step_hist", step_hist)):
-        if hist.shape[0] < it0 + max_steps:
-            raise ValueError(f"{name} has {hist.shape[0]} elements, the loop writes {it0 + max_steps}")
-    return 0
-
-
 def descent_run(Kernel kernel, int mode, double[::1] w, double[::1] aux, double lr,
                 Py_ssize_t max_steps, double[::1] cost_hist, double[::1] gnorm_hist,
                 double[::1] step_hist, Py_ssize_t it0, double[::1] state, double[::1] best_w,
@@ -747,7 +729,7 @@ def descent_run(Kernel kernel, int mode, double[::1] w, double[::1] aux, double 
     cdef int code = 0
     cdef double[::1] work = np.empty(_workspace_size(kernel.P.d, D, kernel._threads(n_threads)),
                                      dtype=np.float64)
-    _check_descent_buffers(D, w, aux, max_steps, cost_hist, gnorm_hist, step_hist, it0, state, best_w)
+    check_descent_buffers(D, w, aux, max_steps, cost_hist, gnorm_hist, step_hist, it0, state, best_w)
     ctx.P = &kernel.P
     ctx.nt = kernel._threads(n_threads)
     ctx.work = &work[0]
@@ -799,8 +781,7 @@ def descent_run_objective(objective, int mode, double[::1] w, double[::1] aux, d
     cdef Py_ssize_t D = objective.n_params, k
     cdef int code = 0
     cdef list errors = []
-    if aux.shape[0] < 4 * D:
-        raise ValueError("aux must hold 4 * n_params doubles")
+    check_descent_buffers(D, w, aux, max_steps, cost_hist, gnorm_hist, step_hist, it0, state, best_w)
     ctx.objective = <void*>objective
     ctx.errors = <void*>errors
     ctx.D = D

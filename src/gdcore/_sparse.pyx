@@ -25,7 +25,7 @@ from libc.math cimport fabs, isfinite
 from libc.string cimport memset, memcpy
 from libc.stdint cimport int32_t, int64_t
 
-from gdfast._descent cimport descent_loop
+from gdfast._descent cimport descent_loop, check_descent_buffers
 from gdfast._loss cimport n_losses, loss_name
 from gdfast.kernels cimport rows_loss, sum_f64, loss_at, add_penalty
 
@@ -847,24 +847,6 @@ cdef double _sparse_cost_grad(void* ctx, const double* w, double* grad) noexcept
     return _cost_grad(c.P, w, grad, NULL, c.nc, c.work)
 
 
-cdef int _check_descent_buffers(Py_ssize_t D, double[::1] w, double[::1] aux, Py_ssize_t max_steps,
-                                double[::1] cost_hist, double[::1] gnorm_hist,
-                                double[::1] step_hist, Py_ssize_t it0, double[::1] state,
-                                double[::1] best_w) except -1:
-    """The loop writes through raw pointers: refuse buffers it would overrun."""
-    _expect(w.shape[0], D, 'w')
-    _expect(best_w.shape[0], D, 'best_w')
-    _expect(state.shape[0], 5, 'state')
-    if aux.shape[0] < 4 * D:
-        raise ValueError("aux must hold 4 * n_params doubles")
-    if it0 < 0 or max_steps < 0:
-        raise ValueError("it0 and max_steps must be non-negative")
-    for name, hist in (("cost_hist", cost_hist), ("gnorm_hist", gnorm_hist), ("step_hist", step_hist)):
-        if hist.shape[0] < it0 + max_steps:
-            raise ValueError(f"{name} has {hist.shape[0]} elements, the loop writes {it0 + max_steps}")
-    return 0
-
-
 def descent_run(SparseKernel kernel, int mode, double[::1] w, double[::1] aux, double lr,
                 Py_ssize_t max_steps, double[::1] cost_hist, double[::1] gnorm_hist,
                 double[::1] step_hist, Py_ssize_t it0, double[::1] state, double[::1] best_w,
@@ -876,7 +858,7 @@ def descent_run(SparseKernel kernel, int mode, double[::1] w, double[::1] aux, d
     cdef int code = 0
     cdef int nc = kernel._chunks(n_threads)
     cdef double[::1] work = kernel._work(nc)
-    _check_descent_buffers(D, w, aux, max_steps, cost_hist, gnorm_hist, step_hist, it0, state, best_w)
+    check_descent_buffers(D, w, aux, max_steps, cost_hist, gnorm_hist, step_hist, it0, state, best_w)
     ctx.P = &kernel.P
     ctx.nc = nc
     ctx.work = &work[0]
