@@ -48,7 +48,6 @@ def _worker() -> None:
 
     import gdfast
 
-    rng = np.random.default_rng(0)
     data: dict[tuple[int, int, str], Any] = {}
 
     def dense(n: int, d: int, dtype: Any = np.float64, loss: str = "log_loss") -> Any:

@@ -435,11 +435,12 @@ class Objective(ObjectiveBase):
         """
         if not self.loss.can_separate or self._separable is False:
             return False
-        z = self.predictions(w)
         keep = None if self.sample_weight is None else self.sample_weight > 0
-        if not (self.loss.separates(z, self.y) if keep is None
-                else self.loss.separates(z[keep], self.y[keep])):
-            return False
+        if not self.loss.separation_from_data:      # the predictions at w are the proof
+            z = self.predictions(w)
+            if not (self.loss.separates(z, self.y) if keep is None
+                    else self.loss.separates(z[keep], self.y[keep])):
+                return False
         if self._separable is None:         # a property of the data: decided once
             self._separable = self.loss.confirm_separation(self.X, self.y, keep,
                                                            self.fit_intercept)
