@@ -53,13 +53,16 @@ class Monitor:
         As given to :func:`gdfast.minimize`.
     per_step : tuple of str
         History entries recorded per step besides "step" (e.g. "cg_iter").
+    scale : float, optional
+        G of the stopping rule; by default the gradient's max-norm at the start (one pass).
     """
 
     def __init__(self, method: str, obj: ObjectiveBase, w: np.ndarray, max_iter: int,
-                 tol: float, callback: Callback | None, per_step: tuple[str, ...] = ()) -> None:
+                 tol: float, callback: Callback | None, per_step: tuple[str, ...] = (),
+                 scale: float | None = None) -> None:
         self.method, self.obj, self.max_iter, self.tol = method, obj, max_iter, tol
         self.callback = callback
-        self.scale = gradient_scale(obj, w)
+        self.scale = gradient_scale(obj, w) if scale is None else scale
         self.separation = SeparationCheck(obj)
         self.history: dict[str, list[float]] = {"cost": [], "grad_norm": [], "step": [],
                                                 **{key: [] for key in per_step}}

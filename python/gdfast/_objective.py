@@ -403,6 +403,61 @@ class Objective(ObjectiveBase):
         self._kernel.diag_weighted(s, diag, self.n_threads)
         return diag
 
+    def accurate_cost_gradient(self, w: Any) -> tuple[float, np.ndarray] | None:
+        """For the squared error: the cost and gradient at ``w`` to twice the precision of double.
+
+        The residuals ``y - Xa w`` and the sums of ``Xa^T S r`` and ``r^T S r`` are compensated
+        (double-double), in one pass over X: what the least-squares refinement of
+        ``method="newton"`` needs to reach the exact solution. None for other losses.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+
+        Returns
+        -------
+        (float, ndarray of shape (n_params,)) or None
+        """
+        if not self.loss.quadratic:
+            return None
+        w = self._w(w)
+        if self.is_sparse:
+            X: Any = self.X
+            G, rss = _dispatch.accurate.residual_gradient_csr(
+                X.data, X.indices, X.indptr, self.n_features, self.y, self.sample_weight, w,
+                self.fit_intercept, self.n_threads)
+        else:
+            G, rss = _dispatch.accurate.residual_gradient(
+                self.X, self.y, self.sample_weight, w, self.fit_intercept, self.n_threads)
+        scale = 1.0 / self.weight_sum
+        grad = -2.0 * scale * G
+        self.penalty.add_gradient(w, self.n_features, grad)
+        return scale * rss + self.penalty.value(w, self.n_features), grad
+
+    def normal_equations(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """For the squared error: ``M = [Xa, y]^T diag(sw) [Xa, y]`` to twice the precision.
+
+        One compensated pass over X (``n * n_params^2`` work, several times a Hessian's): the
+        least-squares solve uses it when the Hessian is too ill-conditioned for Cholesky in
+        double. None for other losses.
+
+        Returns
+        -------
+        (ndarray, ndarray) of shape (n_params + 1, n_params + 1), or None
+            ``hi`` and ``lo`` with ``M = hi + lo``: ``M[:-1, :-1]`` is ``Xa^T S Xa``,
+            ``M[:-1, -1]`` is ``Xa^T S y`` and ``M[-1, -1]`` is ``y^T S y`` (S the sample weights,
+            not normalised).
+        """
+        if not self.loss.quadratic:
+            return None
+        if self.is_sparse:
+            X: Any = self.X
+            return _dispatch.accurate.normal_equations_csr(  # type: ignore[no-any-return]  # compiled
+                X.data, X.indices, X.indptr, self.n_features, self.y, self.sample_weight,
+                self.fit_intercept, self.n_threads)
+        return _dispatch.accurate.normal_equations(  # type: ignore[no-any-return]  # compiled
+            self.X, self.y, self.sample_weight, self.fit_intercept, self.n_threads)
+
     def predictions(self, w: Any) -> np.ndarray:
         """The raw predictions ``z = X @ coef + intercept`` at ``w`` (one pass over X).
 

@@ -188,6 +188,17 @@ class ObjectiveBase(ABC):
         """``diag(Xa^T S Xa)``, the columns' weighted mean squares; None when not cheap."""
         return None
 
+    def accurate_cost_gradient(self, w: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """A least-squares objective's cost and gradient at w to twice the precision of double
+        (residuals and sums compensated, rounded once); None when not available."""
+        return None
+
+    def normal_equations(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """A least-squares objective's ``[Xa, y]^T diag(sw) [Xa, y]`` (unnormalised weights;
+        ``n_params + 1`` square) as ``hi + lo`` to twice the precision of double; None when not
+        available."""
+        return None
+
     def separates(self, w: np.ndarray) -> bool:
         """True when w proves that the optimum is at infinity (by default: never known)."""
         return False

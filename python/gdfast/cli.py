@@ -58,9 +58,11 @@ def _parser() -> argparse.ArgumentParser:
                        "squared_error otherwise (default)")
     fit.add_argument("--solver", default="auto", help="a gdfast.minimize method (default: auto, "
                                                       "Newton's method)")
-    fit.add_argument("--alpha", type=float, default=1e-4,
-                     help="L2 penalty alpha/2 ||coef||^2 (default: %(default)g; 0 for classical "
-                          "standard errors)")
+    fit.add_argument("--alpha", type=float, default=0.0,
+                     help="L2 penalty alpha/2 ||coef||^2 (default: %(default)g, the unpenalised "
+                          "model whose standard errors and p-values are the classical ones, as "
+                          "statsmodels, R and Stata report them; classes that a hyperplane "
+                          "separates then have no estimate: the fit says so)")
     fit.add_argument("--no-intercept", action="store_true", help="fit without an intercept")
     fit.add_argument("--max-iter", type=int, default=None, help="most iterations")
     fit.add_argument("--tol", type=float, default=1e-8, help="relative gradient tolerance "
