@@ -310,3 +310,24 @@ def test_spector_logit_to_10_digits_at_default_settings():
                                [2.826113, 0.0951577, 2.378688, -13.02135], rtol=5e-7)
     np.testing.assert_allclose(np.r_[model.coef_stderr_.ravel(), model.intercept_stderr_],
                                exact_se, rtol=1e-10)
+
+
+@pytest.mark.parametrize("module", ["_accurate", "_accurate_avx2"])
+@pytest.mark.parametrize("name", ["Filip", "Longley", "Wampler4"])
+def test_each_build_of_the_compensated_passes(monkeypatch, module, name):
+    """The baseline build (Dekker's two-product) and the FMA build reach the same digits."""
+    import importlib
+    from gdfast import _dispatch
+    try:
+        built = importlib.import_module(f"gdfast.{module}")
+    except ImportError:
+        assert module != "_accurate", "gdfast._accurate must always be built"
+        return
+    if module == "_accurate_avx2" and not gdfast._core.cpu_supports("avx2"):
+        return                                       # this CPU cannot run it
+    monkeypatch.setattr(_dispatch, "accurate", built)
+    X, y, exact, exact_se, rss = oracle(name)
+    for layout in (X, np.asfortranarray(X)):
+        obj = gdfast.Objective(layout, y, loss="squared_error")
+        res = gdfast.minimize(obj)
+        check_digits(name, res.w, stats.standard_errors(obj, res.w), exact, exact_se, rss)

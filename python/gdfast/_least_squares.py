@@ -60,17 +60,19 @@ def power_of_two_scales(diag: np.ndarray) -> np.ndarray:
 
 def least_squares(obj: ObjectiveBase, w: np.ndarray, max_iter: int,
                   callback: Callback | None) -> OptimizeResult | None:
-    """The exact least-squares solve from ``w`` (see the module notes); None when the objective
-    offers neither compensated gradients nor normal equations (the caller then runs Newton)."""
+    """The exact least-squares solve from ``w`` (see the module notes); None when the Hessian
+    is too ill-conditioned for Cholesky in double and the objective has no compensated normal
+    equations (the caller then runs its damped Newton)."""
     # tol = 0: the solve ends at the rounding floor, not at a relative gradient (so no scale pass)
     monitor = Monitor("newton", obj, w, max_iter, 0.0, callback, scale=1.0)
-    H = obj.cost_gradient_hessian(w)[2]     # constant: formed once (the cost comes free with it)
+    # the Hessian is constant: formed once; the cost and gradient at the start come with it (the
+    # first step's error is that of the Cholesky factor in double anyway: the compensated passes
+    # start with the refinement)
+    cost, g, H = obj.cost_gradient_hessian(w)
     scales = power_of_two_scales(np.diag(H))
     cholesky = _cholesky(H * scales[:, None] * scales[None, :])
     if cholesky is not None:
-        first = obj.accurate_cost_gradient(w)
-        if first is not None:
-            return _refine_in_double(obj, monitor, w, first, *cholesky, scales)
+        return _refine_in_double(obj, monitor, w, (cost, g), *cholesky, scales)
     equations = obj.normal_equations()
     if equations is None:
         return None
@@ -108,9 +110,10 @@ def _refine_in_double(obj: ObjectiveBase, monitor: Monitor, w: np.ndarray,
         return p
 
     def evaluate(w: np.ndarray) -> tuple[float, np.ndarray]:
+        # an objective without compensated passes is refined with its own gradient: to the
+        # noise floor of that gradient (where the corrections stop halving)
         accurate = obj.accurate_cost_gradient(w)
-        assert accurate is not None               # it gave the first point
-        return accurate
+        return obj.cost_gradient(w) if accurate is None else accurate
 
     return _refine(obj, monitor, w, cost, g, scales, correction, evaluate,
                    "by Cholesky with compensated refinement", contraction)
@@ -143,13 +146,18 @@ def _solve_double_double(obj: ObjectiveBase, monitor: Monitor, w: np.ndarray,
     residual: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def evaluate(w: np.ndarray) -> tuple[float, np.ndarray]:
-        accurate = obj.accurate_cost_gradient(w)
-        if accurate is not None:
-            # from the data: its error is relative to the residuals, not to X w
-            cost, g = accurate
-            r = (-0.5 * obj.weight_sum * g * scales)[order]
-            residual["r"] = (r, np.zeros(D))
-            return cost, g
+        sums = obj.residual_sums(w)
+        if sums is not None:
+            # from the data, kept as hi + lo (the factor in double-double resolves what a
+            # gradient rounded to double would blur): b - A w = G - lam P w
+            Ghi, Glo, rss = sums
+            Ghi, Glo = Ghi.copy(), Glo.copy()
+            if lam > 0:
+                k = np.arange(obj.n_features)
+                Ghi[k], Glo[k] = _add(Ghi[k], Glo[k], -lam * w[k])
+            residual["r"] = ((Ghi * scales)[order], (Glo * scales)[order])
+            g = (-2.0 / obj.weight_sum) * (Ghi + Glo)        # the cost's gradient, -2 r / W
+            return rss / obj.weight_sum + obj.penalty.value(w, obj.n_features), g
         x = (w / scales)[order]
         x[dependent] = 0.0
         rhi, rlo = acc.dd_residual(Ahi, Alo, bhi, blo, x)
@@ -199,7 +207,7 @@ def _refine(obj: ObjectiveBase, monitor: Monitor, w: np.ndarray, cost: float, g:
     return monitor.result()
 
 
-def _add(hi: np.ndarray, lo: np.ndarray, v: float) -> tuple[np.ndarray, np.ndarray]:
+def _add(hi: np.ndarray, lo: np.ndarray, v: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(hi + lo) + v`` renormalised to hi + lo (Knuth's two-sum, elementwise)."""
     s = hi + v
     bb = s - hi

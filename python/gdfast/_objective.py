@@ -403,12 +403,14 @@ class Objective(ObjectiveBase):
         self._kernel.diag_weighted(s, diag, self.n_threads)
         return diag
 
-    def accurate_cost_gradient(self, w: Any) -> tuple[float, np.ndarray] | None:
-        """For the squared error: the cost and gradient at ``w`` to twice the precision of double.
+    def residual_sums(self, w: Any) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """For the squared error: ``G = Xa^T diag(sw) (y - Xa w)`` and ``RSS``, to twice the
+        precision of double.
 
         The residuals ``y - Xa w`` and the sums of ``Xa^T S r`` and ``r^T S r`` are compensated
         (double-double), in one pass over X: what the least-squares refinement of
-        ``method="newton"`` needs to reach the exact solution. None for other losses.
+        ``method="newton"`` needs to reach the exact solution (:meth:`accurate_cost_gradient`
+        gives the cost and gradient from them). None for other losses.
 
         Parameters
         ----------
@@ -416,23 +418,21 @@ class Objective(ObjectiveBase):
 
         Returns
         -------
-        (float, ndarray of shape (n_params,)) or None
+        (ndarray, ndarray, float) or None
+            ``G_hi``, ``G_lo`` (``G = G_hi + G_lo``, unnormalised sample weights) and ``RSS``.
         """
         if not self.loss.quadratic:
             return None
         w = self._w(w)
         if self.is_sparse:
             X: Any = self.X
-            G, rss = _dispatch.accurate.residual_gradient_csr(
+            Ghi, Glo, rhi, rlo = _dispatch.accurate.residual_gradient_csr(
                 X.data, X.indices, X.indptr, self.n_features, self.y, self.sample_weight, w,
-                self.fit_intercept, self.n_threads)
+                self.fit_intercept, self.n_threads, True)
         else:
-            G, rss = _dispatch.accurate.residual_gradient(
-                self.X, self.y, self.sample_weight, w, self.fit_intercept, self.n_threads)
-        scale = 1.0 / self.weight_sum
-        grad = -2.0 * scale * G
-        self.penalty.add_gradient(w, self.n_features, grad)
-        return scale * rss + self.penalty.value(w, self.n_features), grad
+            Ghi, Glo, rhi, rlo = _dispatch.accurate.residual_gradient(
+                self.X, self.y, self.sample_weight, w, self.fit_intercept, self.n_threads, True)
+        return Ghi, Glo, rhi + rlo
 
     def normal_equations(self) -> tuple[np.ndarray, np.ndarray] | None:
         """For the squared error: ``M = [Xa, y]^T diag(sw) [Xa, y]`` to twice the precision.
@@ -451,9 +451,9 @@ class Objective(ObjectiveBase):
         if not self.loss.quadratic:
             return None
         if self.is_sparse:
-            X: Any = self.X
+            Xs: Any = self.X
             return _dispatch.accurate.normal_equations_csr(  # type: ignore[no-any-return]  # compiled
-                X.data, X.indices, X.indptr, self.n_features, self.y, self.sample_weight,
+                Xs.data, Xs.indices, Xs.indptr, self.n_features, self.y, self.sample_weight,
                 self.fit_intercept, self.n_threads)
         return _dispatch.accurate.normal_equations(  # type: ignore[no-any-return]  # compiled
             self.X, self.y, self.sample_weight, self.fit_intercept, self.n_threads)

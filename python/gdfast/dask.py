@@ -578,10 +578,10 @@ class Objective(ObjectiveBase):
         out: np.ndarray = self._compute(self._map("hessp", w, v)) / self.weight_sum
         return self.penalty.add_gradient(v, self.n_features, out)
 
-    def accurate_cost_gradient(self, w: Any) -> tuple[float, np.ndarray] | None:
-        """For the squared error: the cost and gradient at ``w`` to twice the precision of
-        double (compensated residuals and sums on the workers, block sums added as hi + lo);
-        one round trip. None for other losses.
+    def residual_sums(self, w: Any) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """For the squared error: ``G = Xa^T diag(sw) (y - Xa w)`` as ``hi + lo`` and ``RSS``,
+        to twice the precision of double (compensated on the workers, block sums added as
+        hi + lo); one round trip. None for other losses.
 
         Parameters
         ----------
@@ -589,7 +589,7 @@ class Objective(ObjectiveBase):
 
         Returns
         -------
-        (float, ndarray of shape (n_params,)) or None
+        (ndarray, ndarray, float) or None
         """
         if not self.loss.quadratic:
             return None
@@ -597,10 +597,8 @@ class Objective(ObjectiveBase):
         self.n_computations += 1
         packed = _dask_compute(self._tree(self._map("accurate", w), _add_compensated))[0]
         D = self.n_params
-        total = packed[:D + 1] + packed[D + 1:]
-        scale = 1.0 / self.weight_sum
-        grad = self.penalty.add_gradient(w, self.n_features, -2.0 * scale * total[:D])
-        return float(scale * total[D]) + self.penalty.value(w, self.n_features), grad
+        hi, lo = packed[:D + 1], packed[D + 1:]
+        return hi[:D].copy(), lo[:D].copy(), float(hi[D] + lo[D])
 
     def normal_equations(self) -> tuple[np.ndarray, np.ndarray] | None:
         """For the squared error: ``[Xa, y]^T diag(sw) [Xa, y]`` as ``hi + lo`` (see

@@ -29,6 +29,12 @@ cdef extern from "gdfast/_dd.h":
     void residual_f32 "gd_dd_residual_f32"(const float* x, Py_ssize_t cs, const double* w,
                                            Py_ssize_t d, double y, double b, double* hi,
                                            double* lo) noexcept nogil
+    void residual_contig_f64 "gd_dd_residual_contig_f64"(const double* x, const double* w,
+                                                         Py_ssize_t d, double y, double b,
+                                                         double* hi, double* lo) noexcept nogil
+    void residual_contig_f32 "gd_dd_residual_contig_f32"(const float* x, const double* w,
+                                                         Py_ssize_t d, double y, double b,
+                                                         double* hi, double* lo) noexcept nogil
     void axpy_f64 "gd_dd_axpy_f64"(const double* x, Py_ssize_t d, double vh, double vl,
                                    double* G, double* C) noexcept nogil
     void axpy_f32 "gd_dd_axpy_f32"(const float* x, Py_ssize_t d, double vh, double vl,
@@ -91,7 +97,12 @@ cdef void _dense_residual_gradient(const floating* X, Py_ssize_t rs, Py_ssize_t 
     cdef double b = w[d] if intercept else 0.0
     cdef double eh, el, vh, vl, p, pe
     for i in range(i0, i1):
-        if floating is double:
+        if cs == 1:
+            if floating is double:
+                residual_contig_f64(X + i * rs, w, d, y[i], b, &eh, &el)
+            else:
+                residual_contig_f32(X + i * rs, w, d, y[i], b, &eh, &el)
+        elif floating is double:
             residual_f64(X + i * rs, cs, w, d, y[i], b, &eh, &el)
         else:
             residual_f32(X + i * rs, cs, w, d, y[i], b, &eh, &el)
