@@ -172,7 +172,14 @@ def _fit(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         obj = Objective(X, y, loss=loss, alpha=args.alpha, fit_intercept=not args.no_intercept)
         res = fit_objective(obj, args.solver, max_iter=args.max_iter, tol=args.tol)
-        se = standard_errors(obj, res.w)
+        if res.status == "separated":
+            # no maximum-likelihood estimate exists: errors at the returned weights mean nothing
+            import numpy
+            se = numpy.full(obj.n_params, numpy.nan)
+            warnings.warn("the standard errors and p-values are undefined (nan): with separable "
+                          "classes and --alpha 0 the estimates do not exist; use --alpha > 0")
+        else:
+            se = standard_errors(obj, res.w)
     for w in caught:
         print(f"gdfast fit: warning: {w.message}", file=sys.stderr)
     doc = _modelfile.model_document(obj, res, se, target=args.target, features=features,
