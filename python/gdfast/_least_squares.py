@@ -47,8 +47,9 @@ COND_LIMIT = 1e10      # Cholesky in double with compensated refinement below th
 WELL_CONDITIONED = 1e4  # gram_inverse: the Cholesky inverse in double below this condition
 SHRINK = 0.5           # refinement goes on while each correction is at most this times the last
 
-DONE_MESSAGE = ("converged: least squares solved {how}; the last correction was {rel:.1e} of the "
-                "coefficients (the limit of double precision)")
+DONE_MESSAGE = ("converged: least squares solved {how} to the limit of double precision ({why})")
+LAST_TAKEN = "the last correction, {rel:.1e} of the coefficients, was taken with an error below their rounding"
+NOISE = "the corrections stopped shrinking at {rel:.1e} of the coefficients: rounding noise"
 
 
 def power_of_two_scales(diag: np.ndarray) -> np.ndarray:
@@ -191,14 +192,14 @@ def _refine(obj: ObjectiveBase, monitor: Monitor, w: np.ndarray, cost: float, g:
         p = correction(w, g)
         size = float(np.max(np.abs(p / scales), initial=0.0))
         if not size <= SHRINK * last:            # rounding noise: w is as good as it gets
-            _done(monitor, how, last, w, scales)
+            _done(monitor, how, NOISE, last, w, scales)
             break
         if size * contraction <= EPS * _magnitude(w, scales):
             # a correction in the last bits: take it; the cost and gradient at w + p differ from
             # those at w by less than their rounding
             w = w + p
             monitor.stepped(1.0)
-            _done(monitor, how, size, w, scales, Point(w, cost, monitor.last.grad_norm))
+            _done(monitor, how, LAST_TAKEN, size, w, scales, Point(w, cost, monitor.last.grad_norm))
             break
         w = w + p
         monitor.stepped(1.0)
@@ -219,11 +220,11 @@ def _magnitude(w: np.ndarray, scales: np.ndarray) -> float:
     return float(np.max(np.abs(w / scales), initial=0.0))
 
 
-def _done(monitor: Monitor, how: str, size: float, w: np.ndarray, scales: np.ndarray,
+def _done(monitor: Monitor, how: str, why: str, size: float, w: np.ndarray, scales: np.ndarray,
           point: Point | None = None) -> None:
     rel = size / max(_magnitude(w, scales), float(np.finfo(np.float64).tiny))
     monitor.end(point, "converged",
-                DONE_MESSAGE.format(how=how, rel=rel if math.isfinite(rel) else 0.0))
+                DONE_MESSAGE.format(how=how, why=why.format(rel=rel if math.isfinite(rel) else 0.0)))
 
 
 def _warn_dependent(obj: ObjectiveBase, params: np.ndarray) -> None:
