@@ -50,6 +50,7 @@ SHRINK = 0.5           # refinement goes on while each correction is at most thi
 DONE_MESSAGE = ("converged: least squares solved {how} to the limit of double precision ({why})")
 LAST_TAKEN = "the last correction, {rel:.1e} of the coefficients, was taken with an error below their rounding"
 NOISE = "the corrections stopped shrinking at {rel:.1e} of the coefficients: rounding noise"
+NOISY = 1e-12          # noise above this (relative) means digits were lost: a warning says how many
 
 
 def power_of_two_scales(diag: np.ndarray) -> np.ndarray:
@@ -223,6 +224,13 @@ def _magnitude(w: np.ndarray, scales: np.ndarray) -> float:
 def _done(monitor: Monitor, how: str, why: str, size: float, w: np.ndarray, scales: np.ndarray,
           point: Point | None = None) -> None:
     rel = size / max(_magnitude(w, scales), float(np.finfo(np.float64).tiny))
+    if why is NOISE and rel > NOISY:
+        digits = max(0.0, -math.log10(rel))
+        warnings.warn(f"least squares: the design is too ill-conditioned for the solve to reach "
+                      f"the last digits (its corrections stopped shrinking at {rel:.1e} of the "
+                      f"coefficients): about {digits:.0f} significant digits are correct. Scale or "
+                      "centre the columns (e.g. orthogonal polynomials instead of raw powers)",
+                      RuntimeWarning, stacklevel=5)
     monitor.end(point, "converged",
                 DONE_MESSAGE.format(how=how, why=why.format(rel=rel if math.isfinite(rel) else 0.0)))
 
