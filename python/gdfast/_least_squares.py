@@ -121,30 +121,44 @@ def _refine_in_double(obj: ObjectiveBase, monitor: Monitor, w: np.ndarray,
                    "by Cholesky with compensated refinement", contraction)
 
 
+class _Factored:
+    """The normal equations ``(Xa^T S Xa + lam P) w = Xa^T S y`` as hi + lo, equilibrated by
+    powers of two, reordered with the intercept first (so that a constant column, not the
+    intercept, is the dependent one) and factored in double-double arithmetic.
+
+    ``A``, ``b``, ``L`` are in the factor's coordinates: ``x = (w / scales)[order]``.
+    """
+
+    def __init__(self, obj: ObjectiveBase, equations: tuple[np.ndarray, np.ndarray]) -> None:
+        Mhi, Mlo = equations
+        D = obj.n_params
+        Ahi, Alo = Mhi[:D, :D].copy(), Mlo[:D, :D].copy()
+        self.lam = 0.5 * obj.alpha * obj.weight_sum
+        if self.lam > 0:
+            k = np.arange(obj.n_features)
+            Ahi[k, k], Alo[k, k] = _add(Ahi[k, k], Alo[k, k], self.lam)
+        self.scales = power_of_two_scales(Ahi.diagonal().copy())
+        self.order = np.r_[D - 1, np.arange(D - 1)] if D > obj.n_features else np.arange(D)
+        self.inverse = np.argsort(self.order)
+        self.so = self.scales[self.order]
+        S2 = self.so[:, None] * self.so[None, :]
+        ix = np.ix_(self.order, self.order)
+        self.Ahi, self.Alo = Ahi[ix] * S2, Alo[ix] * S2
+        self.bhi, self.blo = Mhi[:D, D][self.order] * self.so, Mlo[:D, D][self.order] * self.so
+        floor = (max(obj.n_samples, D) * EPS) ** 2
+        self.Lhi, self.Llo, self.dependent = _dispatch.accurate.dd_cholesky(self.Ahi, self.Alo, floor)
+
+
 def _solve_double_double(obj: ObjectiveBase, monitor: Monitor, w: np.ndarray,
                          equations: tuple[np.ndarray, np.ndarray]) -> OptimizeResult:
     """The normal equations, their factor and the refinement in double-double arithmetic."""
     acc = _dispatch.accurate
-    Mhi, Mlo = equations
+    F = _Factored(obj, equations)
     D = obj.n_params
-    Ahi, Alo = Mhi[:D, :D].copy(), Mlo[:D, :D].copy()
-    bhi, blo = Mhi[:D, D].copy(), Mlo[:D, D].copy()
-    lam = 0.5 * obj.alpha * obj.weight_sum
-    if lam > 0:
-        k = np.arange(obj.n_features)
-        Ahi[k, k], Alo[k, k] = _add(Ahi[k, k], Alo[k, k], lam)
-    scales = power_of_two_scales(Ahi.diagonal().copy())
-    # the intercept first, so that a constant column, not the intercept, is the dependent one
-    order = np.r_[D - 1, np.arange(D - 1)] if D > obj.n_features else np.arange(D)
-    S2 = (scales[:, None] * scales[None, :])[np.ix_(order, order)]
-    Ahi, Alo = Ahi[np.ix_(order, order)] * S2, Alo[np.ix_(order, order)] * S2
-    bhi, blo = bhi[order] * scales[order], blo[order] * scales[order]
-    floor = (max(obj.n_samples, D) * EPS) ** 2
-    Lhi, Llo, dependent = acc.dd_cholesky(Ahi, Alo, floor)
+    Ahi, Alo, bhi, blo, Lhi, Llo = F.Ahi, F.Alo, F.bhi, F.blo, F.Lhi, F.Llo
+    scales, order, inverse, so, dependent, lam = F.scales, F.order, F.inverse, F.so, F.dependent, F.lam
     if dependent.any():
         _warn_dependent(obj, order[dependent])
-    inverse = np.argsort(order)
-    so = scales[order]
     residual: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def evaluate(w: np.ndarray) -> tuple[float, np.ndarray]:
@@ -259,43 +273,25 @@ def gram_inverse(obj: ObjectiveBase) -> tuple[np.ndarray, np.ndarray] | None:
     pass over X beyond the Hessian's.
     """
     D = obj.n_params
-    lam = 0.5 * obj.alpha * obj.weight_sum
     H = obj.hessian(np.zeros(D)) * (0.5 * obj.weight_sum)     # Xa^T S Xa + lam P
     scales = power_of_two_scales(np.diag(H).copy())
-    Hs = H * scales[:, None] * scales[None, :]
-    try:
-        factor = scipy.linalg.cho_factor(Hs, lower=True, check_finite=False)
-        anorm = float(np.max(np.sum(np.abs(Hs), axis=0)))
-        rcond, info = lapack.dpocon(factor[0], anorm, uplo="L")
-        if info == 0 and rcond * WELL_CONDITIONED > 1.0:
-            inverse = scipy.linalg.cho_solve(factor, np.eye(D), check_finite=False)
-            return inverse * scales[:, None] * scales[None, :], np.zeros(D, dtype=bool)
-    except (np.linalg.LinAlgError, ValueError):
-        pass
+    cholesky = _cholesky(H * scales[:, None] * scales[None, :])
+    if cholesky is not None and cholesky[1] * WELL_CONDITIONED > 1.0:
+        inverse = scipy.linalg.cho_solve(cholesky[0], np.eye(D), check_finite=False)
+        return inverse * scales[:, None] * scales[None, :], np.zeros(D, dtype=bool)
     equations = obj.normal_equations()
     if equations is None:
         return None
-    Mhi, Mlo = equations
-    Ahi, Alo = Mhi[:D, :D].copy(), Mlo[:D, :D].copy()
-    if lam > 0:
-        k = np.arange(obj.n_features)
-        Ahi[k, k], Alo[k, k] = _add(Ahi[k, k], Alo[k, k], lam)
-    scales = power_of_two_scales(Ahi.diagonal().copy())
-    order = np.r_[D - 1, np.arange(D - 1)] if D > obj.n_features else np.arange(D)
-    S2 = (scales[:, None] * scales[None, :])[np.ix_(order, order)]
-    Ahi, Alo = Ahi[np.ix_(order, order)] * S2, Alo[np.ix_(order, order)] * S2
-    acc = _dispatch.accurate
-    Lhi, Llo, dependent = acc.dd_cholesky(Ahi, Alo, (max(obj.n_samples, D) * EPS) ** 2)
+    F = _Factored(obj, equations)
     inverse = np.full((D, D), np.nan)
     zero = np.zeros(D)
-    for j in np.flatnonzero(~dependent):
+    for j in np.flatnonzero(~F.dependent):
         e = np.zeros(D)
         e[j] = 1.0
-        hi, lo = acc.dd_solve(Lhi, Llo, dependent, e, zero)
+        hi, lo = _dispatch.accurate.dd_solve(F.Lhi, F.Llo, F.dependent, e, zero)
         column = hi + lo
-        column[dependent] = np.nan
+        column[F.dependent] = np.nan
         inverse[:, j] = column
-    so = scales[order]
-    inverse = inverse * so[:, None] * so[None, :]
-    back = np.argsort(order)
-    return inverse[np.ix_(back, back)], dependent[back]
+    inverse = inverse * F.so[:, None] * F.so[None, :]
+    back = F.inverse
+    return inverse[np.ix_(back, back)], F.dependent[back]

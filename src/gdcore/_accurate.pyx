@@ -88,6 +88,26 @@ cdef inline void _range(Py_ssize_t n, int nt, int t, Py_ssize_t* i0, Py_ssize_t*
     i1[0] = n * (t + 1) // nt
 
 
+cdef object _checked(Py_ssize_t n, Py_ssize_t D, const double[::1] y, const double[::1] w,
+                     sample_weight):
+    # the lengths of y, w and sample_weight; the weights as a memoryview (None for unit weights)
+    if y.shape[0] != n:
+        raise ValueError(f"y has length {y.shape[0]}, expected {n}")
+    if w.shape[0] != D:
+        raise ValueError(f"w has length {w.shape[0]}, expected {D}")
+    if sample_weight is None:
+        return None
+    cdef const double[::1] sw = sample_weight
+    if sw.shape[0] != n:
+        raise ValueError(f"sample_weight has length {sw.shape[0]}, expected {n}")
+    return sw
+
+
+def _accumulators(int nt, Py_ssize_t D):
+    # per thread: (G, C) of D doubles each on cache lines of their own, and the RSS's (s, c)
+    return np.zeros((nt, _padded(D))), np.zeros((nt, _padded(D))), np.zeros((nt, PAD))
+
+
 cdef void _dense_residual_gradient(const floating* X, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t n,
                                    Py_ssize_t d, const double* y, const double* sw, const double* w,
                                    bint intercept, Py_ssize_t i0, Py_ssize_t i1, double* G,
@@ -95,7 +115,7 @@ cdef void _dense_residual_gradient(const floating* X, Py_ssize_t rs, Py_ssize_t 
     # G, C: d + 1 accumulators (the last for the intercept); rss: (s, c)
     cdef Py_ssize_t i
     cdef double b = w[d] if intercept else 0.0
-    cdef double eh, el, vh, vl, p, pe
+    cdef double eh, el, vh, vl
     for i in range(i0, i1):
         if cs == 1:
             if floating is double:
@@ -117,13 +137,19 @@ cdef void _dense_residual_gradient(const floating* X, Py_ssize_t rs, Py_ssize_t 
                 axpy_f32(X + i * rs, d, vh, vl, G, C)
         else:
             _strided_axpy(X + i * rs, cs, d, vh, vl, G, C)
-        if intercept:
-            two_sum(G[d], vh, &p, &pe)
-            G[d] = p
-            C[d] += pe + vl
-        # sw e^2 = v e, with v = sw e: vh eh + (vh el + vl eh)
-        acc_prod(&rss[0], &rss[1], vh, eh)
-        rss[1] += vh * el + vl * eh
+        _row_tail(G, C, d, intercept, vh, vl, eh, el, rss)
+
+
+cdef inline void _row_tail(double* G, double* C, Py_ssize_t d, bint intercept, double vh,
+                           double vl, double eh, double el, double* rss) noexcept nogil:
+    # the intercept's column of ones, and sw e^2 = v e (v = sw e): vh eh + (vh el + vl eh)
+    cdef double p, pe
+    if intercept:
+        two_sum(G[d], vh, &p, &pe)
+        G[d] = p
+        C[d] += pe + vl
+    acc_prod(&rss[0], &rss[1], vh, eh)
+    rss[1] += vh * el + vl * eh
 
 
 cdef inline void two_prod_into(double a, double bh, double bl, double* ph, double* pl) noexcept nogil:
@@ -178,22 +204,10 @@ def residual_gradient(X, const double[::1] y, sample_weight, const double[::1] w
     unrounded, ``(G_hi, G_lo, rss_hi, rss_lo)``, for sums over blocks (gdfast.dask)."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
     cdef Py_ssize_t D = d + (1 if fit_intercept else 0)
-    if y.shape[0] != n:
-        raise ValueError(f"y has length {y.shape[0]}, expected {n}")
-    if w.shape[0] != D:
-        raise ValueError(f"w has length {w.shape[0]}, expected {D}")
-    cdef const double[::1] swv
-    cdef const double* swp = NULL
-    if sample_weight is not None:
-        swv = sample_weight
-        if swv.shape[0] != n:
-            raise ValueError(f"sample_weight has length {swv.shape[0]}, expected {n}")
-        swp = &swv[0]
+    cdef const double[::1] swv = _checked(n, D, y, w, sample_weight)
+    cdef const double* swp = NULL if swv is None else &swv[0]
     cdef int nt = _threads(n_threads, n)
-    cdef Py_ssize_t stride = _padded(D)
-    G = np.zeros((nt, stride))
-    C = np.zeros((nt, stride))
-    R = np.zeros((nt, PAD))
+    G, C, R = _accumulators(nt, D)
     cdef double[:, ::1] Gv = G, Cv = C, Rv = R
     cdef const float[:, :] Xf
     cdef const double[:, :] Xd
@@ -226,7 +240,7 @@ cdef void _csr_residual_gradient(const floating* data, const index_t* ind, const
                                  double* C, double* rss) noexcept nogil:
     cdef Py_ssize_t i, p
     cdef double b = w[d] if intercept else 0.0
-    cdef double s, c, e, eh, el, vh, vl, xj, q, qe
+    cdef double s, c, e, eh, el, vh, vl, xj
     for i in range(i0, i1):
         s = y[i]
         c = 0.0
@@ -243,12 +257,7 @@ cdef void _csr_residual_gradient(const floating* data, const index_t* ind, const
             xj = data[p]
             acc_prod(&G[ind[p]], &C[ind[p]], xj, vh)
             C[ind[p]] += xj * vl
-        if intercept:
-            two_sum(G[d], vh, &q, &qe)
-            G[d] = q
-            C[d] += qe + vl
-        acc_prod(&rss[0], &rss[1], vh, eh)
-        rss[1] += vh * el + vl * eh
+        _row_tail(G, C, d, intercept, vh, vl, eh, el, rss)
 
 
 def residual_gradient_csr(const floating[::1] data, const index_t[::1] indices,
@@ -259,18 +268,10 @@ def residual_gradient_csr(const floating[::1] data, const index_t[::1] indices,
     gdfast.Objective holds them checked). Duplicate entries count as their sum."""
     cdef Py_ssize_t n = indptr.shape[0] - 1, d = n_features
     cdef Py_ssize_t D = d + (1 if fit_intercept else 0)
-    if y.shape[0] != n or w.shape[0] != D:
-        raise ValueError(f"y must have length {n} and w length {D}")
-    cdef const double[::1] swv
-    cdef const double* swp = NULL
-    if sample_weight is not None:
-        swv = sample_weight
-        swp = &swv[0]
+    cdef const double[::1] swv = _checked(n, D, y, w, sample_weight)
+    cdef const double* swp = NULL if swv is None else &swv[0]
     cdef int nt = _threads(n_threads, n)
-    cdef Py_ssize_t stride = _padded(D)
-    G = np.zeros((nt, stride))
-    C = np.zeros((nt, stride))
-    R = np.zeros((nt, PAD))
+    G, C, R = _accumulators(nt, D)
     cdef double[:, ::1] Gv = G, Cv = C, Rv = R
     cdef int t
     cdef Py_ssize_t i0, i1
