@@ -46,27 +46,27 @@ AUTO_NEWTON_MAX_PARAMS = 500      # "auto": Newton needs a Hessian of at most th
 AUTO_NEWTON_MAX_WORK = 2e8        # ... cheap to build: n * n_params^2 (syrk's flops) at most this
 AUTO_REMOTE_NEWTON_MAX_PARAMS = 1000   # ... or 1000 when each evaluation is a round trip (Dask)
 AUTO_LBFGS_BUDGET = 300           # L-BFGS iterations before "auto" hands over to a Newton method
-AUTO_RATE_WINDOW = 10             # ... or earlier, judged on its rate over this many iterations
+AUTO_RATE_WINDOW = 5              # ... or earlier, judged every 5 iterations (from the 10th) on its rate over the last 5
 
 
 def choose_method(obj: ObjectiveLike) -> str:
     """What ``method="auto"`` runs first on this objective.
 
-    Newton's method when the Hessian is small and cheap (at most 500 parameters and
-    ``n * n_params^2 <= 2e8``, i.e. a BLAS syrk of well under a second): it converges in a
-    handful of steps whatever the units or the conditioning. For the squared error Newton's
-    method is the exact least-squares solve, chosen whenever the Hessian has at most 500
-    parameters (at any n: it costs one Hessian and two or three passes, and gives the solution
-    to the last digits where an iterative method gives the digits ``tol`` asks for). Otherwise L-BFGS: each iteration
-    costs about one fused pass over X (a Newton iteration costs ``n * n_params^2`` for the
-    Hessian), and on large dense data it reaches the same optimum several times faster. Sparse
-    data too large for Newton takes Newton-CG (Hessian-free; its sparse passes are cheap and it
-    needs a handful of outer iterations where L-BFGS needs hundreds). L-BFGS's rate decides
-    the rest: every 10 iterations "auto" predicts from the gradient's observed reduction how
-    many iterations L-BFGS still needs and hands over to Newton (at most 500 parameters) when
-    Newton's few Hessian passes would cost less (see _RateWatch); and if L-BFGS has not
-    converged after 300 iterations, "auto" continues from its iterate with Newton or Newton-CG,
-    whose Jacobi preconditioner is insensitive to the units.
+    Newton's method when the Hessian is small and cheap (at most 500 parameters and ``n *
+    n_params^2 <= 2e8``, i.e. a BLAS syrk of well under a second): it converges in a handful of
+    steps whatever the units or the conditioning. For the squared error Newton's method is the
+    exact least-squares solve, chosen whenever the Hessian has at most 500 parameters (at any n:
+    it costs one Hessian and two or three passes, and gives the solution to the last digits
+    where an iterative method gives the digits ``tol`` asks for). Otherwise L-BFGS: each
+    iteration costs about one fused pass over X (a Newton iteration costs ``n * n_params^2`` for
+    the Hessian), and on large dense data it reaches the same optimum several times faster.
+    Sparse data too large for Newton takes Newton-CG (Hessian-free; its sparse passes are cheap
+    and it needs a handful of outer iterations where L-BFGS needs hundreds). L-BFGS's rate
+    decides the rest: every 5 iterations (from the 10th) "auto" predicts from the gradient's
+    observed reduction how many iterations L-BFGS still needs and hands over to Newton (at most
+    500 parameters) when Newton's few Hessian passes would cost less (see _RateWatch); and if
+    L-BFGS has not converged after 300 iterations, "auto" continues from its iterate with Newton
+    or Newton-CG, whose Jacobi preconditioner is insensitive to the units.
     """
     full = as_objective(obj)
     if full.costly_evaluations and full.n_params <= AUTO_REMOTE_NEWTON_MAX_PARAMS \
@@ -116,16 +116,16 @@ def _auto(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
 
 
 class _RateWatch:
-    """L-BFGS's callback in "auto": every AUTO_RATE_WINDOW iterations it measures the gradient's
-    reduction per iteration r over the window and predicts the iterations L-BFGS still needs,
-    ``R / -log10(r)`` for the R digits the stopping rule still asks for (``tol`` 0 counts as
-    the default 1e-8). Newton from the same point needs about ``1 + log2(1 + R / 2)`` steps
-    (quadratic convergence doubles the digits per step), each a Hessian pass that costs about
-    ``1 + n_params / 16`` gradient passes (the register-tiled Gram against the fused gradient,
-    benchmarks/RESULTS-architecture.md) plus a line search. When Newton is the cheaper, L-BFGS
-    stops and Newton finishes. On data where L-BFGS converges fast (r ~ 0.2) it runs to the
-    end; on ill-conditioned data it hands over early. The user's callback is called as it
-    would be."""
+    """L-BFGS's callback in "auto": every AUTO_RATE_WINDOW iterations from the 10th it
+    measures the gradient's reduction per iteration r over the last AUTO_RATE_WINDOW and
+    predicts the iterations L-BFGS still needs, ``R / -log10(r)`` for the R digits the
+    stopping rule still asks for (``tol`` 0 counts as the default 1e-8). Newton from the same
+    point needs about ``1 + log2(1 + R / 2)`` steps (quadratic convergence doubles the digits
+    per step), each a Hessian pass that costs about ``1 + n_params / 16`` gradient passes (the
+    register-tiled Gram against the fused gradient, benchmarks/RESULTS-architecture.md) plus a
+    line search. When Newton is the cheaper, L-BFGS stops and Newton finishes. On data where
+    L-BFGS converges fast (r ~ 0.2) it runs to the end; on ill-conditioned data it hands over.
+    The user's callback is called as it would be."""
 
     def __init__(self, obj: ObjectiveBase, tol: float, callback: Callback | None) -> None:
         self.callback = callback
@@ -142,7 +142,7 @@ class _RateWatch:
             return False
         self.norms.append(state.grad_norm)
         k = len(self.norms)
-        if k % AUTO_RATE_WINDOW or k < AUTO_RATE_WINDOW + 1:
+        if k % AUTO_RATE_WINDOW or k < 2 * AUTO_RATE_WINDOW:
             return False
         start, end = self.norms[-AUTO_RATE_WINDOW - 1], self.norms[-1]
         if not (start > 0 and end > 0 and end < start):
