@@ -13,7 +13,7 @@ from typing_extensions import disjoint_base
 import numpy as np
 import numpy.typing as npt
 
-from ._protocols import ObjectiveLike
+from ._protocols import CostGradient
 
 _F64 = npt.NDArray[np.float64]
 _X = npt.NDArray[np.float32] | npt.NDArray[np.float64]
@@ -59,8 +59,9 @@ def descent_run(kernel: Kernel, mode: int, w: _F64, aux: _F64, lr: float, max_st
                 ) -> tuple[int, int]: ...
 
 # The same loops over any objective without a compiled kernel (gdfast.dask.Objective): each
-# evaluation takes the GIL and calls objective.cost_gradient(w).
-def descent_run_objective(objective: ObjectiveLike, mode: int, w: _F64, aux: _F64, lr: float,
+# evaluation takes the GIL and calls objective.cost_gradient(w); the loop reads only that and
+# objective.n_params.
+def descent_run_objective(objective: CostGradient, mode: int, w: _F64, aux: _F64, lr: float,
                           max_steps: int, cost_hist: _F64, gnorm_hist: _F64, step_hist: _F64,
                           it0: int, state: _F64, best_w: _F64, tol: float, final: bool
                           ) -> tuple[int, int]: ...

@@ -7,6 +7,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _dispatch, _sparse_input
+from ._overflow import OverflowInputError, magnitudes, overflow_error, results_finite
 from .losses import Loss, get_loss
 from ._penalty import L2
 from ._protocols import NewtonPasses, ObjectiveBase
@@ -140,6 +141,14 @@ class Objective(ObjectiveBase):
         return check_vector(w, self.n_params, name,
                             "n_features + 1 with an intercept" if self.fit_intercept else "n_features")
 
+    def _overflow(self, w: np.ndarray, what: str, v: np.ndarray | None = None,
+                  at_w: bool = True) -> OverflowInputError:
+        """The error for ``what`` overflowing at w: one more pass over X finds the cause."""
+        z = np.empty(self.n_samples)
+        self._kernel.linear(w, z, self.n_threads)
+        return overflow_error(what, magnitudes(self.X, self.y, z, self.loss), w,
+                              self.n_features, self.alpha, self.loss, v=v, at_w=at_w)
+
     def cost(self, w: Any) -> float:
         """The cost at ``w`` (one pass over X, no gradient).
 
@@ -155,9 +164,14 @@ class Objective(ObjectiveBase):
         Raises
         ------
         ValueError, TypeError
-            When ``w`` is not a 1-D vector of n_params finite numbers.
+            When ``w`` is not a 1-D vector of n_params finite numbers, or when the cost at
+            ``w`` overflows double precision (the message names the input to scale: X, y or w).
         """
-        return float(self._kernel.cost_grad(self._w(w), None, None, self.n_threads))
+        w = self._w(w)
+        c = float(self._kernel.cost_grad(w, None, None, self.n_threads))
+        if not math.isfinite(c):
+            raise self._overflow(w, "the cost")
+        return c
 
     def gradient(self, w: Any) -> np.ndarray:
         """The gradient of the cost at ``w``.
@@ -174,7 +188,8 @@ class Objective(ObjectiveBase):
         Raises
         ------
         ValueError, TypeError
-            When ``w`` is not a 1-D vector of n_params finite numbers.
+            When ``w`` is not a 1-D vector of n_params finite numbers, or when the cost or the
+            gradient at ``w`` overflows double precision (naming X, y or w).
         """
         return self.cost_gradient(w)[1]
 
@@ -194,11 +209,15 @@ class Objective(ObjectiveBase):
         Raises
         ------
         ValueError, TypeError
-            When ``w`` is not a 1-D vector of n_params finite numbers.
+            When ``w`` is not a 1-D vector of n_params finite numbers, or when the cost or the
+            gradient at ``w`` overflows double precision (naming X, y or w).
         """
+        w = self._w(w)
         g = np.empty(self.n_params)
-        c = self._kernel.cost_grad(self._w(w), g, None, self.n_threads)
-        return float(c), g
+        c = float(self._kernel.cost_grad(w, g, None, self.n_threads))
+        if not results_finite(c, g):
+            raise self._overflow(w, "the cost" if not math.isfinite(c) else "the gradient")
+        return c, g
 
     def hessian(self, w: Any) -> np.ndarray:
         """The Hessian of the cost at ``w``.
@@ -218,12 +237,16 @@ class Objective(ObjectiveBase):
         Raises
         ------
         ValueError, TypeError
-            When ``w`` is not a 1-D vector of n_params finite numbers.
+            When ``w`` is not a 1-D vector of n_params finite numbers, or when the cost or the
+            Hessian at ``w`` overflows double precision (naming X, y or w).
         """
         if self.is_sparse and _sparse_input.hessian_error(self.n_params):
             raise ValueError(_sparse_input.hessian_error(self.n_params))
+        w = self._w(w)
         H = np.empty((self.n_params, self.n_params))
-        self._kernel.cost_grad(self._w(w), None, H, self.n_threads)    # no gradient to accumulate
+        c = float(self._kernel.cost_grad(w, None, H, self.n_threads))   # no gradient to accumulate
+        if not results_finite(c, H):
+            raise self._overflow(w, "the cost" if not math.isfinite(c) else "the Hessian")
         return H
 
     def cost_gradient_hessian(self, w: Any) -> tuple[float, np.ndarray, np.ndarray]:
@@ -246,14 +269,19 @@ class Objective(ObjectiveBase):
         Raises
         ------
         ValueError, TypeError
-            When ``w`` is not a 1-D vector of n_params finite numbers.
+            When ``w`` is not a 1-D vector of n_params finite numbers, or when the cost, the
+            gradient or the Hessian at ``w`` overflows double precision (naming X, y or w).
         """
         if self.is_sparse and _sparse_input.hessian_error(self.n_params):
             raise ValueError(_sparse_input.hessian_error(self.n_params))
+        w = self._w(w)
         g = np.empty(self.n_params)
         H = np.empty((self.n_params, self.n_params))
-        c = self._kernel.cost_grad(self._w(w), g, H, self.n_threads)
-        return float(c), g, H
+        c = float(self._kernel.cost_grad(w, g, H, self.n_threads))
+        if not results_finite(c, g, H):
+            raise self._overflow(w, "the cost" if not math.isfinite(c) else
+                                 "the gradient" if not results_finite(c, g) else "the Hessian")
+        return c, g, H
 
     def hessp(self, w: Any, v: Any) -> np.ndarray:
         """The Hessian at ``w`` times the vector ``v``, without forming the Hessian.
@@ -272,10 +300,15 @@ class Objective(ObjectiveBase):
         Raises
         ------
         ValueError, TypeError
-            When ``w`` or ``v`` is not a 1-D vector of n_params finite numbers.
+            When ``w`` or ``v`` is not a 1-D vector of n_params finite numbers, or when the
+            cost at ``w`` or the product overflows double precision (naming X, y, w or v).
         """
+        w, v = self._w(w), self._w(v, "v")
         out = np.empty(self.n_params)
-        self._kernel.hessp(self._w(w), self._w(v, "v"), out, False, self.n_threads)
+        c = float(self._kernel.hessp(w, v, out, False, self.n_threads))  # the cost at w, too
+        if not results_finite(c, out):
+            raise self._overflow(w, "the cost" if not math.isfinite(c) else
+                                 "the Hessian-vector product", v=v)
         return out
 
     def curvature_bound(self, n_iter: int = 50) -> float:
@@ -297,6 +330,12 @@ class Objective(ObjectiveBase):
         -------
         float
             ``L``, the step ``1 / L`` of ``learning_rate="auto"``.
+
+        Raises
+        ------
+        ValueError
+            When ``Xa^T S Xa`` overflows double precision (entries of X beyond about 1e154):
+            the message names X and says by how much.
         """
         if self.loss.curvature is None:
             return math.inf
@@ -309,13 +348,17 @@ class Objective(ObjectiveBase):
         for _ in range(n_iter):
             self._kernel.hessp(w, v, u, True, self.n_threads)
             new = float(np.linalg.norm(u))
-            if new == 0.0:
+            if new == 0.0 or not math.isfinite(new):
+                lam = new if new else lam
                 break
             v = u / new
             converged = abs(new - lam) <= 1e-5 * new
             lam = new
             if converged:
                 break
+        if not math.isfinite(lam):
+            raise self._overflow(w, "the curvature bound (the largest eigenvalue of Xa^T S Xa)",
+                                 at_w=False)
         return self.loss.curvature * lam + self.penalty.curvature
 
     # -- the contract's fast paths (gdfast._protocols.ObjectiveBase) ---------------------------
@@ -396,11 +439,20 @@ class Objective(ObjectiveBase):
         Returns
         -------
         ndarray of shape (n_params,)
+
+        Raises
+        ------
+        ValueError
+            When a mean square overflows double precision (entries of X beyond about 1e154),
+            naming X.
         """
         s = np.full(self.n_samples, 1.0 / self.n_samples) if self.sample_weight is None else \
             self.sample_weight / self.weight_sum
         diag = np.empty(self.n_params)
         self._kernel.diag_weighted(s, diag, self.n_threads)
+        if not np.isfinite(diag).all():
+            raise self._overflow(np.zeros(self.n_params), "the mean square of X's columns",
+                                 at_w=False)
         return diag
 
     def predictions(self, w: Any) -> np.ndarray:
@@ -413,9 +465,18 @@ class Objective(ObjectiveBase):
         Returns
         -------
         ndarray of shape (n_samples,)
+
+        Raises
+        ------
+        ValueError, TypeError
+            When ``w`` is not a 1-D vector of n_params finite numbers, or when a prediction
+            overflows double precision (naming X or w).
         """
+        w = self._w(w)
         z = np.empty(self.n_samples)
-        self._kernel.linear(self._w(w), z, self.n_threads)
+        self._kernel.linear(w, z, self.n_threads)
+        if not np.isfinite(z).all():
+            raise self._overflow(w, "X @ coef + intercept")
         return z
 
     def separates(self, w: Any) -> bool:
