@@ -22,6 +22,10 @@ from ._validation import (
 )
 
 
+#: The relative rounding error of a cost over float32 data (ObjectiveBase.cost_rounding).
+FLOAT32_COST_ROUNDING = 1e3 * float(np.finfo(np.float32).eps)
+
+
 class Objective(ObjectiveBase):
     """Cost, gradient and Hessian of a linear model with an L2 penalty.
 
@@ -120,6 +124,8 @@ class Objective(ObjectiveBase):
         self.weight_sum = float(self.n_samples if sw is None else sw.sum())
         self.min_positive_weight = 1.0 if sw is None else float(np.min(sw[sw > 0]))
         self._kernel = self._build_kernel(_dispatch.core)
+        if self.X.dtype == np.float32:          # predictions summed in float32 (see the kernels)
+            self.cost_rounding = FLOAT32_COST_ROUNDING
         self._separable: bool | None = None     # see separates
         self.n_params = self.n_features + int(self.fit_intercept)
 
@@ -521,6 +527,11 @@ class Objective(ObjectiveBase):
         return not (self.is_sparse and _sparse_input.hessian_error(self.n_params))
 
 
+#: Newton-CG's cached predictions are recomputed when their size falls below this fraction of
+#: the largest they have held (their relative rounding error is then above 2e-12).
+_REFRESH_RATIO = 1e-4
+
+
 class _CachedPredictions:
     """Newton-CG's passes over a compiled kernel: z = Xa w is kept, so the gradient is one pass,
     each Hessian-vector product one pass, the Jacobi preconditioner one pass, and a line-search
@@ -533,6 +544,7 @@ class _CachedPredictions:
         self.penalty_diag = obj.penalty.hessian_diagonal(D, self.d)
         self.z = np.empty(n)
         self.kernel.linear(w, self.z, self.nt)
+        self.size = float(np.max(np.abs(self.z))) if n else 0.0   # the largest |z| held
         self.r, self.h, self.trial, self.zd = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
         self.g, self.hv, self.diag = np.empty(D), np.empty(D), np.empty(D)
 
@@ -567,4 +579,14 @@ class _CachedPredictions:
 
     def advance(self, w: np.ndarray, t: float, d: np.ndarray) -> np.ndarray:
         self.z += t * self.zd
-        return w + t * d
+        w = w + t * d
+        # z carries the rounding error of the largest predictions it has held (about eps times
+        # them): once the predictions have shrunk far below those (a run from a far start),
+        # that error would dominate the gradient, so z is computed afresh from w.
+        size = float(np.max(np.abs(self.z))) if self.z.size else 0.0
+        if size < _REFRESH_RATIO * self.size:
+            self.kernel.linear(w, self.z, self.nt)
+            self.size = float(np.max(np.abs(self.z)))
+        else:
+            self.size = max(self.size, size)
+        return w
