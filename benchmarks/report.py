@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/report.py            # full sizes (about the targets of the performance issue);
-                                           # RESULTS-architecture.md and PROFILE.md are appended
+                                           # RESULTS-architecture.md, RESULTS-least-squares.md and PROFILE.md are appended
     python benchmarks/report.py --quick    # tiny sizes, seconds (checks the harness only)
 
 Any other option of ``python benchmarks/report.py --help`` (the options of ``gdbench.main``, the
@@ -46,7 +46,7 @@ def run(argv: list[str]) -> int:
         # the side-by-side records of the architecture issue (two builds; what "auto" picks),
         # and the hand-written account of the techniques and the profile, go with the numbers
         with open(HERE / "RESULTS.md", "a", encoding="utf-8") as out:
-            for name in ("RESULTS-architecture.md", "PROFILE.md"):
+            for name in ("RESULTS-architecture.md", "RESULTS-least-squares.md", "PROFILE.md"):
                 out.write("\n" + (HERE / name).read_text(encoding="utf-8"))
     return status
 

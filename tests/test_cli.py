@@ -230,3 +230,14 @@ def test_demo_plot_path(capsys, tmp_path, quick_demo):
     status, out, _ = run(capsys, "demo", "--plot", picture)
     assert status == 0 and f"The cost curves are in {picture}" in out
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fit_defaults_to_the_unpenalised_model_and_reports_separation(capsys, tmp_path):
+    path = tmp_path / "separable.csv"
+    path.write_text("x,y\n1,0\n2,0\n3,1\n4,1\n")
+    status, out, err = run(capsys, "fit", str(path), "--target", "y")
+    assert status == 0
+    assert "alpha=0," in out and "separated" in out
+    assert "separable" in err and "undefined" in err
+    rows = [line for line in out.splitlines() if line.startswith(("intercept", "x "))]
+    assert rows and all("nan" in line for line in rows)

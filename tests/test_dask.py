@@ -660,3 +660,17 @@ def test_import_gdfast_estimators_needs_no_dask():
             "print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.splitlines()[-1] == "ok", out.stderr
+
+
+@pytest.mark.parametrize("name", ["Longley", "Wampler1", "Wampler3", "Wampler5"])
+def test_least_squares_on_dask_reach_the_exact_solution(client, name):
+    from test_accuracy import check_digits, oracle
+    X, y, exact, exact_se, rss = oracle(name)
+    obj = gdd.Objective(da.from_array(X, chunks=(5, -1)), da.from_array(y, chunks=5),
+                        loss="squared_error")
+    res = gdfast.minimize(obj)
+    assert res.converged, res.message
+    check_digits(name, res.w, gdfast.stats.standard_errors(obj, res.w), exact, exact_se, rss)
+    model = gdfast.LinearRegression().fit(da.from_array(X, chunks=(7, -1)), da.from_array(y, chunks=7))
+    check_digits(name, np.r_[model.coef_, model.intercept_],
+                 np.r_[model.coef_stderr_, model.intercept_stderr_], exact, exact_se, rss)

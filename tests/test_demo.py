@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from gdfast import _demo, datasets
 
@@ -20,6 +21,13 @@ def test_demo_fits_tell_the_learning_rate_story():
     assert large.status == "diverged" and np.all(np.isfinite(large.w))
     assert small.cost > good.cost >= newton.cost - 1e-12
     assert rows[3]["accuracy"] > 0.95
+
+
+def test_the_good_learning_rate_converges_at_minimizes_defaults():
+    obj, rows = _demo.run_fits()
+    small, good, large, newton = (r["result"] for r in rows)
+    assert good.status == "converged" and small.status == "max_iter"
+    assert good.cost == pytest.approx(newton.cost, rel=1e-8)
 
 
 def test_demo_command_prints_its_table_and_saves_its_picture(tmp_path):

@@ -15,6 +15,7 @@ from sklearn.datasets import load_diabetes
 from threadpoolctl import threadpool_limits
 
 import gdfast
+from gdfast import RankDeficientWarning
 from gdfast import _core, reference
 from gdfast._solvers import METHODS, choose_method
 from gdfast.datasets import load_breast_cancer
@@ -97,8 +98,7 @@ def test_newton_survives_a_singular_hessian():
     X, y, _ = make_problem(n=200, d=3, loss="squared_error", seed=7)
     X = np.hstack([X, X[:, :1], np.zeros((200, 1))])      # a duplicate and a constant column
     obj = gdfast.Objective(X, y, loss="squared_error")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with pytest.warns(RankDeficientWarning, match=r"coef\[3\], coef\[4\]"):
         res = gdfast.minimize(obj, method="newton")
     assert res.converged
     assert np.max(np.abs(obj.gradient(res.w))) < 1e-8
@@ -317,6 +317,8 @@ def test_collinear_and_constant_columns_give_a_minimiser(loss, method):
     obj = gdfast.Objective(Xc, y, loss=loss)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        if method == "newton" and loss == "squared_error":   # the exact solve names them
+            warnings.simplefilter("ignore", RankDeficientWarning)
         res = gdfast.minimize(obj, method=method, tol=1e-10)
     assert res.converged, res.message
     assert np.all(np.isfinite(res.w))

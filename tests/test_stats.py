@@ -173,9 +173,14 @@ def test_one_vs_rest_summary_has_a_block_per_class():
 def test_singular_hessian_gives_nan_with_a_warning():
     X, y = stackloss()
     X = X.assign(zero=0.0)
-    with pytest.warns(stats.SingularHessianWarning, match="singular"):
+    with pytest.warns(stats.SingularHessianWarning, match=r"singular.*coef\[3\]"):
         reg = LinearRegression(alpha=0.0).fit(X, y)
-    assert np.all(np.isnan(reg.coef_stderr_)) and np.isnan(reg.intercept_stderr_)
+    # the zero column's coefficient is 0 and its error undefined; the others are the errors of
+    # the model without it, as R's lm reports them
+    assert reg.coef_[3] == 0.0 and np.isnan(reg.coef_stderr_[3])
+    plain = LinearRegression(alpha=0.0).fit(X.drop(columns="zero"), y)
+    np.testing.assert_allclose(reg.coef_stderr_[:3], plain.coef_stderr_, rtol=1e-10)
+    assert reg.intercept_stderr_ == pytest.approx(plain.intercept_stderr_, rel=1e-10)
     assert "nan" in str(reg.summary())
 
 

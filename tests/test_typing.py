@@ -70,7 +70,8 @@ def test_type_ignores_are_narrow_and_explained() -> None:
 def test_the_package_ships_its_type_information() -> None:
     files = importlib.resources.files("gdfast")
     for name in ("py.typed", "_core.pyi", "_core_avx2.pyi", "_core_avx512.pyi", "_sparse.pyi",
-                 "_sparse_avx2.pyi", "_sparse_avx512.pyi", "_stochastic.pyi"):
+                 "_sparse_avx2.pyi", "_sparse_avx512.pyi", "_stochastic.pyi", "_accurate.pyi",
+                 "_accurate_avx2.pyi"):
         assert files.joinpath(name).is_file(), name
 
 
@@ -171,6 +172,21 @@ def test_instruction_set_stubs_reexport_the_baseline_stub(name: str) -> None:
 
 def test_stochastic_stub_matches_the_module() -> None:
     _check_module(_stochastic, _stub("_stochastic"))
+
+
+@pytest.mark.parametrize("name", ["_accurate", "_accurate_avx2"])
+def test_accurate_stub_matches_each_built_module(name: str) -> None:
+    try:
+        module = importlib.import_module(f"gdfast.{name}")
+    except ImportError:
+        assert name != "_accurate", "gdfast._accurate must always be built"
+        return                                  # not built for this platform: nothing to check
+    _check_module(module, _stub("_accurate"))
+    if name != "_accurate":
+        stub = _stub(name)
+        imports = [node for node in stub.body if isinstance(node, ast.ImportFrom)]
+        assert [(i.module, i.level, [a.name for a in i.names]) for i in imports] == \
+            [("_accurate", 1, ["*"])]
 
 
 def _init_parameters(stub: ast.Module, cls: str) -> list[str]:

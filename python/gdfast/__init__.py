@@ -4,7 +4,8 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from typing import TYPE_CHECKING, Any
 
 from ._objective import Objective
-from ._result import DivergenceWarning, IterationState, OptimizeResult, SeparationWarning
+from ._result import (DivergenceWarning, IterationState, OptimizeResult, RankDeficientWarning,
+                      SeparationWarning)
 from ._solvers import minimize
 
 if TYPE_CHECKING:   # loaded on first use at run time (see __getattr__); typed for checkers
@@ -40,7 +41,7 @@ _LAZY_ATTRIBUTES = {"LogisticRegression": "estimators", "LinearRegression": "est
 _LAZY_MODULES = ("estimators", "plot", "stats")
 
 __all__ = ["Objective", "minimize", "OptimizeResult", "IterationState", "DivergenceWarning",
-           "SeparationWarning", "LogisticRegression", "LinearRegression", "get_include", "__version__"]
+           "SeparationWarning", "RankDeficientWarning", "LogisticRegression", "LinearRegression", "get_include", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -10,9 +10,10 @@ import math
 import os
 import sys
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -99,15 +100,10 @@ def check_start(obj: ObjectiveLike, w: np.ndarray) -> Start:
         Naming w0 (or the input to scale) when the cost or the gradient at the start is not
         finite: no descent can start from there, and no result could honestly be reported.
     """
-    try:
+    with start_evaluation():
         cost, grad = obj.cost_gradient(w)
-    except OverflowInputError as e:
-        raise e.renamed("w0") from None
-    cost, gmax = float(cost), _max_abs(grad)
-    if not (math.isfinite(cost) and math.isfinite(gmax)):   # an objective that does not raise
-        raise ValueError(f"w0: the cost at the start is {cost!r} and its largest gradient "
-                         f"component {gmax!r}; a run needs a start where both are finite "
-                         "(w0=None starts from zeros)")
+        cost, gmax = float(cost), _max_abs(grad)
+        refuse_unless_finite(cost, gmax)
     if not np.any(w != 0):
         return Start(cost, gmax, cost)
     try:
@@ -119,6 +115,25 @@ def check_start(obj: ObjectiveLike, w: np.ndarray) -> Start:
         cost0 = math.inf
     scale = gmax0 if 0 < gmax0 < math.inf else gmax
     return Start(cost, scale, cost0)
+
+
+@contextmanager
+def start_evaluation() -> Iterator[None]:
+    """Around a method's evaluation of its start: an overflow there names w0 (see check_start,
+    for a method that evaluates its start itself)."""
+    try:
+        yield
+    except OverflowInputError as e:
+        raise e.renamed("w0") from None
+
+
+def refuse_unless_finite(cost: float, grad_norm: float) -> None:
+    """The start's cost and gradient max-norm must be finite (an objective that does not raise
+    on overflow answers inf or NaN there instead)."""
+    if not (math.isfinite(cost) and math.isfinite(grad_norm)):
+        raise ValueError(f"w0: the cost at the start is {cost!r} and its largest gradient "
+                         f"component {grad_norm!r}; a run needs a start where both are finite "
+                         "(w0=None starts from zeros)")
 
 
 def _max_abs(a: Any) -> float:

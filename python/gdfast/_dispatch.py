@@ -49,3 +49,16 @@ def _select() -> tuple[str, ModuleType]:
 
 
 isa, core = _select()
+
+
+def _accurate_module() -> ModuleType:
+    """The compensated least-squares passes: the FMA build where the CPU has FMA (AVX2)."""
+    if isa in ("avx2", "avx512"):
+        try:
+            return import_module("gdfast._accurate_avx2")
+        except ImportError:
+            pass
+    return import_module("gdfast._accurate")
+
+
+accurate = _accurate_module()

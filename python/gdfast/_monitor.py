@@ -61,6 +61,10 @@ class Monitor:
         As given to :func:`gdfast.minimize`.
     per_step : tuple of str
         History entries recorded per step besides "step" (e.g. "cg_iter").
+    scale : float, optional
+        G of the stopping rule, when the method knows it (or uses none: tol = 0). The start is
+        then not evaluated here, and the method checks it itself (see
+        :func:`gdfast._common.start_evaluation`).
 
     Raises
     ------
@@ -70,11 +74,16 @@ class Monitor:
     """
 
     def __init__(self, method: str, obj: ObjectiveBase, w: np.ndarray, max_iter: int,
-                 tol: float, callback: Callback | None, per_step: tuple[str, ...] = ()) -> None:
+                 tol: float, callback: Callback | None, per_step: tuple[str, ...] = (),
+                 scale: float | None = None) -> None:
         self.method, self.obj, self.max_iter, self.tol = method, obj, max_iter, tol
         self.callback = callback
-        start = check_start(obj, w)
-        self.scale, self.start_cost, self.cost_at_zero = start.scale, start.cost, start.cost_at_zero
+        if scale is None:
+            start = check_start(obj, w)
+            self.scale, self.start_cost, self.cost_at_zero = (start.scale, start.cost,
+                                                              start.cost_at_zero)
+        else:                          # the caller checks the start (start_evaluation)
+            self.scale, self.start_cost, self.cost_at_zero = scale, math.nan, math.inf
         self.separation = SeparationCheck(obj)
         self.history: dict[str, list[float]] = {"cost": [], "grad_norm": [], "step": [],
                                                 **{key: [] for key in per_step}}

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.linalg
 
 from ._common import COST_ROUNDING, Callback
+from ._least_squares import least_squares
 from ._monitor import Monitor
 from ._overflow import trial_cost
 from ._protocols import ObjectiveBase
@@ -125,6 +126,10 @@ def newton(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
     loss, the squared error, the Hessian once: it does not depend on w). Stops when
     max|gradient| <= tol * G, or at the rounding floor (see Refinement).
     """
+    if obj.loss.quadratic:
+        exact = least_squares(obj, w, max_iter, callback)
+        if exact is not None:
+            return exact
     monitor = Monitor("newton", obj, w, max_iter, tol, callback)
     refinement = Refinement()
     H: np.ndarray | None = None

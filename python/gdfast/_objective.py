@@ -461,6 +461,61 @@ class Objective(ObjectiveBase):
                                  at_w=False)
         return diag
 
+    def residual_sums(self, w: Any) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """For the squared error: ``G = Xa^T diag(sw) (y - Xa w)`` and ``RSS``, to twice the
+        precision of double.
+
+        The residuals ``y - Xa w`` and the sums of ``Xa^T S r`` and ``r^T S r`` are compensated
+        (double-double), in one pass over X: what the least-squares refinement of
+        ``method="newton"`` needs to reach the exact solution (:meth:`accurate_cost_gradient`
+        gives the cost and gradient from them). None for other losses.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+
+        Returns
+        -------
+        (ndarray, ndarray, float) or None
+            ``G_hi``, ``G_lo`` (``G = G_hi + G_lo``, unnormalised sample weights) and ``RSS``.
+        """
+        if not self.loss.quadratic:
+            return None
+        w = self._w(w)
+        if self.is_sparse:
+            X: Any = self.X
+            Ghi, Glo, rhi, rlo = _dispatch.accurate.residual_gradient_csr(
+                X.data, X.indices, X.indptr, self.n_features, self.y, self.sample_weight, w,
+                self.fit_intercept, self.n_threads, True)
+        else:
+            Ghi, Glo, rhi, rlo = _dispatch.accurate.residual_gradient(
+                self.X, self.y, self.sample_weight, w, self.fit_intercept, self.n_threads, True)
+        return Ghi, Glo, rhi + rlo
+
+    def normal_equations(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """For the squared error: ``M = [Xa, y]^T diag(sw) [Xa, y]`` to twice the precision.
+
+        One compensated pass over X (``n * n_params^2`` work, several times a Hessian's): the
+        least-squares solve uses it when the Hessian is too ill-conditioned for Cholesky in
+        double. None for other losses.
+
+        Returns
+        -------
+        (ndarray, ndarray) of shape (n_params + 1, n_params + 1), or None
+            ``hi`` and ``lo`` with ``M = hi + lo``: ``M[:-1, :-1]`` is ``Xa^T S Xa``,
+            ``M[:-1, -1]`` is ``Xa^T S y`` and ``M[-1, -1]`` is ``y^T S y`` (S the sample weights,
+            not normalised).
+        """
+        if not self.loss.quadratic:
+            return None
+        if self.is_sparse:
+            Xs: Any = self.X
+            return _dispatch.accurate.normal_equations_csr(  # type: ignore[no-any-return]  # compiled
+                Xs.data, Xs.indices, Xs.indptr, self.n_features, self.y, self.sample_weight,
+                self.fit_intercept, self.n_threads)
+        return _dispatch.accurate.normal_equations(  # type: ignore[no-any-return]  # compiled
+            self.X, self.y, self.sample_weight, self.fit_intercept, self.n_threads)
+
     def predictions(self, w: Any) -> np.ndarray:
         """The raw predictions ``z = X @ coef + intercept`` at ``w`` (one pass over X).
 

@@ -207,6 +207,38 @@ class ObjectiveBase(ABC):
         """``diag(Xa^T S Xa)``, the columns' weighted mean squares; None when not cheap."""
         return None
 
+    def residual_sums(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """A least-squares objective's ``G = Xa^T diag(sw) (y - Xa w)`` as ``hi + lo`` and
+        ``RSS = sum sw (y - Xa w)^2``, unnormalised, to twice the precision of double
+        (compensated residuals and sums); None when not available."""
+        return None
+
+    def accurate_cost_gradient(self, w: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """A least-squares objective's cost and gradient at w to twice the precision of double,
+        rounded once (from :meth:`residual_sums`); None when not available.
+
+        Parameters
+        ----------
+        w : ndarray of shape (n_params,)
+
+        Returns
+        -------
+        (float, ndarray of shape (n_params,)) or None
+        """
+        sums = self.residual_sums(w)
+        if sums is None:
+            return None
+        Ghi, Glo, rss = sums
+        scale = 1.0 / self.weight_sum
+        grad = self.penalty.add_gradient(w, self.n_features, -2.0 * scale * (Ghi + Glo))
+        return scale * rss + self.penalty.value(w, self.n_features), grad
+
+    def normal_equations(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """A least-squares objective's ``[Xa, y]^T diag(sw) [Xa, y]`` (unnormalised weights;
+        ``n_params + 1`` square) as ``hi + lo`` to twice the precision of double; None when not
+        available."""
+        return None
+
     def separates(self, w: np.ndarray) -> bool:
         """True when w proves that the optimum is at infinity (by default: never known)."""
         return False

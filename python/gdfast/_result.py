@@ -17,6 +17,11 @@ class SeparationWarning(RuntimeWarning):
     """The classes are separable and alpha is 0: the log loss has no finite minimiser."""
 
 
+class RankDeficientWarning(RuntimeWarning):
+    """Columns of X are linearly dependent (a least-squares fit): their coefficients are set to
+    0, the solution without them, as R's ``lm`` reports NA; the message names them."""
+
+
 @dataclass
 class OptimizeResult:
     """What a solver found.

@@ -59,7 +59,10 @@ def choose_method(obj: ObjectiveLike) -> str:
 
     Newton's method when the Hessian is small and cheap (at most 500 parameters and
     ``n * n_params^2 <= 2e8``, i.e. a BLAS syrk of well under a second): it converges in a
-    handful of steps whatever the units or the conditioning. Otherwise L-BFGS: each iteration
+    handful of steps whatever the units or the conditioning. For the squared error Newton's
+    method is the exact least-squares solve, chosen whenever the Hessian has at most 500
+    parameters (at any n: it costs one Hessian and two or three passes, and gives the solution
+    to the last digits where an iterative method gives the digits ``tol`` asks for). Otherwise L-BFGS: each iteration
     costs about one fused pass over X (a Newton iteration costs ``n * n_params^2`` for the
     Hessian), and on large dense data it reaches the same optimum several times faster. Sparse
     data too large for Newton takes Newton-CG (Hessian-free; its sparse passes are cheap and it
@@ -72,6 +75,10 @@ def choose_method(obj: ObjectiveLike) -> str:
     if full.costly_evaluations and full.n_params <= AUTO_REMOTE_NEWTON_MAX_PARAMS \
             and full.can_form_hessian:
         return "newton"            # fewest round trips: a handful of Newton steps
+    if full.loss.quadratic and _newton_can_run(full):
+        # least squares: "newton" is the exact solve (gdfast._least_squares), one Hessian and
+        # two or three compensated passes whatever n; an iterative method stops at tol
+        return "newton"
     cheap_hessian = (_newton_can_run(full)
                      and full.n_samples * full.n_params ** 2 <= AUTO_NEWTON_MAX_WORK)
     if cheap_hessian:
@@ -133,7 +140,10 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
         - "adam": mini-batch Adam; epochs in C. Like momentum, it updates every coefficient at
           every batch: O(n_features) per batch on top of the stored entries for sparse X.
         - "newton": Cholesky of the (equilibrated) Hessian, damped when not positive definite,
-          with a backtracking line search; refines to the rounding floor.
+          with a backtracking line search; refines to the rounding floor. For the squared error
+          it is a direct least-squares solve refined with compensated (double-double)
+          residuals to the exact solution of the data, to the last digits of double precision;
+          ``tol`` does not end it earlier (see :mod:`gdfast._least_squares`).
         - "newton-cg": Hessian-free Newton, conjugate gradients preconditioned by diag(H) on
           Hessian-vector products, with a line search on cached predictions (O(n) per trial).
         - "lbfgs": limited-memory BFGS with a strong Wolfe line search.
@@ -150,7 +160,8 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
         sgd and adam 50, newton and newton-cg 100, lbfgs 1,000.
     tol : float, optional
         Stop when ``max|gradient| <= tol * max|gradient at w = 0|`` (see the module notes).
-        Defaults: 1e-4 for sgd and adam, 1e-8 for the others.
+        Defaults: 1e-4 for sgd and adam, 1e-8 for the others. Not used by "newton" on the
+        squared error, which always solves to the limit of double precision.
     callback : callable, optional
         Called with an :class:`IterationState` (``n_iter``, ``w``, ``cost``, ``grad_norm``,
         ``extra``) after each iteration (each epoch for sgd and adam); returning True stops the

@@ -60,9 +60,11 @@ def _parser() -> argparse.ArgumentParser:
                        "squared_error otherwise (default)")
     fit.add_argument("--solver", default="auto", help="a gdfast.minimize method (default: auto, "
                                                       "Newton's method)")
-    fit.add_argument("--alpha", type=float, default=1e-4,
-                     help="L2 penalty alpha/2 ||coef||^2 (default: %(default)g; 0 for classical "
-                          "standard errors)")
+    fit.add_argument("--alpha", type=float, default=0.0,
+                     help="L2 penalty alpha/2 ||coef||^2 (default: %(default)g, the unpenalised "
+                          "model whose standard errors and p-values are the classical ones, as "
+                          "statsmodels, R and Stata report them; classes that a hyperplane "
+                          "separates then have no estimate: the fit says so)")
     fit.add_argument("--no-intercept", action="store_true", help="fit without an intercept")
     fit.add_argument("--max-iter", type=int, default=None, help="most iterations")
     fit.add_argument("--tol", type=float, default=1e-8, help="relative gradient tolerance "
@@ -172,7 +174,14 @@ def _fit(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         obj = Objective(X, y, loss=loss, alpha=args.alpha, fit_intercept=not args.no_intercept)
         res = fit_objective(obj, args.solver, max_iter=args.max_iter, tol=args.tol)
-        se = standard_errors(obj, res.w)
+        if res.status == "separated":
+            # no maximum-likelihood estimate exists: errors at the returned weights mean nothing
+            import numpy
+            se = numpy.full(obj.n_params, numpy.nan)
+            warnings.warn("the standard errors and p-values are undefined (nan): with separable "
+                          "classes and --alpha 0 the estimates do not exist; use --alpha > 0")
+        else:
+            se = standard_errors(obj, res.w)
         _warn_without_residual_df(obj)
     for w in caught:
         print(f"gdfast fit: warning: {w.message}", file=sys.stderr)

@@ -182,9 +182,17 @@ def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
     """
     D = block.n_params
     sizes = {"cost": 1, "gradient": 1 + D, "hessian": 1 + D + D * D, "hessp": D, "gram": D,
-             "separates": 1, "magnitudes": 4}
+             "separates": 1, "magnitudes": 4, "accurate": 2 * D + 2, "normal": 2 * (D + 1) ** 2}
     if block.n_rows == 0:
         return np.ones(1) if what == "separates" else np.zeros(sizes[what])
+    if what == "accurate":       # [G_hi, rss_hi, G_lo, rss_lo]: compensated, see _add_compensated
+        ghi, glo, rhi, rlo = _dispatch.accurate.residual_gradient(
+            block.X, block.y, block.sw, w, block.fit_intercept, n_threads, split=True)
+        return np.concatenate([ghi, [rhi], glo, [rlo]])
+    if what == "normal":
+        hi, lo = _dispatch.accurate.normal_equations(block.X, block.y, block.sw,
+                                                     block.fit_intercept, n_threads)
+        return np.concatenate([hi.ravel(), lo.ravel()])
     kernel = block.kernel()
     if what == "cost":
         return np.array([kernel.cost_grad(w, None, None, n_threads)])
@@ -214,9 +222,7 @@ def _group_eval(what: str, w: np.ndarray, v: np.ndarray | None, n_threads: int |
                 *blocks: _Block) -> np.ndarray:
     """_block_eval over blocks that live on one worker, combined in their order."""
     parts = [_block_eval(b, what, w, v, n_threads) for b in blocks]
-    if what == "magnitudes":
-        return _max(*parts)
-    return _all(*parts) if what == "separates" else _add(*parts)
+    return _COMBINE.get(what, _add)(*parts)
 
 
 def _add(*parts: np.ndarray) -> np.ndarray:
@@ -230,6 +236,18 @@ def _add(*parts: np.ndarray) -> np.ndarray:
     return total
 
 
+def _add_compensated(*parts: np.ndarray) -> np.ndarray:
+    """Sum of parts that each hold a value as ``[hi, lo]`` halves, kept as hi + lo (two-sum)."""
+    half = parts[0].size // 2
+    hi, lo = parts[0][:half].copy(), parts[0][half:].copy()
+    for p in parts[1:]:
+        s = hi + p[:half]
+        bb = s - hi
+        lo += ((hi - (s - bb)) + (p[:half] - bb)) + p[half:]
+        hi = s
+    return np.concatenate([hi, lo])
+
+
 def _all(*parts: np.ndarray) -> np.ndarray:
     return np.array([float(all(p[0] == 1.0 for p in parts))])
 
@@ -237,6 +255,10 @@ def _all(*parts: np.ndarray) -> np.ndarray:
 def _max(*parts: np.ndarray) -> np.ndarray:
     out: np.ndarray = np.max(np.vstack(parts), axis=0)
     return out
+
+
+_COMBINE = {"separates": _all, "accurate": _add_compensated, "normal": _add_compensated,
+            "magnitudes": _max}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -597,6 +619,44 @@ class Objective(ObjectiveBase):
         if not results_finite(self.penalty.value(w, self.n_features), out):
             raise self._overflow(w, "the Hessian-vector product", v=v)
         return out
+
+    def residual_sums(self, w: Any) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """For the squared error: ``G = Xa^T diag(sw) (y - Xa w)`` as ``hi + lo`` and ``RSS``,
+        to twice the precision of double (compensated on the workers, block sums added as
+        hi + lo); one round trip. None for other losses.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+
+        Returns
+        -------
+        (ndarray, ndarray, float) or None
+        """
+        if not self.loss.quadratic:
+            return None
+        w = self._w(w)
+        self.n_computations += 1
+        packed = _dask_compute(self._tree(self._map("accurate", w), _add_compensated))[0]
+        D = self.n_params
+        hi, lo = packed[:D + 1], packed[D + 1:]
+        return hi[:D].copy(), lo[:D].copy(), float(hi[D] + lo[D])
+
+    def normal_equations(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """For the squared error: ``[Xa, y]^T diag(sw) [Xa, y]`` as ``hi + lo`` (see
+        gdfast.Objective.normal_equations); one round trip. None for other losses.
+
+        Returns
+        -------
+        (ndarray, ndarray) of shape (n_params + 1, n_params + 1), or None
+        """
+        if not self.loss.quadratic:
+            return None
+        self.n_computations += 1
+        packed = _dask_compute(self._tree(self._map("normal", np.zeros(self.n_params)),
+                                          _add_compensated))[0]
+        m = self.n_params + 1
+        return packed[:m * m].reshape(m, m), packed[m * m:].reshape(m, m)
 
     def curvature_bound(self, n_iter: int = 50) -> float:
         """An estimate of the largest eigenvalue of the Hessian, over all w.

@@ -41,6 +41,7 @@ import scipy.stats
 if TYPE_CHECKING:
     from scipy.stats.distributions import rv_frozen
 
+from ._least_squares import gram_inverse
 from ._protocols import ObjectiveLike, as_objective
 
 __all__ = ["Summary", "covariance", "standard_errors", "total_weight", "residual_df",
@@ -107,6 +108,21 @@ def covariance(obj: ObjectiveLike, w: Any) -> np.ndarray:
     loss = as_objective(obj).loss
     information = W * H / loss.deviance_factor
     scale = 1.0 if loss.fixed_dispersion else _residual_variance(obj, w)
+    if loss.quadratic:
+        precise = gram_inverse(as_objective(obj))
+        if precise is not None:
+            inverse, dependent = precise
+            if dependent.any():
+                # sigma^2 = RSS / (W - rank), as R's lm: the dependent columns are not parameters
+                df = total_weight(obj) - obj.n_params
+                scale *= df / (df + int(dependent.sum())) if df > 0 else math.nan
+                names = ["intercept" if j == obj.n_features else f"coef[{j}]"
+                         for j in np.flatnonzero(dependent)]
+                warnings.warn(f"the Hessian at the optimum is singular: X has linearly dependent "
+                              f"columns ({', '.join(names)}); their standard errors are undefined "
+                              "(NaN) and the others are those of the model without them, as R's lm "
+                              "reports them", SingularHessianWarning, stacklevel=2)
+            return scale * inverse * (loss.deviance_factor / 2.0)
     try:
         factor = scipy.linalg.cho_factor(information, check_finite=False)
         inverse = scipy.linalg.cho_solve(factor, np.eye(len(w)), check_finite=False)
@@ -140,7 +156,10 @@ def _residual_variance(obj: ObjectiveLike, w: np.ndarray) -> float:
     df = residual_df(obj)
     if df is None or df <= 0:
         return math.nan
-    mean_squared_error = obj.cost(w) - as_objective(obj).penalty.value(w, obj.n_features)
+    full = as_objective(obj)
+    accurate = full.accurate_cost_gradient(w)
+    cost = obj.cost(w) if accurate is None else accurate[0]
+    mean_squared_error = cost - full.penalty.value(w, obj.n_features)
     return total_weight(obj) * mean_squared_error / float(df)
 
 
