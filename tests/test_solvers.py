@@ -660,3 +660,19 @@ def test_newton_builds_the_constant_hessian_of_a_quadratic_loss_once():
         assert res.converged and res.cost == pytest.approx(best.cost, rel=1e-12)
         assert (calls.count(loss) == 1) == (loss == "squared_error")
         assert res.n_iter >= 1 and calls.count("log_loss") in (0, res.n_iter + 1)
+
+
+def test_auto_hands_over_to_newton_when_the_lbfgs_rate_makes_newton_cheaper(monkeypatch):
+    from gdfast import _solvers
+    monkeypatch.setattr(_solvers, "AUTO_NEWTON_MAX_WORK", 0)     # start with L-BFGS
+    rng = np.random.default_rng(16)
+    X = rng.normal(size=(3000, 8)) @ np.diag(np.logspace(0, 3, 8))   # ill-conditioned columns
+    y = (X @ (rng.normal(size=8) / np.logspace(0, 3, 8)) + rng.logistic(size=3000) > 0)
+    obj = gdfast.Objective(X, y.astype(float), alpha=1e-6)
+    res = gdfast.minimize(obj)
+    assert res.method == "lbfgs+newton" and "rate" in res.message and res.converged
+    best = gdfast.minimize(obj, method="newton", tol=1e-12)
+    assert res.cost == pytest.approx(best.cost, rel=1e-12)
+    # well-conditioned data: L-BFGS converges fast and keeps the run
+    Xw, yw, _ = make_problem(n=3000, d=8, seed=17)
+    assert gdfast.minimize(gdfast.Objective(Xw, yw, alpha=1e-2)).method == "lbfgs"

@@ -28,6 +28,7 @@ overflows double precision) is refused with a ValueError naming w0, before any s
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -52,6 +53,7 @@ AUTO_NEWTON_MAX_PARAMS = 500      # "auto": Newton needs a Hessian of at most th
 AUTO_NEWTON_MAX_WORK = 2e8        # ... cheap to build: n * n_params^2 (syrk's flops) at most this
 AUTO_REMOTE_NEWTON_MAX_PARAMS = 1000   # ... or 1000 when each evaluation is a round trip (Dask)
 AUTO_LBFGS_BUDGET = 300           # L-BFGS iterations before "auto" hands over to a Newton method
+AUTO_RATE_WINDOW = 10             # ... or earlier, judged on its rate over this many iterations
 
 
 def choose_method(obj: ObjectiveLike) -> str:
@@ -66,10 +68,12 @@ def choose_method(obj: ObjectiveLike) -> str:
     costs about one fused pass over X (a Newton iteration costs ``n * n_params^2`` for the
     Hessian), and on large dense data it reaches the same optimum several times faster. Sparse
     data too large for Newton takes Newton-CG (Hessian-free; its sparse passes are cheap and it
-    needs a handful of outer iterations where L-BFGS needs hundreds). If L-BFGS has not
-    converged after 300 iterations (an ill-conditioned problem), "auto" continues from its
-    iterate with Newton (at most 500 parameters) or Newton-CG, whose Jacobi preconditioner is
-    insensitive to the units.
+    needs a handful of outer iterations where L-BFGS needs hundreds). L-BFGS's rate decides
+    the rest: every 10 iterations "auto" predicts from the gradient's observed reduction how
+    many iterations L-BFGS still needs and hands over to Newton (at most 500 parameters) when
+    Newton's few Hessian passes would cost less (see _RateWatch); and if L-BFGS has not
+    converged after 300 iterations, "auto" continues from its iterate with Newton or Newton-CG,
+    whose Jacobi preconditioner is insensitive to the units.
     """
     full = as_objective(obj)
     if full.costly_evaluations and full.n_params <= AUTO_REMOTE_NEWTON_MAX_PARAMS \
@@ -99,19 +103,65 @@ def _newton_can_run(obj: ObjectiveBase) -> bool:
 
 def _auto(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
           callback: Callback | None) -> OptimizeResult:
-    """L-BFGS, finished by Newton or Newton-CG when it stalls (see :func:`choose_method`)."""
-    first = lbfgs(obj, w, min(max_iter, AUTO_LBFGS_BUDGET), tol, callback)
-    if first.status != "max_iter" or first.n_iter >= max_iter:
+    """L-BFGS, handed over to Newton when its observed rate says Newton is cheaper, or to Newton
+    or Newton-CG when it stalls (see :func:`choose_method`)."""
+    watch = _RateWatch(obj, tol, callback)
+    first = lbfgs(obj, w, min(max_iter, AUTO_LBFGS_BUDGET), tol, watch)
+    handover = watch.switch and first.status == "stopped"
+    if not handover and (first.status != "max_iter" or first.n_iter >= max_iter):
         return first
-    finish = newton if _newton_can_run(obj) else newton_cg
+    finish = newton if handover or _newton_can_run(obj) else newton_cg
     second = finish(obj, first.w, max_iter - first.n_iter, tol, callback)
     history = {key: np.concatenate([first.history[key], second.history[key]])
                for key in first.history if key in second.history}
+    why = "its rate made Newton cheaper" if handover else "it stalled"
     return OptimizeResult(w=second.w, cost=second.cost, n_iter=first.n_iter + second.n_iter,
                           converged=second.converged, status=second.status,
                           message=f"{second.message} (L-BFGS for {first.n_iter} iterations, "
-                                  f"then {second.method})",
+                                  f"then {second.method}: {why})",
                           method=f"lbfgs+{second.method}", history=history)
+
+
+class _RateWatch:
+    """L-BFGS's callback in "auto": every AUTO_RATE_WINDOW iterations it measures the gradient's
+    reduction per iteration r over the window and predicts the iterations L-BFGS still needs,
+    ``R / -log10(r)`` for the R digits the stopping rule still asks for (``tol`` 0 counts as
+    the default 1e-8). Newton from the same point needs about ``1 + log2(1 + R / 2)`` steps
+    (quadratic convergence doubles the digits per step), each a Hessian pass that costs about
+    ``1 + n_params / 16`` gradient passes (the register-tiled Gram against the fused gradient,
+    benchmarks/RESULTS-architecture.md) plus a line search. When Newton is the cheaper, L-BFGS
+    stops and Newton finishes. On data where L-BFGS converges fast (r ~ 0.2) it runs to the
+    end; on ill-conditioned data it hands over early. The user's callback is called as it
+    would be."""
+
+    def __init__(self, obj: ObjectiveBase, tol: float, callback: Callback | None) -> None:
+        self.callback = callback
+        self.active = _newton_can_run(obj) and not obj.costly_evaluations
+        self.tol = tol if tol > 0 else 1e-8
+        self.step_cost = 2.0 + obj.n_params / 16.0
+        self.norms: list[float] = []
+        self.switch = False
+
+    def __call__(self, state: Any) -> bool:
+        if self.callback is not None and self.callback(state):
+            return True
+        if not self.active:
+            return False
+        self.norms.append(state.grad_norm)
+        k = len(self.norms)
+        if k % AUTO_RATE_WINDOW or k < AUTO_RATE_WINDOW + 1:
+            return False
+        start, end = self.norms[-AUTO_RATE_WINDOW - 1], self.norms[-1]
+        if not (start > 0 and end > 0 and end < start):
+            return False
+        rate = (end / start) ** (1.0 / AUTO_RATE_WINDOW)
+        digits = math.log10(end / (self.tol * self.norms[0]))
+        if digits <= 0:
+            return False
+        lbfgs_left = digits / -math.log10(rate)
+        newton_left = (1.0 + math.log2(1.0 + digits / 2.0)) * self.step_cost
+        self.switch = lbfgs_left > newton_left
+        return self.switch
 
 
 def _keywords(func: Callable[..., Any]) -> dict[str, Any]:
