@@ -13,7 +13,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_array, validate_data
 
 from . import dask as gdd
 from ._fitting import STOCHASTIC_SOLVERS, fit_objective, solver_options
@@ -78,12 +78,21 @@ class InMemory:
 
     def check_fit(self, estimator: Any, X: Any, y: Any, solver: str,
                   y_numeric: bool = False) -> tuple[Any, Any]:
-        X, y = validate_data(estimator, X, y, dtype=_DTYPES, y_numeric=y_numeric,
-                             accept_sparse=_SPARSE)
+        n, m = _rows(X), _rows(y)
+        if n is not None and m is not None and n != m:     # before scikit-learn's wording
+            raise ValueError(f"y has length {m}, expected {n} (one target per row of X)")
+        try:
+            X, y = validate_data(estimator, X, y, dtype=_DTYPES, y_numeric=y_numeric,
+                                 accept_sparse=_SPARSE)
+        except (TypeError, ValueError) as e:
+            raise _named(e, lambda: check_array(X, dtype=_DTYPES, accept_sparse=_SPARSE)) from None
         return X, y
 
     def check_predict(self, estimator: Any, X: Any) -> Any:
-        return validate_data(estimator, X, reset=False, dtype=_DTYPES, accept_sparse=_SPARSE)
+        try:
+            return validate_data(estimator, X, reset=False, dtype=_DTYPES, accept_sparse=_SPARSE)
+        except (TypeError, ValueError) as e:
+            raise _named(e, None) from None
 
     def sample_weight(self, sample_weight: Any, X: Any) -> np.ndarray | None:
         # any array-like: pandas Series, lists, array wrappers
@@ -233,6 +242,37 @@ def _check_X(X: Any, estimator: Any, reset: bool, solver: str | None = None) -> 
                          f"arrays use one of {', '.join(map(repr, DASK_SOLVERS))}")
     validate_data(estimator, X, reset=reset, skip_check_array=True)   # reads X.shape only
     return X
+
+
+def _named(exc: Exception, check_X: Callable[[], Any] | None) -> Exception:
+    """scikit-learn's error for X or y, its message starting with the argument's name, as
+    gdfast's messages do ("Input X contains NaN" becomes "X contains NaN"; a message naming
+    neither gets "X: " or "y: " in front, y when X alone passes ``check_X``)."""
+    message = str(exc)
+    for name in ("X", "y"):
+        if message.startswith(f"Input {name} "):
+            return type(exc)(message[len("Input "):])
+        if message.startswith((f"{name} ", f"{name}:")):
+            return exc
+    culprit = "X"
+    if check_X is not None:
+        try:
+            check_X()
+            culprit = "y"
+        except (TypeError, ValueError):
+            pass
+    return type(exc)(f"{culprit}: {message}")
+
+
+def _rows(a: Any) -> int | None:
+    """The number of rows of an array-like (its first dimension), or None when it has none."""
+    shape = getattr(a, "shape", None)
+    if shape is not None:
+        return int(shape[0]) if len(shape) > 0 else None
+    try:
+        return len(a)
+    except TypeError:
+        return None
 
 
 def _class_index(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:

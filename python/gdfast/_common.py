@@ -10,11 +10,14 @@ import math
 import os
 import sys
 import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ._overflow import OverflowInputError
 from ._protocols import ObjectiveBase, ObjectiveLike
 from ._result import DivergenceWarning, IterationState, OptimizeResult, SeparationWarning
 
@@ -62,17 +65,82 @@ def finish(method: str, w: np.ndarray, cost: float, n_iter: int, status: str, me
                           method=method, history=hist)
 
 
-def gradient_scale(obj: ObjectiveLike, w: np.ndarray) -> float:
-    """G in the stopping rule ``max|gradient| <= tol * G``.
+@dataclass(frozen=True)
+class Start:
+    """What a run knows before its first step (see :func:`check_start`).
 
-    The largest gradient component at the start; for a warm start, the larger of that and the
-    gradient at w = 0, so that starting near the optimum does not make tol unreachable. It is 0
-    only when the gradient is zero at the start and at w = 0.
+    Attributes
+    ----------
+    cost : float
+        The cost at the start, finite.
+    scale : float
+        G in the stopping rule ``max|gradient| <= tol * G``.
+    cost_at_zero : float
+        The cost at w = 0 (inf when it overflows there): every optimum of a convex cost costs
+        at most this, so it bounds the magnitude of the cost that rounding is judged against.
     """
-    scale = float(np.max(np.abs(obj.gradient(w))))
-    if np.any(w != 0):
-        scale = max(scale, float(np.max(np.abs(obj.gradient(np.zeros_like(w))))))
-    return scale
+
+    cost: float
+    scale: float
+    cost_at_zero: float
+
+
+def check_start(obj: ObjectiveLike, w: np.ndarray) -> Start:
+    """Evaluate the start, refuse it unless its cost and gradient are finite, and find G.
+
+    G is the largest gradient component at w = 0: the stopping rule's target is then the same
+    whatever the start, so a start far from the optimum (whose gradient is huge) cannot make
+    "converged" easy, and a start near it cannot make tol unreachable. G is the gradient at
+    the start only when the gradient at w = 0 is zero (or overflows). It is 0 only when both
+    are zero.
+
+    Raises
+    ------
+    ValueError
+        Naming w0 (or the input to scale) when the cost or the gradient at the start is not
+        finite: no descent can start from there, and no result could honestly be reported.
+    """
+    with start_evaluation():
+        cost, grad = obj.cost_gradient(w)
+        cost, gmax = float(cost), _max_abs(grad)
+        refuse_unless_finite(cost, gmax)
+    if not np.any(w != 0):
+        return Start(cost, gmax, cost)
+    try:
+        cost0, grad0 = obj.cost_gradient(np.zeros_like(w))
+        cost0, gmax0 = float(cost0), _max_abs(grad0)
+    except OverflowInputError:
+        cost0, gmax0 = math.inf, math.inf
+    if not math.isfinite(cost0):
+        cost0 = math.inf
+    scale = gmax0 if 0 < gmax0 < math.inf else gmax
+    return Start(cost, scale, cost0)
+
+
+@contextmanager
+def start_evaluation() -> Iterator[None]:
+    """Around a method's evaluation of its start: an overflow there names w0 (see check_start,
+    for a method that evaluates its start itself)."""
+    try:
+        yield
+    except OverflowInputError as e:
+        raise e.renamed("w0") from None
+
+
+def refuse_unless_finite(cost: float, grad_norm: float) -> None:
+    """The start's cost and gradient max-norm must be finite (an objective that does not raise
+    on overflow answers inf or NaN there instead)."""
+    if not (math.isfinite(cost) and math.isfinite(grad_norm)):
+        raise ValueError(f"w0: the cost at the start is {cost!r} and its largest gradient "
+                         f"component {grad_norm!r}; a run needs a start where both are finite "
+                         "(w0=None starts from zeros)")
+
+
+def _max_abs(a: Any) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    top = float(np.max(np.abs(a))) if a.size else 0.0
+    return top if math.isfinite(top) else math.inf
+
 
 
 def converged_message(tol: float) -> str:
@@ -84,6 +152,18 @@ def max_iter_message(max_iter: int, unit: str = "iterations") -> str:
 
 
 STOPPED_MESSAGE = "stopped by the callback"
+
+NO_DECREASE_MESSAGE = ("converged: no decrease of the cost is possible in double precision "
+                       "(max|gradient| = {:.3g})")
+
+
+def stalled_message(grad_norm: float, slope: float, rounding: float) -> str:
+    """Why a run ended "stalled": no step lowered the cost, away from the rounding floor."""
+    return (f"stalled: no step lowers the cost although the step's predicted decrease "
+            f"({-slope:.3g}) is far above the cost's rounding error ({rounding:.3g}), at "
+            f"max|gradient| = {grad_norm:.3g}: the columns of X are probably in very different "
+            "units, or the start is far from the optimum; standardise the columns of X, or "
+            "start from w = 0")
 
 
 def is_diverging(cost: float, start: float) -> bool:

@@ -13,7 +13,7 @@ from typing_extensions import disjoint_base
 import numpy as np
 import numpy.typing as npt
 
-from ._protocols import ObjectiveLike
+from ._protocols import CostGradient
 
 _F64 = npt.NDArray[np.float64]
 _X = npt.NDArray[np.float32] | npt.NDArray[np.float64]
@@ -41,7 +41,7 @@ class Kernel:
     def cost_grad(self, w: _F64, grad: _F64 | None = None, hess: _F64 | None = None,
                   n_threads: int | None = None) -> float: ...
     def hessp(self, w: _F64, v: _F64, out: _F64, gram: bool = False,
-              n_threads: int | None = None) -> None: ...
+              n_threads: int | None = None) -> float: ...
     def hessp_weighted(self, hw: _F64, v: _F64, out: _F64, n_threads: int | None = None) -> None: ...
     def linear(self, v: _F64, out: _F64, n_threads: int | None = None) -> None: ...
     def transpose(self, r: _F64, out: _F64, n_threads: int | None = None) -> None: ...
@@ -59,8 +59,9 @@ def descent_run(kernel: Kernel, mode: int, w: _F64, aux: _F64, lr: float, max_st
                 ) -> tuple[int, int]: ...
 
 # The same loops over any objective without a compiled kernel (gdfast.dask.Objective): each
-# evaluation takes the GIL and calls objective.cost_gradient(w).
-def descent_run_objective(objective: ObjectiveLike, mode: int, w: _F64, aux: _F64, lr: float,
+# evaluation takes the GIL and calls objective.cost_gradient(w); the loop reads only that and
+# objective.n_params.
+def descent_run_objective(objective: CostGradient, mode: int, w: _F64, aux: _F64, lr: float,
                           max_steps: int, cost_hist: _F64, gnorm_hist: _F64, step_hist: _F64,
                           it0: int, state: _F64, best_w: _F64, tol: float, final: bool
                           ) -> tuple[int, int]: ...

@@ -11,8 +11,10 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _core
-from ._common import STOPPED_MESSAGE, Callback, converged_message, max_iter_message
+from ._common import (STOPPED_MESSAGE, Callback, converged_message, max_iter_message,
+                      stalled_message)
 from ._monitor import Monitor
+from ._overflow import OverflowInputError
 from ._protocols import ObjectiveBase
 from ._result import OptimizeResult
 from ._validation import check_scalar
@@ -69,7 +71,10 @@ def _first_step(obj: ObjectiveBase, w: np.ndarray | None = None) -> float:
         return auto_step(obj) if obj.loss.curvature is not None else 1.0
     if obj.loss.curvature is None:
         at = np.zeros(obj.n_params) if w is None else w
-        trace = float(np.trace(obj.hessian(at))) if obj.can_form_hessian else 0.0
+        try:
+            trace = float(np.trace(obj.hessian(at))) if obj.can_form_hessian else 0.0
+        except OverflowInputError as e:       # the Hessian at the start overflows
+            raise e.renamed("w0") from None
     else:
         trace = obj.loss.curvature * float(diag.sum()) + obj.penalty.curvature * obj.n_features
     return 1.0 / trace if trace > 0 else 1.0
@@ -132,9 +137,15 @@ def _descent(method: str, mode: int, obj: ObjectiveBase, w: np.ndarray, lr: floa
     if code == 1:
         return monitor.finish(w, cost, n_iter, "converged", converged_message(tol), history())
     if code == 3:
-        return monitor.finish(w, cost, n_iter, "converged",
-                              "converged: no step along the gradient lowers the cost in double "
-                              f"precision (max|gradient| = {gnorms[n_iter]:.3g})", history())
+        # the last accepted step's predicted decrease: rounding (converged) or not (stalled)
+        slope = -run_state[3] * float(aux[:D] @ aux[:D])
+        if -slope <= monitor.floor(cost):
+            return monitor.finish(w, cost, n_iter, "converged",
+                                  "converged: no step along the gradient lowers the cost in double "
+                                  f"precision (max|gradient| = {gnorms[n_iter]:.3g})", history())
+        return monitor.finish(w, cost, n_iter, "stalled",
+                              stalled_message(gnorms[n_iter], slope, monitor.floor(cost)),
+                              history())
     return monitor.finish(w, cost, n_iter, "max_iter", max_iter_message(max_iter), history())
 
 

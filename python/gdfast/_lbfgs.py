@@ -27,6 +27,7 @@ C2 = 0.9             # curvature: |phi'(t)| <= C2 |phi'(0)| (loose, as usual for
 MAX_BRACKET = 25     # extrapolation trials
 MAX_ZOOM = 30        # interpolation trials
 EXTRAPOLATE = 4.0    # step growth while bracketing
+BACKTRACK_FLOOR = 1e-10   # while no step is accepted, a trial may be this fraction of the interval
 FLOOR_PATIENCE = 5   # iterations at the rounding floor without a smaller gradient before stopping
 
 
@@ -55,17 +56,19 @@ def _cubic_min(a: _Point, b: _Point) -> float:
     return b.t - (b.t - a.t) * (b.slope + d2 - d1) / (b.slope - a.slope + 2.0 * d2)
 
 
-def wolfe_search(evaluate: Callable[[float], _Point], f0: float, slope0: float, t: float
-                 ) -> _Point | None:
+def wolfe_search(evaluate: Callable[[float], _Point], f0: float, slope0: float, t: float,
+                 slack: float | None = None) -> _Point | None:
     """A step meeting the strong Wolfe conditions along a descent direction (slope0 < 0).
 
     Sufficient decrease ``f(t) <= f0 + C1 t slope0`` is also granted when ``f(t)`` is within the
-    rounding error of ``f0`` (the "approximate Wolfe" condition of Hager and Zhang): near the
-    optimum costs stop telling steps apart while slopes, computed from gradients, still do.
-    Returns None when no decrease was found; a point that decreases the cost but misses the
-    curvature condition is returned when the search runs out of trials.
+    rounding error of ``f0`` (``slack``, by default ``COST_ROUNDING * |f0|``: the "approximate
+    Wolfe" condition of Hager and Zhang): near the optimum costs stop telling steps apart while
+    slopes, computed from gradients, still do. Returns None when no decrease was found; a point
+    that decreases the cost but misses the curvature condition is returned when the search runs
+    out of trials.
     """
-    slack = COST_ROUNDING * abs(f0)
+    if slack is None:
+        slack = COST_ROUNDING * abs(f0)
 
     def sufficient(p: _Point) -> bool:
         return p.f <= f0 + C1 * p.t * slope0 or p.f <= f0 + slack
@@ -80,7 +83,13 @@ def wolfe_search(evaluate: Callable[[float], _Point], f0: float, slope0: float, 
             width = hi.t - lo.t
             trial = _cubic_min(lo, hi) if math.isfinite(hi.f) else math.nan
             low, high = min(lo.t, hi.t), max(lo.t, hi.t)
-            if not (low + 0.1 * abs(width) <= trial <= high - 0.1 * abs(width)):
+            # Backtracking from the start (nothing accepted yet) trusts the cubic down to a tiny
+            # fraction of the interval: a first step off by orders of magnitude (columns of X
+            # in large units) is then cut to size in a few trials, not by halving 30 times.
+            if lo.t == 0.0 and 0.0 < trial < BACKTRACK_FLOOR * hi.t:
+                trial = BACKTRACK_FLOOR * hi.t
+            lower = (BACKTRACK_FLOOR if lo.t == 0.0 else 0.1) * abs(width)
+            if not (low + lower <= trial <= high - 0.1 * abs(width)):
                 trial = lo.t + 0.5 * width                 # bisection when the cubic is unusable
             p = evaluate(trial)
             if not sufficient(p) or p.f >= lo.f:
@@ -158,6 +167,7 @@ def lbfgs(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback
             break
 
         point = None
+        promised = None                           # the first direction's predicted decrease
         for _ in range(2):                        # the memory's direction, then the gradient
             d = _two_loop(g, pairs) if pairs else -g
             slope = float(d @ g)
@@ -166,22 +176,28 @@ def lbfgs(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback
                 d, slope = -g, -float(g @ g)
             # the first step of a fresh memory moves w by at most 1 in max-norm
             t0 = 1.0 if pairs else min(1.0, 1.0 / max(float(np.max(np.abs(d))), 1e-300))
+            if promised is None:                  # at the step the memory (or the last step) scales
+                steps = monitor.history["step"]
+                promised = -slope * (1.0 if pairs else (steps[-1] if steps else t0))
 
             def evaluate(t: float, d: np.ndarray = d) -> _Point:
                 v = w + t * d
                 fv, gv = cost_grad(v)
-                return _Point(t, fv if math.isfinite(fv) else math.inf, float(gv @ d), v, gv)
+                slope_v = float(gv @ d)
+                if not (math.isfinite(fv) and math.isfinite(slope_v)):
+                    fv = math.inf                 # beyond double precision: a rejected trial
+                return _Point(t, fv, slope_v, v, gv)
 
-            point = wolfe_search(evaluate, f, slope, t0)
+            point = wolfe_search(evaluate, f, slope, t0, monitor.rounding(f))
             if point is not None or not pairs:
                 break
             pairs.clear()                         # retry once along the gradient
         if point is None:
-            monitor.end(None, "converged", "converged: no decrease of the cost is possible in "
-                        f"double precision (max|gradient| = {monitor.best_grad_norm:.3g})")
+            assert promised is not None
+            monitor.no_decrease(-promised, f)       # "converged" at the rounding floor only
             break
         assert point.w is not None and point.g is not None   # set on every evaluated point
-        at_floor = at_floor + 1 if -slope <= COST_ROUNDING * abs(f) else 0
+        at_floor = at_floor + 1 if -slope <= monitor.rounding(f) else 0
         s, y = point.w - w, point.g - g
         sy = float(s @ y)
         if sy > np.finfo(float).eps * float(y @ y):   # keep only pairs of positive curvature

@@ -37,7 +37,7 @@ import scipy.linalg
 from scipy.linalg import lapack
 
 from . import _dispatch
-from ._common import Callback
+from ._common import Callback, refuse_unless_finite, start_evaluation
 from ._monitor import Monitor, Point
 from ._protocols import ObjectiveBase
 from ._result import OptimizeResult, RankDeficientWarning
@@ -70,7 +70,9 @@ def least_squares(obj: ObjectiveBase, w: np.ndarray, max_iter: int,
     # the Hessian is constant: formed once; the cost and gradient at the start come with it (the
     # first step's error is that of the Cholesky factor in double anyway: the compensated passes
     # start with the refinement)
-    cost, g, H = obj.cost_gradient_hessian(w)
+    with start_evaluation():        # the Monitor does not evaluate the start here (scale given)
+        cost, g, H = obj.cost_gradient_hessian(w)
+        refuse_unless_finite(float(cost), float(np.max(np.abs(g), initial=0.0)))
     scales = power_of_two_scales(np.diag(H))
     cholesky = _cholesky(H * scales[:, None] * scales[None, :])
     if cholesky is not None:
@@ -214,6 +216,10 @@ def _refine(obj: ObjectiveBase, monitor: Monitor, w: np.ndarray, cost: float, g:
             # those at w by less than their rounding
             w = w + p
             monitor.stepped(1.0)
+            # the cost at w + p without a pass: exact for a quadratic, cost + g.p + p.H.p / 2 with
+            # H p = -g (the correction may still be 1e-4 of w after a far start: the change in
+            # the cost is then well above its rounding)
+            cost = cost + 0.5 * float(g @ p)
             _done(monitor, how, LAST_TAKEN, size, w, scales, Point(w, cost, monitor.last.grad_norm))
             break
         w = w + p

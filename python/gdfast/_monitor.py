@@ -10,24 +10,32 @@ C (gd, nesterov) or by epochs (sgd, adam) keep their own histories and end throu
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ._common import (
+    COST_ROUNDING,
+    NO_DECREASE_MESSAGE,
     STOPPED_MESSAGE,
     Callback,
     SeparationCheck,
+    check_start,
     converged_message,
     diverged,
     finish,
-    gradient_scale,
     max_iter_message,
+    stalled_message,
     state,
 )
 from ._protocols import ObjectiveBase
 from ._result import OptimizeResult
+
+
+#: A line search that finds no decrease once the gradient is this far below G is at the floor.
+FLOOR_PROGRESS = 1e-3
 
 
 @dataclass
@@ -54,7 +62,15 @@ class Monitor:
     per_step : tuple of str
         History entries recorded per step besides "step" (e.g. "cg_iter").
     scale : float, optional
-        G of the stopping rule; by default the gradient's max-norm at the start (one pass).
+        G of the stopping rule, when the method knows it (or uses none: tol = 0). The start is
+        then not evaluated here, and the method checks it itself (see
+        :func:`gdfast._common.start_evaluation`).
+
+    Raises
+    ------
+    ValueError
+        When the cost or the gradient at the start is not finite (see
+        :func:`gdfast._common.check_start`): the run does not begin.
     """
 
     def __init__(self, method: str, obj: ObjectiveBase, w: np.ndarray, max_iter: int,
@@ -62,7 +78,12 @@ class Monitor:
                  scale: float | None = None) -> None:
         self.method, self.obj, self.max_iter, self.tol = method, obj, max_iter, tol
         self.callback = callback
-        self.scale = gradient_scale(obj, w) if scale is None else scale
+        if scale is None:
+            start = check_start(obj, w)
+            self.scale, self.start_cost, self.cost_at_zero = (start.scale, start.cost,
+                                                              start.cost_at_zero)
+        else:                          # the caller checks the start (start_evaluation)
+            self.scale, self.start_cost, self.cost_at_zero = scale, math.nan, math.inf
         self.separation = SeparationCheck(obj)
         self.history: dict[str, list[float]] = {"cost": [], "grad_norm": [], "step": [],
                                                 **{key: [] for key in per_step}}
@@ -92,6 +113,23 @@ class Monitor:
         """The stopping rule: ``max|gradient| <= tol * G``."""
         return grad_norm <= self.tol * self.scale
 
+    def cost_magnitude(self, cost: float) -> float:
+        """The magnitude of the cost that rounding is judged at: ``min(|cost|, |cost at w = 0|)``.
+
+        A computed cost is only known to about ``COST_ROUNDING`` times its magnitude, and the
+        methods' rounding-floor rules stop when a step's predicted decrease is below that. Near
+        the optimum this is ``|cost|``; far from it (a cost far above its value at w = 0, which
+        every minimum of a convex cost is below, as from a huge start) it is the magnitude of
+        the optimum's cost instead, so that a run there is never "converged" by the floor rules
+        merely because the cost is huge.
+        """
+        return min(abs(cost), abs(self.cost_at_zero))
+
+    def rounding(self, cost: float) -> float:
+        """``COST_ROUNDING * cost_magnitude(cost)``: the decrease below which a step from
+        ``cost`` is rounding."""
+        return COST_ROUNDING * self.cost_magnitude(cost)
+
     def observe(self, it: int, w: np.ndarray, cost: float, grad: np.ndarray) -> bool:
         """Record the point evaluated at iteration ``it`` and check it; True when the run ends.
 
@@ -106,10 +144,12 @@ class Monitor:
         self._last = point
         self.history["cost"].append(cost)
         self.history["grad_norm"].append(point.grad_norm)
-        self.improved = self.best is None or point.grad_norm < self.best.grad_norm
+        # a point whose cost or gradient is not finite is recorded, never kept or converged
+        finite = math.isfinite(cost) and math.isfinite(point.grad_norm)
+        self.improved = finite and (self.best is None or point.grad_norm < self.best.grad_norm)
         if self.improved:
             self.best = point
-        if self.tolerance_met(point.grad_norm):
+        if finite and self.tolerance_met(point.grad_norm):
             self.end(point, "converged", converged_message(self.tol))
             return True
         return False
@@ -140,6 +180,39 @@ class Monitor:
         """Record per-step entries known before the step is taken (e.g. CG iterations)."""
         for key, value in per_step.items():
             self.history[key].append(value)
+
+    def no_decrease(self, slope: float, cost: float) -> None:
+        """End the run where no step along the method's direction (of slope ``slope``, at the
+        step the method takes by default, from a point of cost ``cost``) lowers the cost.
+
+        That is the rounding floor, and convergence (double precision allows no better), when
+        the decrease promised was below the cost's rounding error (:meth:`floor`) or the run
+        has already brought the gradient down to ``FLOOR_PROGRESS * G`` (a model inflated by a
+        nearly singular Hessian promises more than rounding lets any step deliver). Otherwise
+        it is not: the run made no headway against a large promised decrease, and it ends
+        "stalled", the best point so far returned with a message saying what to change. A line
+        search that finds no lower cost is never reported as an optimum on its own.
+        """
+        floor = self.floor(cost)
+        if -slope <= floor or self.best_grad_norm <= FLOOR_PROGRESS * self.scale:
+            self.end(None, "converged", NO_DECREASE_MESSAGE.format(self.best_grad_norm))
+        else:
+            self.end(None, "stalled", stalled_message(self.best_grad_norm, slope, floor))
+
+    def floor(self, cost: float) -> float:
+        """The least decrease a failed line search must have been promised to be "stalled".
+
+        The rounding error, in the precision the objective computes its cost
+        (``obj.cost_rounding``: larger for float32 data), of the problem's own scale of cost:
+        the cost at w = 0 (or ``|cost|`` when that is 0 or overflows). Near the optimum the
+        noise of a computed cost is not always relative to it (a perfect fit's cost is near 0,
+        yet its predictions carry their own rounding), so a search that finds no decrease
+        smaller than this is at the floor, and "converged". A far larger promised decrease
+        that no step delivers is a stall (columns of X in wildly different units, or a start
+        very far from the optimum).
+        """
+        scale = self.cost_at_zero if 0 < abs(self.cost_at_zero) < math.inf else cost
+        return self.obj.cost_rounding * abs(scale)
 
     def end(self, point: Point | None, status: str, message: str) -> None:
         """End the run with this status; ``point`` (None: the best so far) is returned."""

@@ -16,6 +16,7 @@ import scipy.linalg
 from ._common import COST_ROUNDING, Callback
 from ._least_squares import least_squares
 from ._monitor import Monitor
+from ._overflow import trial_cost
 from ._protocols import ObjectiveBase
 from ._result import OptimizeResult
 from ._validation import check_scalar
@@ -25,26 +26,28 @@ MIN_STEP = 1e-10      # a line-search step below this means no decrease is possi
 ZONE_GUARD = 1e-9     # in the rounding zone, a full step may not raise the cost by more than this, relatively
 
 
-def in_rounding_zone(slope: float, cost: float) -> bool:
-    """True when a step's predicted decrease ``-slope`` is below the rounding error of the cost.
+def in_rounding_zone(slope: float, magnitude: float) -> bool:
+    """True when a step's predicted decrease ``-slope`` is below the rounding error of a cost of
+    this magnitude (``Monitor.cost_magnitude``: the cost's, at most the cost's at w = 0).
 
     The cost is then no judge of the step (its rounding error can be larger still: cancellation
     in ``z = X w`` on ill-conditioned data), but the step is tiny in the metric of the Hessian.
     """
-    return -slope <= COST_ROUNDING * abs(cost)
+    return -slope <= COST_ROUNDING * magnitude
 
 
-def _armijo(phi: Any, cost: float, slope: float) -> float:
+def _armijo(phi: Any, cost: float, slope: float, magnitude: float | None = None) -> float:
     """A step t for ``w + t p``: backtracking from t = 1 until ``phi(t) <= cost + C1 t slope``.
 
-    In the rounding zone (see in_rounding_zone) the full step is taken unless it raises the cost
-    grossly (by more than ZONE_GUARD relatively, far above any rounding); the caller judges it
-    by the size of the next correction. Returns 0.0 when no step of at least MIN_STEP
-    decreases the cost.
+    In the rounding zone (see in_rounding_zone; ``magnitude`` defaults to ``|cost|``) the full
+    step is taken unless it raises the cost grossly (by more than ZONE_GUARD times the
+    magnitude, far above any rounding); the caller judges it by the size of the next
+    correction. Returns 0.0 when no step of at least MIN_STEP decreases the cost.
     """
     t = 1.0
-    if in_rounding_zone(slope, cost):
-        if phi(1.0) <= cost + ZONE_GUARD * abs(cost):
+    magnitude = abs(cost) if magnitude is None else magnitude
+    if in_rounding_zone(slope, magnitude):
+        if phi(1.0) <= cost + ZONE_GUARD * magnitude:
             return 1.0
         t = 0.5
     while t >= MIN_STEP:
@@ -80,8 +83,6 @@ class Refinement:
 
 FLOOR_MESSAGE = ("converged: the corrections stopped shrinking at max|gradient| = {:.3g}, the limit "
                  "of double precision for this problem")
-NO_DECREASE_MESSAGE = ("converged: no decrease of the cost is possible in double precision "
-                       "(max|gradient| = {:.3g})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,9 +143,16 @@ def newton(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
         p = newton_direction(H, g)
         if not _newton_step(monitor, refinement, p, g, np.diag(H), c):
             break
-        t = _armijo(lambda t: obj.cost(w + t * p), c, float(p @ g))
+        magnitude = monitor.cost_magnitude(c)
+        slope = float(p @ g)
+        t = _armijo(lambda t: trial_cost(obj, w + t * p), c, slope, magnitude)
+        if t == 0.0 and not in_rounding_zone(slope, magnitude):
+            # No decrease along the Newton step, yet it promises one: the quadratic model is
+            # poor here (far from the optimum, where loss'' vanishes). Step along -g.
+            p = -g
+            t = _armijo(lambda t: trial_cost(obj, w + t * p), c, float(p @ g), magnitude)
         if t == 0.0:
-            monitor.end(None, "converged", NO_DECREASE_MESSAGE.format(monitor.best_grad_norm))
+            monitor.no_decrease(slope, c)      # "converged" at the rounding floor only
             break
         monitor.stepped(t)
         w = w + t * p
@@ -154,7 +162,8 @@ def newton(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
 def _newton_step(monitor: Monitor, refinement: Refinement, p: np.ndarray, g: np.ndarray,
                  hess_diag: np.ndarray, cost: float) -> bool:
     """False (and the run ends converged) when the step p is refinement that no longer pays."""
-    if in_rounding_zone(float(p @ g), cost) and refinement.finished(p, hess_diag):
+    if (in_rounding_zone(float(p @ g), monitor.cost_magnitude(cost))
+            and refinement.finished(p, hess_diag)):
         monitor.end(monitor.last, "converged", FLOOR_MESSAGE.format(monitor.last.grad_norm))
         return False
     return True
@@ -231,9 +240,13 @@ def newton_cg(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
             slope = float(d @ g)
         if not _newton_step(monitor, refinement, d, g, diag, c):
             break
-        t = _armijo(passes.line(w, d), c, slope)
+        magnitude = monitor.cost_magnitude(c)
+        t = _armijo(passes.line(w, d), c, slope, magnitude)
+        if t == 0.0 and not in_rounding_zone(slope, magnitude):
+            d = -g                                 # as in newton: a poor model, step along -g
+            t = _armijo(passes.line(w, d), c, float(d @ g), magnitude)
         if t == 0.0:
-            monitor.end(None, "converged", NO_DECREASE_MESSAGE.format(monitor.best_grad_norm))
+            monitor.no_decrease(slope, c)
             break
         monitor.stepped(t)
         w = passes.advance(w, t, d)

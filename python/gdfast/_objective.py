@@ -7,6 +7,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _dispatch, _sparse_input
+from ._overflow import OverflowInputError, magnitudes, overflow_error, results_finite
 from .losses import Loss, get_loss
 from ._penalty import L2
 from ._protocols import NewtonPasses, ObjectiveBase
@@ -19,6 +20,10 @@ from ._validation import (
     check_X,
     check_y,
 )
+
+
+#: The relative rounding error of a cost over float32 data (ObjectiveBase.cost_rounding).
+FLOAT32_COST_ROUNDING = 1e3 * float(np.finfo(np.float32).eps)
 
 
 class Objective(ObjectiveBase):
@@ -119,6 +124,8 @@ class Objective(ObjectiveBase):
         self.weight_sum = float(self.n_samples if sw is None else sw.sum())
         self.min_positive_weight = 1.0 if sw is None else float(np.min(sw[sw > 0]))
         self._kernel = self._build_kernel(_dispatch.core)
+        if self.X.dtype == np.float32:          # predictions summed in float32 (see the kernels)
+            self.cost_rounding = FLOAT32_COST_ROUNDING
         self._separable: bool | None = None     # see separates
         self.n_params = self.n_features + int(self.fit_intercept)
 
@@ -140,6 +147,14 @@ class Objective(ObjectiveBase):
         return check_vector(w, self.n_params, name,
                             "n_features + 1 with an intercept" if self.fit_intercept else "n_features")
 
+    def _overflow(self, w: np.ndarray, what: str, v: np.ndarray | None = None,
+                  at_w: bool = True) -> OverflowInputError:
+        """The error for ``what`` overflowing at w: one more pass over X finds the cause."""
+        z = np.empty(self.n_samples)
+        self._kernel.linear(w, z, self.n_threads)
+        return overflow_error(what, magnitudes(self.X, self.y, z, self.loss), w,
+                              self.n_features, self.alpha, self.loss, v=v, at_w=at_w)
+
     def cost(self, w: Any) -> float:
         """The cost at ``w`` (one pass over X, no gradient).
 
@@ -155,9 +170,14 @@ class Objective(ObjectiveBase):
         Raises
         ------
         ValueError, TypeError
-            When ``w`` is not a 1-D vector of n_params finite numbers.
+            When ``w`` is not a 1-D vector of n_params finite numbers, or when the cost at
+            ``w`` overflows double precision (the message names the input to scale: X, y or w).
         """
-        return float(self._kernel.cost_grad(self._w(w), None, None, self.n_threads))
+        w = self._w(w)
+        c = float(self._kernel.cost_grad(w, None, None, self.n_threads))
+        if not math.isfinite(c):
+            raise self._overflow(w, "the cost")
+        return c
 
     def gradient(self, w: Any) -> np.ndarray:
         """The gradient of the cost at ``w``.
@@ -174,7 +194,8 @@ class Objective(ObjectiveBase):
         Raises
         ------
         ValueError, TypeError
-            When ``w`` is not a 1-D vector of n_params finite numbers.
+            When ``w`` is not a 1-D vector of n_params finite numbers, or when the cost or the
+            gradient at ``w`` overflows double precision (naming X, y or w).
         """
         return self.cost_gradient(w)[1]
 
@@ -194,11 +215,15 @@ class Objective(ObjectiveBase):
         Raises
         ------
         ValueError, TypeError
-            When ``w`` is not a 1-D vector of n_params finite numbers.
+            When ``w`` is not a 1-D vector of n_params finite numbers, or when the cost or the
+            gradient at ``w`` overflows double precision (naming X, y or w).
         """
+        w = self._w(w)
         g = np.empty(self.n_params)
-        c = self._kernel.cost_grad(self._w(w), g, None, self.n_threads)
-        return float(c), g
+        c = float(self._kernel.cost_grad(w, g, None, self.n_threads))
+        if not results_finite(c, g):
+            raise self._overflow(w, "the cost" if not math.isfinite(c) else "the gradient")
+        return c, g
 
     def hessian(self, w: Any) -> np.ndarray:
         """The Hessian of the cost at ``w``.
@@ -218,12 +243,16 @@ class Objective(ObjectiveBase):
         Raises
         ------
         ValueError, TypeError
-            When ``w`` is not a 1-D vector of n_params finite numbers.
+            When ``w`` is not a 1-D vector of n_params finite numbers, or when the cost or the
+            Hessian at ``w`` overflows double precision (naming X, y or w).
         """
         if self.is_sparse and _sparse_input.hessian_error(self.n_params):
             raise ValueError(_sparse_input.hessian_error(self.n_params))
+        w = self._w(w)
         H = np.empty((self.n_params, self.n_params))
-        self._kernel.cost_grad(self._w(w), None, H, self.n_threads)    # no gradient to accumulate
+        c = float(self._kernel.cost_grad(w, None, H, self.n_threads))   # no gradient to accumulate
+        if not results_finite(c, H):
+            raise self._overflow(w, "the cost" if not math.isfinite(c) else "the Hessian")
         return H
 
     def cost_gradient_hessian(self, w: Any) -> tuple[float, np.ndarray, np.ndarray]:
@@ -246,14 +275,19 @@ class Objective(ObjectiveBase):
         Raises
         ------
         ValueError, TypeError
-            When ``w`` is not a 1-D vector of n_params finite numbers.
+            When ``w`` is not a 1-D vector of n_params finite numbers, or when the cost, the
+            gradient or the Hessian at ``w`` overflows double precision (naming X, y or w).
         """
         if self.is_sparse and _sparse_input.hessian_error(self.n_params):
             raise ValueError(_sparse_input.hessian_error(self.n_params))
+        w = self._w(w)
         g = np.empty(self.n_params)
         H = np.empty((self.n_params, self.n_params))
-        c = self._kernel.cost_grad(self._w(w), g, H, self.n_threads)
-        return float(c), g, H
+        c = float(self._kernel.cost_grad(w, g, H, self.n_threads))
+        if not results_finite(c, g, H):
+            raise self._overflow(w, "the cost" if not math.isfinite(c) else
+                                 "the gradient" if not results_finite(c, g) else "the Hessian")
+        return c, g, H
 
     def hessp(self, w: Any, v: Any) -> np.ndarray:
         """The Hessian at ``w`` times the vector ``v``, without forming the Hessian.
@@ -272,10 +306,15 @@ class Objective(ObjectiveBase):
         Raises
         ------
         ValueError, TypeError
-            When ``w`` or ``v`` is not a 1-D vector of n_params finite numbers.
+            When ``w`` or ``v`` is not a 1-D vector of n_params finite numbers, or when the
+            cost at ``w`` or the product overflows double precision (naming X, y, w or v).
         """
+        w, v = self._w(w), self._w(v, "v")
         out = np.empty(self.n_params)
-        self._kernel.hessp(self._w(w), self._w(v, "v"), out, False, self.n_threads)
+        c = float(self._kernel.hessp(w, v, out, False, self.n_threads))  # the cost at w, too
+        if not results_finite(c, out):
+            raise self._overflow(w, "the cost" if not math.isfinite(c) else
+                                 "the Hessian-vector product", v=v)
         return out
 
     def curvature_bound(self, n_iter: int = 50) -> float:
@@ -297,6 +336,12 @@ class Objective(ObjectiveBase):
         -------
         float
             ``L``, the step ``1 / L`` of ``learning_rate="auto"``.
+
+        Raises
+        ------
+        ValueError
+            When ``Xa^T S Xa`` overflows double precision (entries of X beyond about 1e154):
+            the message names X and says by how much.
         """
         if self.loss.curvature is None:
             return math.inf
@@ -309,13 +354,17 @@ class Objective(ObjectiveBase):
         for _ in range(n_iter):
             self._kernel.hessp(w, v, u, True, self.n_threads)
             new = float(np.linalg.norm(u))
-            if new == 0.0:
+            if new == 0.0 or not math.isfinite(new):
+                lam = new if new else lam
                 break
             v = u / new
             converged = abs(new - lam) <= 1e-5 * new
             lam = new
             if converged:
                 break
+        if not math.isfinite(lam):
+            raise self._overflow(w, "the curvature bound (the largest eigenvalue of Xa^T S Xa)",
+                                 at_w=False)
         return self.loss.curvature * lam + self.penalty.curvature
 
     # -- the contract's fast paths (gdfast._protocols.ObjectiveBase) ---------------------------
@@ -396,11 +445,20 @@ class Objective(ObjectiveBase):
         Returns
         -------
         ndarray of shape (n_params,)
+
+        Raises
+        ------
+        ValueError
+            When a mean square overflows double precision (entries of X beyond about 1e154),
+            naming X.
         """
         s = np.full(self.n_samples, 1.0 / self.n_samples) if self.sample_weight is None else \
             self.sample_weight / self.weight_sum
         diag = np.empty(self.n_params)
         self._kernel.diag_weighted(s, diag, self.n_threads)
+        if not np.isfinite(diag).all():
+            raise self._overflow(np.zeros(self.n_params), "the mean square of X's columns",
+                                 at_w=False)
         return diag
 
     def residual_sums(self, w: Any) -> tuple[np.ndarray, np.ndarray, float] | None:
@@ -468,9 +526,18 @@ class Objective(ObjectiveBase):
         Returns
         -------
         ndarray of shape (n_samples,)
+
+        Raises
+        ------
+        ValueError, TypeError
+            When ``w`` is not a 1-D vector of n_params finite numbers, or when a prediction
+            overflows double precision (naming X or w).
         """
+        w = self._w(w)
         z = np.empty(self.n_samples)
-        self._kernel.linear(self._w(w), z, self.n_threads)
+        self._kernel.linear(w, z, self.n_threads)
+        if not np.isfinite(z).all():
+            raise self._overflow(w, "X @ coef + intercept")
         return z
 
     def separates(self, w: Any) -> bool:
@@ -515,6 +582,11 @@ class Objective(ObjectiveBase):
         return not (self.is_sparse and _sparse_input.hessian_error(self.n_params))
 
 
+#: Newton-CG's cached predictions are recomputed when their size falls below this fraction of
+#: the largest they have held (their relative rounding error is then above 2e-12).
+_REFRESH_RATIO = 1e-4
+
+
 class _CachedPredictions:
     """Newton-CG's passes over a compiled kernel: z = Xa w is kept, so the gradient is one pass,
     each Hessian-vector product one pass, the Jacobi preconditioner one pass, and a line-search
@@ -527,6 +599,7 @@ class _CachedPredictions:
         self.penalty_diag = obj.penalty.hessian_diagonal(D, self.d)
         self.z = np.empty(n)
         self.kernel.linear(w, self.z, self.nt)
+        self.size = float(np.max(np.abs(self.z))) if n else 0.0   # the largest |z| held
         self.r, self.h, self.trial, self.zd = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
         self.g, self.hv, self.diag = np.empty(D), np.empty(D), np.empty(D)
 
@@ -561,4 +634,14 @@ class _CachedPredictions:
 
     def advance(self, w: np.ndarray, t: float, d: np.ndarray) -> np.ndarray:
         self.z += t * self.zd
-        return w + t * d
+        w = w + t * d
+        # z carries the rounding error of the largest predictions it has held (about eps times
+        # them): once the predictions have shrunk far below those (a run from a far start),
+        # that error would dominate the gradient, so z is computed afresh from w.
+        size = float(np.max(np.abs(self.z))) if self.z.size else 0.0
+        if size < _REFRESH_RATIO * self.size:
+            self.kernel.linear(w, self.z, self.nt)
+            self.size = float(np.max(np.abs(self.z)))
+        else:
+            self.size = max(self.size, size)
+        return w

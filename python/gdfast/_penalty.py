@@ -39,7 +39,8 @@ class L2:
         if self.alpha == 0.0:       # not alpha * sum: huge weights must not give 0 * inf
             return 0.0
         coef = w[:n_features]
-        return 0.5 * self.alpha * float(coef @ coef)
+        with np.errstate(over="ignore"):    # an overflow is inf, which the callers check
+            return 0.5 * self.alpha * float(coef @ coef)
 
     def add_gradient(self, w: np.ndarray, n_features: int, grad: np.ndarray) -> np.ndarray:
         """grad += the penalty's gradient at w (in place); returns grad."""

@@ -25,11 +25,13 @@ The optional part:
 """
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from ._overflow import OverflowInputError, trial_cost
 from ._penalty import L2
 from .losses import Loss, get_loss
 
@@ -70,6 +72,15 @@ class ObjectiveLike(Protocol):
     def curvature_bound(self) -> float: ...
 
 
+class CostGradient(Protocol):
+    """What a loop that only evaluates (gdfast._core.descent_run_objective) reads of an
+    objective."""
+
+    @property
+    def n_params(self) -> int: ...
+    def cost_gradient(self, w: np.ndarray, /) -> tuple[float, np.ndarray]: ...
+
+
 class NewtonPasses(Protocol):
     """Newton-CG's work per outer iteration (see ObjectiveBase.newton_cg_passes)."""
 
@@ -100,7 +111,7 @@ class ContractPasses:
         return self.obj.hessp(self.w, v)
 
     def line(self, w: np.ndarray, d: np.ndarray) -> Callable[[float], float]:
-        return lambda t: float(self.obj.cost(w + t * d))
+        return lambda t: trial_cost(self.obj, w + t * d)
 
     def advance(self, w: np.ndarray, t: float, d: np.ndarray) -> np.ndarray:
         return w + t * d
@@ -164,8 +175,15 @@ class ObjectiveBase(ABC):
         return self.penalty.alpha
 
     def cost_grad_into(self, w: np.ndarray, grad: np.ndarray) -> float:
-        """The cost at w, with the gradient written into grad (w already validated)."""
-        cost, g = self.cost_gradient(w)
+        """The cost at w, with the gradient written into grad (w already validated).
+
+        Where the cost or gradient overflows double precision it returns inf (the gradient
+        NaN) instead of raising: a solver's trial point there is rejected, not an error."""
+        try:
+            cost, g = self.cost_gradient(w)
+        except OverflowInputError:
+            grad[:] = math.nan
+            return math.inf
         grad[:] = g
         return float(cost)
 
@@ -176,8 +194,9 @@ class ObjectiveBase(ABC):
         """The compiled first-order loops (gdfast._descent), each evaluation a call of
         cost_gradient with the GIL taken; returns (evaluations made, code)."""
         from . import _core
-        k, code = _core.descent_run_objective(self, mode, w, aux, lr, max_steps, cost_hist,
-                                              gnorm_hist, step_hist, it0, state, best_w, tol, final)
+        k, code = _core.descent_run_objective(_TrialPoints(self), mode, w, aux, lr, max_steps,
+                                              cost_hist, gnorm_hist, step_hist, it0, state,
+                                              best_w, tol, final)
         return int(k), int(code)
 
     def newton_cg_passes(self, w: np.ndarray) -> NewtonPasses:
@@ -237,6 +256,24 @@ class ObjectiveBase(ABC):
     #: True when every evaluation has a large fixed cost (a round trip to Dask workers):
     #: "auto" then prefers the method with the fewest evaluations.
     costly_evaluations: bool = False
+
+    #: The rounding error of a computed cost, relative to its magnitude: a weighted sum over many
+    #: rows in double precision (1e3 eps). Objectives over float32 data, whose predictions are
+    #: summed in float32, set a larger one; a line search that finds no decrease smaller than
+    #: this is at the rounding floor ("converged"), not stalled.
+    cost_rounding: float = 1e3 * float(np.finfo(np.float64).eps)
+
+
+class _TrialPoints:
+    """An objective's ``cost_gradient`` for a loop that takes steps: a point where it overflows
+    gives cost inf and a NaN gradient (the loop then ends as diverged) rather than an error."""
+
+    def __init__(self, obj: ObjectiveBase) -> None:
+        self.obj, self.n_params = obj, obj.n_params
+
+    def cost_gradient(self, w: np.ndarray) -> tuple[float, np.ndarray]:
+        g = np.empty(self.n_params)
+        return self.obj.cost_grad_into(w, g), g
 
 
 class _Wrapped(ObjectiveBase):

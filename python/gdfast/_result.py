@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-STATUSES = ("converged", "max_iter", "diverged", "separated", "stopped")
+STATUSES = ("converged", "max_iter", "diverged", "separated", "stopped", "stalled")
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -37,7 +37,9 @@ class OptimizeResult:
     converged : bool
         True when the stopping rule was met.
     status : str
-        One of "converged", "max_iter", "diverged", "separated", "stopped".
+        One of "converged", "max_iter", "diverged", "separated", "stopped", "stalled" (no
+        step lowered the cost although the gradient promised a decrease far above the cost's
+        rounding error: badly scaled columns of X, or a start far from the optimum).
     message : str
         Why the run ended, in words.
     history : dict of str to ndarray

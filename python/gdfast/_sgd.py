@@ -25,7 +25,7 @@ from ._monitor import Monitor
 from ._first_order import no_bound_message, resolve_learning_rate
 from ._objective import Objective
 from ._result import OptimizeResult
-from ._validation import check_scalar
+from ._validation import check_random_state, check_scalar
 
 SCHEDULES = ("constant", "invscaling", "adaptive")
 ADAPTIVE_DIVISOR = 5.0          # "adaptive": the step is divided by this when an epoch does not help
@@ -43,13 +43,8 @@ def _check_options(batch_size: Any, schedule: Any, power_t: Any, average: Any,
         burn_in = 0 if average else None
     else:
         burn_in = check_scalar(average, "average", low=0, integer=True)
-    if isinstance(random_state, np.random.Generator):
-        rng = random_state
-    elif random_state is None or (isinstance(random_state, (int, np.integer))
-                                  and not isinstance(random_state, bool)):
-        rng = np.random.default_rng(random_state)
-    else:
-        raise TypeError(f"random_state must be None, an int or a numpy Generator; got {random_state!r}")
+    seed = check_random_state(random_state)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     return batch_size, schedule, power_t, burn_in, rng
 
 

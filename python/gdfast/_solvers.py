@@ -6,17 +6,24 @@ validates the call and dispatches.
 
 Stopping rule (all methods): the run has converged when
 
-    max_j |gradient_j(w)| <= tol * G,    G = max_j |gradient_j(w0)|,
+    max_j |gradient_j(w)| <= tol * G,    G = max_j |gradient_j(0)|,
 
-the largest gradient component relative to its value at the start (for a warm start, G is the
-larger of that and the gradient at w = 0, so that starting near the optimum does not make tol
-unreachable). Multiplying X by a constant (metres to millimetres) multiplies the coefficients'
-gradient and their part of G alike, so the rule is unit-free without an intercept; the
-intercept's gradient does not scale, so with one the rule is only close to unit-free (Newton's
-iteration counts do not move; a first-order method may stop a little earlier or later).
-Newton, Newton-CG and L-BFGS also stop at the rounding floor of double precision, the most any
-method can give: when the predicted decrease of the cost is below its rounding error and the
-corrections (Newton, Newton-CG) or the gradient (L-BFGS) stop shrinking.
+the largest gradient component relative to its value at w = 0, whatever the start: a warm start
+near the optimum does not make tol unreachable, and a start far from it (whose gradient is huge)
+does not make "converged" easy. (G is the gradient at w0 only when the gradient at 0 is zero.)
+Multiplying X by a constant (metres to millimetres) multiplies the coefficients' gradient and
+their part of G alike, so the rule is unit-free without an intercept; the intercept's gradient
+does not scale, so with one the rule is only close to unit-free (Newton's iteration counts do
+not move; a first-order method may stop a little earlier or later). Newton, Newton-CG and L-BFGS
+also stop at the rounding floor of double precision, the most any method can give: when the
+predicted decrease of the cost is below its rounding error and the corrections (Newton,
+Newton-CG) or the gradient (L-BFGS) stop shrinking. The rounding error is judged at the
+magnitude of the optimum's cost (at most the cost at w = 0), so that a huge cost far from the
+optimum is never taken for the floor; a line search that finds no lower cost away from the floor
+ends the run "stalled", never "converged".
+
+Every run first evaluates its start: a start where the cost or the gradient is not finite (or
+overflows double precision) is refused with a ValueError naming w0, before any step.
 """
 from __future__ import annotations
 
@@ -194,16 +201,17 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
           (finished by "newton" or "newton-cg" if it stalls) for dense X and "newton-cg" for
           sparse X (see :func:`choose_method`).
     w0 : array-like, optional
-        Starting point (warm start); zeros by default.
+        Starting point (warm start); zeros by default. The cost and gradient there must be
+        finite (see Raises).
     learning_rate : float, "auto" or "backtracking"
         The step of the first-order methods (see the table); an error for the others.
     max_iter : int, optional
         Most iterations (epochs for "sgd" and "adam"). Defaults: gd and nesterov 10,000,
         sgd and adam 50, newton and newton-cg 100, lbfgs 1,000.
     tol : float, optional
-        Stop when ``max|gradient| <= tol * max|gradient at w0|`` (see the module notes for warm
-        starts). Defaults: 1e-4 for sgd and adam, 1e-8 for the others. Not used by "newton" on
-        the squared error, which always solves to the limit of double precision.
+        Stop when ``max|gradient| <= tol * max|gradient at w = 0|`` (see the module notes).
+        Defaults: 1e-4 for sgd and adam, 1e-8 for the others. Not used by "newton" on the
+        squared error, which always solves to the limit of double precision.
     callback : callable, optional
         Called with an :class:`IterationState` (``n_iter``, ``w``, ``cost``, ``grad_norm``,
         ``extra``) after each iteration (each epoch for sgd and adam); returning True stops the
@@ -247,7 +255,11 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
         ``status`` is "converged", "max_iter", "diverged" (with a
         :class:`gdfast.DivergenceWarning` and the best finite iterate), "separated" (log loss,
         alpha = 0 and separable classes: no minimiser exists; with a
-        :class:`gdfast.SeparationWarning`) or "stopped" (by the callback). ``history`` holds the
+        :class:`gdfast.SeparationWarning`), "stopped" (by the callback) or "stalled" (no step
+        lowers the cost although the gradient is far from the rounding floor: badly scaled
+        columns of X or a start far from the optimum). "converged" is reported only at a
+        finite cost where the stopping rule holds; every status returns finite weights and
+        their cost. ``history`` holds the
         cost per iteration and, for every method, "grad_norm" (max-norm of the gradient) and
         "step" (the step taken; the learning rate for sgd and adam); newton-cg adds "cg_iter".
         sgd and adam return the epoch-end iterate with the lowest cost.
@@ -256,7 +268,9 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
     ------
     ValueError, TypeError
         For an unknown method (the message lists the valid ones), an option the method does not
-        take, or an option out of range.
+        take, or an option out of range; and, before any step, for a start whose cost or
+        gradient is not finite (the message starts with ``w0``, or with ``X`` or ``y`` when the
+        data overflow there).
     """
     if not (hasattr(obj, "n_params") and hasattr(obj, "cost_gradient")):
         raise TypeError(f"obj must be a gdfast.Objective; got {type(obj).__name__}")

@@ -82,7 +82,8 @@ def read_table(path: str) -> Table:
     OSError
         When the file cannot be opened.
     ValueError
-        When it has no header, no data lines, or a line with a different number of fields.
+        When it has no header, a column name twice, no data lines, or a line with a different
+        number of fields.
     """
     with open(path, newline="") as f:
         reader = csv.reader(f)
@@ -90,6 +91,12 @@ def read_table(path: str) -> Table:
         if not header:
             raise ValueError(f"{path} is empty: a header line with column names is needed")
         header = [h.strip() for h in header]
+        seen: dict[str, int] = {}
+        for j, name in enumerate(header):
+            if name in seen:
+                raise ValueError(f"{path}: column {name!r} appears twice in the header (columns "
+                                 f"{seen[name] + 1} and {j + 1}); give every column its own name")
+            seen[name] = j
         rows, lines = [], []
         for row in reader:
             if not row:          # a blank line

@@ -208,3 +208,22 @@ def check_bool(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False; got {_describe(value)}")
     return bool(value)
+
+
+def check_random_state(value: Any, name: str = "random_state", *,
+                       kind: type[Any] = np.random.Generator) -> Any:
+    """A seed: None, a non-negative integer or an instance of ``kind`` (numpy's Generator for
+    gdfast.minimize, RandomState for the estimators, as scikit-learn takes), returned as it is.
+
+    Integers seed ``kind``; RandomState takes them below 2**32 only.
+    """
+    if value is None or isinstance(value, kind):
+        return value
+    what = (f"None, an integer from 0 to 2**32 - 1 or a numpy {kind.__name__}"
+            if kind is np.random.RandomState else f"None, a non-negative integer or a numpy {kind.__name__}")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {what}; got {_describe(value)}")
+    seed = int(value)
+    if seed < 0 or (kind is np.random.RandomState and seed >= 2 ** 32):
+        raise ValueError(f"{name} must be {what}; got {value!r}")
+    return seed

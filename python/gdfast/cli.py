@@ -18,6 +18,8 @@ from .losses import LOSSES, get_loss
 if TYPE_CHECKING:
     import numpy as np
 
+    from ._objective import Objective
+
 EXIT_USAGE = 2
 
 
@@ -180,6 +182,7 @@ def _fit(args: argparse.Namespace) -> int:
                           "classes and --alpha 0 the estimates do not exist; use --alpha > 0")
         else:
             se = standard_errors(obj, res.w)
+        _warn_without_residual_df(obj)
     for w in caught:
         print(f"gdfast fit: warning: {w.message}", file=sys.stderr)
     doc = _modelfile.model_document(obj, res, se, target=args.target, features=features,
@@ -195,6 +198,19 @@ def _fit(args: argparse.Namespace) -> int:
         if args.save:
             print(f"\nModel saved to {args.save}")
     return 0
+
+
+def _warn_without_residual_df(obj: Objective) -> None:
+    """Warn when the loss estimates its dispersion from the residuals and there are none to
+    estimate it from: the table's standard errors, statistics and p-values are then nan."""
+    from .stats import residual_df
+    df = residual_df(obj)
+    if df is not None and df <= 0:
+        rows = "row" if obj.n_samples == 1 else "rows"
+        warnings.warn(f"no residual degrees of freedom: {obj.n_samples} {rows} and "
+                      f"{obj.n_params} parameters leave none to estimate the noise variance "
+                      "from, so the standard errors, statistics and p-values are undefined "
+                      "(nan); add rows or drop features", RuntimeWarning, stacklevel=2)
 
 
 def _predict(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _dispatch
+from ._overflow import Magnitudes, OverflowInputError, magnitudes, overflow_error, results_finite
 from ._result import OptimizeResult
 from ._penalty import L2
 from ._protocols import ObjectiveBase
@@ -173,12 +174,15 @@ def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
     """Un-normalised sums over one block, packed in one float64 vector.
 
     what = "cost": [loss]; "gradient": [loss, g...]; "hessian": [loss, g..., H...];
-    "hessp": Xa^T diag(sw h(w)) Xa v; "gram": Xa^T diag(sw) Xa v; "separates": [1 if every row of
-    positive weight is strictly on its side of the boundary at w, else 0].
+    "hessp": Xa^T diag(sw h(w)) Xa v (all NaN when the block's loss at w is not finite: an
+    overflow of z that leaves h = 0 must not pass for a product); "gram": Xa^T diag(sw) Xa v;
+    "separates": [1 if every row of positive weight is strictly on its side of the boundary at
+    w, else 0]; "magnitudes": [max|X|, max|y|, max|z|, max per-sample |loss|] (see
+    gdfast._overflow).
     """
     D = block.n_params
     sizes = {"cost": 1, "gradient": 1 + D, "hessian": 1 + D + D * D, "hessp": D, "gram": D,
-             "separates": 1, "accurate": 2 * D + 2, "normal": 2 * (D + 1) ** 2}
+             "separates": 1, "magnitudes": 4, "accurate": 2 * D + 2, "normal": 2 * (D + 1) ** 2}
     if block.n_rows == 0:
         return np.ones(1) if what == "separates" else np.zeros(sizes[what])
     if what == "accurate":       # [G_hi, rss_hi, G_lo, rss_lo]: compensated, see _add_compensated
@@ -200,11 +204,16 @@ def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
         return out
     if what in ("hessp", "gram"):
         out = np.empty(D)
-        kernel.hessp(w, v, out, what == "gram", n_threads)
+        loss = kernel.hessp(w, v, out, what == "gram", n_threads)
+        if not math.isfinite(loss):
+            out[:] = math.nan
         return out
     z = np.empty(block.n_rows)
     kernel.linear(w, z, n_threads)
     assert block.y is not None                   # set on every block with rows
+    if what == "magnitudes":
+        m = magnitudes(block.X, block.y, z, block.loss)
+        return np.array([m.x, m.y, m.z, m.loss])
     positive = block.sw > 0 if block.sw is not None else slice(None)
     return np.array([float(block.loss.separates(z[positive], block.y[positive]))])
 
@@ -217,10 +226,13 @@ def _group_eval(what: str, w: np.ndarray, v: np.ndarray | None, n_threads: int |
 
 
 def _add(*parts: np.ndarray) -> np.ndarray:
-    """Sum of the parts, in their order (a fixed tree gives the same result every time)."""
+    """Sum of the parts, in their order (a fixed tree gives the same result every time).
+
+    A sum that overflows is inf, silently: the client checks the totals (gdfast._overflow)."""
     total = parts[0].copy()
-    for p in parts[1:]:
-        total += p
+    with np.errstate(over="ignore", invalid="ignore"):
+        for p in parts[1:]:
+            total += p
     return total
 
 
@@ -240,7 +252,13 @@ def _all(*parts: np.ndarray) -> np.ndarray:
     return np.array([float(all(p[0] == 1.0 for p in parts))])
 
 
-_COMBINE = {"separates": _all, "accurate": _add_compensated, "normal": _add_compensated}
+def _max(*parts: np.ndarray) -> np.ndarray:
+    out: np.ndarray = np.max(np.vstack(parts), axis=0)
+    return out
+
+
+_COMBINE = {"separates": _all, "accurate": _add_compensated, "normal": _add_compensated,
+            "magnitudes": _max}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -446,6 +464,8 @@ class Objective(ObjectiveBase):
         self.n_features = int(X.shape[1])
         self.n_params = self.n_features + int(self.fit_intercept)
         self.dtype = np.dtype(X.dtype) if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+        if self.dtype == np.float32:
+            self.cost_rounding = 1e3 * float(np.finfo(np.float32).eps)
         self.n_computations = 0
         self.speculate = check_bool(speculate, "speculate")
         self.costly_evaluations = True        # each evaluation is a round trip to the workers
@@ -509,8 +529,13 @@ class Objective(ObjectiveBase):
         return check_vector(w, self.n_params, name,
                             "n_features + 1 with an intercept" if self.fit_intercept else "n_features")
 
-    def _evaluate(self, level: str, w: np.ndarray) -> tuple[float, np.ndarray | None, np.ndarray | None]:
-        """Cost, gradient and Hessian (the latter two as far as level asks) at w, normalised."""
+    def _evaluate(self, level: str, w: np.ndarray, asked: str = "cost"
+                  ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+        """Cost, gradient and Hessian (the latter two as far as level asks) at w, normalised.
+
+        What ``asked`` names (the cost, also the gradient, also the Hessian) is checked to be
+        finite; an overflow raises the error of gdfast._overflow (one more round trip finds its
+        cause). What was only computed in speculation is not checked."""
         key = w.tobytes()
         need = _LEVELS[level]
         if need > 0:
@@ -528,7 +553,21 @@ class Objective(ObjectiveBase):
         if need >= 2:
             hess = packed[1 + D:].reshape(D, D).copy()
             hess[np.diag_indices(D)] += self.penalty.hessian_diagonal(D, d)
+        checked = _LEVELS[asked]
+        if not results_finite(cost, grad if checked >= 1 else None, hess if checked >= 2 else None):
+            what = ("the cost" if not math.isfinite(cost) else
+                    "the gradient" if not results_finite(cost, grad) else "the Hessian")
+            raise self._overflow(w, what)
         return cost, grad, hess
+
+    def _overflow(self, w: np.ndarray, what: str, v: np.ndarray | None = None,
+                  at_w: bool = True) -> OverflowInputError:
+        """The error for ``what`` overflowing at w: one round trip brings back each block's
+        magnitudes (gdfast._overflow.Magnitudes), combined by max."""
+        self.n_computations += 1
+        parts = _dask_compute(self._tree(self._map("magnitudes", w), _max))[0]
+        return overflow_error(what, Magnitudes(*(float(p) for p in parts)), w, self.n_features,
+                              self.alpha, self.loss, v=v, at_w=at_w)
 
 
     def __repr__(self) -> str:
@@ -546,7 +585,7 @@ class Objective(ObjectiveBase):
         that tries a step with ``cost(trial)`` and, once it accepts it, asks for
         ``cost_gradient_hessian(trial)`` then pays one round trip per iteration, not two.
         """
-        return self._evaluate(self._hint if self.speculate else "cost", self._w(w))[0]
+        return self._evaluate(self._hint if self.speculate else "cost", self._w(w), "cost")[0]
 
     def gradient(self, w: Any) -> np.ndarray:
         """The gradient of the cost at ``w`` (computed with the cost, in one graph computation)."""
@@ -554,7 +593,7 @@ class Objective(ObjectiveBase):
 
     def cost_gradient(self, w: Any) -> tuple[float, np.ndarray]:
         """The cost and its gradient at ``w``: one pass over X on the workers, one round trip."""
-        c, g, _ = self._evaluate("gradient", self._w(w))
+        c, g, _ = self._evaluate("gradient", self._w(w), "gradient")
         assert g is not None                       # level "gradient" computes it
         return c, g
 
@@ -568,7 +607,7 @@ class Objective(ObjectiveBase):
         Each worker builds its blocks' ``Xa^T diag(s h) Xa`` by BLAS; (n_params)^2 numbers per
         block travel up the reduction tree.
         """
-        c, g, H = self._evaluate("hessian", self._w(w))
+        c, g, H = self._evaluate("hessian", self._w(w), "hessian")
         assert g is not None and H is not None     # level "hessian" computes both
         return c, g, H
 
@@ -576,7 +615,10 @@ class Objective(ObjectiveBase):
         """The Hessian at ``w`` times ``v``, without forming the Hessian (one round trip)."""
         w, v = self._w(w), self._w(v, "v")
         out: np.ndarray = self._compute(self._map("hessp", w, v)) / self.weight_sum
-        return self.penalty.add_gradient(v, self.n_features, out)
+        out = self.penalty.add_gradient(v, self.n_features, out)
+        if not results_finite(self.penalty.value(w, self.n_features), out):
+            raise self._overflow(w, "the Hessian-vector product", v=v)
+        return out
 
     def residual_sums(self, w: Any) -> tuple[np.ndarray, np.ndarray, float] | None:
         """For the squared error: ``G = Xa^T diag(sw) (y - Xa w)`` as ``hi + lo`` and ``RSS``,
@@ -644,13 +686,17 @@ class Objective(ObjectiveBase):
         for _ in range(n_iter):
             u = self._compute(self._map("gram", w, v)) / self.weight_sum
             new = float(np.linalg.norm(u))
-            if new == 0.0:
+            if new == 0.0 or not math.isfinite(new):
+                lam = new if new else lam
                 break
             v = u / new
             converged = abs(new - lam) <= 1e-5 * new
             lam = new
             if converged:
                 break
+        if not math.isfinite(lam):
+            raise self._overflow(w, "the curvature bound (the largest eigenvalue of Xa^T S Xa)",
+                                 at_w=False)
         return self.loss.curvature * lam + self.penalty.curvature
 
     def separates(self, w: Any) -> bool:

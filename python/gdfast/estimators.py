@@ -27,7 +27,7 @@ from scipy.special import logsumexp
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.utils import check_random_state
+    from sklearn.utils import check_random_state as sklearn_random_state
     from sklearn.utils.validation import check_is_fitted
 except ImportError as e:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError("gdfast.LogisticRegression and gdfast.LinearRegression need scikit-learn "
@@ -39,7 +39,7 @@ from ._protocols import ObjectiveLike, as_objective
 from ._progress import Progress
 from ._result import OptimizeResult
 from ._sparse_input import is_sparse
-from ._validation import check_bool, check_n_threads, check_scalar
+from ._validation import check_bool, check_n_threads, check_random_state, check_scalar
 from .stats import Summary, residual_df, standard_errors, total_weight
 
 __all__ = ["LogisticRegression", "LinearRegression", "MAX_STDERR_PARAMS"]
@@ -116,9 +116,11 @@ class _LinearModel(BaseEstimator):
         if isinstance(verbose, (bool, np.bool_)):
             verbose = int(verbose)
         verbose = check_scalar(verbose, "verbose", low=0, integer=True)
+        # checked whatever the solver (scikit-learn's rule: every parameter is checked in fit)
+        random_state = check_random_state(self.random_state, kind=np.random.RandomState)
         seed = None
-        if self.solver in STOCHASTIC_SOLVERS and self.random_state is not None:
-            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        if self.solver in STOCHASTIC_SOLVERS and random_state is not None:
+            seed = int(sklearn_random_state(random_state).randint(np.iinfo(np.int32).max))
         return _Settings(
             solver=self.solver,
             alpha=check_scalar(self.alpha, "alpha", low=0.0),
@@ -206,6 +208,9 @@ def _advice(status: str, solver: str) -> str:
     if status == "separated":
         return ("The classes are separable, so the log loss has no minimum without a penalty: "
                 "use alpha > 0.")
+    if status == "stalled":
+        return ("Standardise the features (columns in very different units stop the line "
+                "search), or use solver='auto' (Newton's method).")
     if solver in ("auto", "newton"):
         return "Increase max_iter or tol."
     return "Increase max_iter, scale the features, or use solver='auto' (Newton's method)."
@@ -280,7 +285,8 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
     n_iter_ : ndarray of int, shape (1,) or (n_classes,)
         Iterations per binary problem.
     status_ : ndarray of str, shape (1,) or (n_classes,)
-        How each binary fit ended ("converged", "max_iter", "diverged", "separated").
+        How each binary fit ended ("converged", "max_iter", "diverged", "separated",
+        "stalled").
     cost_ : ndarray of shape (1,) or (n_classes,)
         The final cost of each binary problem.
     history_ : list of dict
@@ -547,7 +553,7 @@ class LinearRegression(RegressorMixin, _LinearModel):
         sparse and its dense Hessian would be too large to form).
     n_iter_ : int
     status_ : str
-        How the fit ended ("converged", "max_iter", "diverged").
+        How the fit ended ("converged", "max_iter", "diverged", "stalled").
     cost_ : float
         The final cost.
     history_ : dict of str to ndarray

@@ -359,13 +359,16 @@ cdef double _pass(const floating* X, const Problem* P, const double* w, double* 
     return cost + add_penalty(P.alpha, d, D, w, grad, H)
 
 
-cdef void _hessp_pass(const floating* X, const Problem* P, const double* w, const double* hw,
-                      const double* v, double* out, bint gram, int nt, double* work) noexcept nogil:
+cdef double _hessp_pass(const floating* X, const Problem* P, const double* w, const double* hw,
+                        const double* v, double* out, bint gram, int nt, double* work) noexcept nogil:
     """out = Xa^T diag(c) Xa v, without forming the matrix, for one of three weightings c:
 
     - hw given: c = hw (precomputed Hessian weights, already including s); no penalty, no scale;
     - gram: c = s (Xa^T S Xa, whose largest eigenvalue bounds the curvature of both losses);
     - otherwise c = s * loss''(z(w)), plus the penalty: the Hessian at w times v.
+
+    Returns the cost at w in the last case (the pass computes every row's loss anyway, and the
+    caller checks it: an overflow of z that leaves h = 0 would not show in out), else 0.
     """
     cdef Py_ssize_t d = P.d, D = P.d + P.fit_intercept
     cdef Py_ssize_t bm = _block_rows(P)
@@ -404,18 +407,20 @@ cdef void _hessp_pass(const floating* X, const Problem* P, const double* w, cons
                         s.t[k] *= P.sw[i0 + k]
             else:
                 block_linear(X, P, i0, m, w, w_f, b, s.z, &pf)
-                block_loss(P, i0, m, s.z, s.r, s.h)
+                s.acc[D] += block_loss(P, i0, m, s.z, s.r, s.h)
                 for k in range(m):
                     s.t[k] *= s.h[k]
             block_transpose_add(X, P, i0, m, s.t, s.acc, s.gf, &pf)
-    cdef double* total = _reduce(work, d, D, nt, D)
+    cdef double* total = _reduce(work, d, D, nt, D + 1)
     for j in range(D):
         out[j] = total[j]
     if hw == NULL:
         for j in range(D):
             out[j] *= P.scale
-    if at_w:
-        add_penalty(P.alpha, d, D, v, out, NULL)
+    if not at_w:
+        return 0.0
+    add_penalty(P.alpha, d, D, v, out, NULL)
+    return total[D] * P.scale + P.cost_offset + add_penalty(P.alpha, d, D, w, NULL, NULL)
 
 
 cdef void _linear_pass(const floating* X, const Problem* P, const double* v, double* out,
@@ -569,17 +574,21 @@ cdef class Kernel:
 
     def hessp(self, const double[::1] w, const double[::1] v, double[::1] out, bint gram=False,
               n_threads=None):
-        """out = Hessian(w) @ v (or Xa^T S Xa v with gram=True), without forming the Hessian."""
+        """out = Hessian(w) @ v (or Xa^T S Xa v with gram=True), without forming the Hessian.
+
+        Returns the cost at w (0.0 with gram=True), from the same pass."""
         _expect(w.shape[0], self.n_params, 'w')
         _expect(v.shape[0], self.n_params, 'v')
         _expect(out.shape[0], self.n_params, 'out')
         cdef int nt = self._threads(n_threads)
         cdef double[::1] work = np.empty(_workspace_size(self.P.d, self.n_params, nt), dtype=np.float64)
+        cdef double cost
         with nogil:
             if self.P.f32:
-                _hessp_pass(<const float*>self.P.X, &self.P, &w[0], NULL, &v[0], &out[0], gram, nt, &work[0])
+                cost = _hessp_pass(<const float*>self.P.X, &self.P, &w[0], NULL, &v[0], &out[0], gram, nt, &work[0])
             else:
-                _hessp_pass(<const double*>self.P.X, &self.P, &w[0], NULL, &v[0], &out[0], gram, nt, &work[0])
+                cost = _hessp_pass(<const double*>self.P.X, &self.P, &w[0], NULL, &v[0], &out[0], gram, nt, &work[0])
+        return cost
 
     def hessp_weighted(self, const double[::1] hw, const double[::1] v, double[::1] out,
                        n_threads=None):

@@ -428,10 +428,11 @@ cdef double _pass(const floating* data, const index_t* ind, const index_t* ptr,
     return cost + add_penalty(P.alpha, d, D, w, grad, H)
 
 
-cdef void _chunk_hessp(const floating* data, const index_t* ind, const index_t* ptr,
-                       const SProblem* P, Py_ssize_t row0, Py_ssize_t row1, const double* w,
-                       const double* hw, const double* v, bint gram, double* acc,
-                       double* scratch) noexcept nogil:
+cdef double _chunk_hessp(const floating* data, const index_t* ind, const index_t* ptr,
+                         const SProblem* P, Py_ssize_t row0, Py_ssize_t row1, const double* w,
+                         const double* hw, const double* v, bint gram, double* acc,
+                         double* scratch) noexcept nogil:
+    """acc = the chunk's part of Xa^T diag(c) Xa v; returns its loss sum at w (0 unless at w)."""
     cdef Py_ssize_t D = P.d + P.fit_intercept
     cdef bint at_w = hw == NULL and not gram
     cdef double b = w[P.d] if (at_w and P.fit_intercept) else 0.0
@@ -441,6 +442,7 @@ cdef void _chunk_hessp(const floating* data, const index_t* ind, const index_t* 
     cdef double* h = r + BLOCK
     cdef double* t = h + BLOCK
     cdef Py_ssize_t i0 = row0, m, k, p0, p1
+    cdef double cost = 0
     memset(acc, 0, D * sizeof(double))
     while i0 < row1:
         m = min(BLOCK, row1 - i0)
@@ -450,7 +452,7 @@ cdef void _chunk_hessp(const floating* data, const index_t* ind, const index_t* 
                 p1 = ptr[i0 + k + 1]
                 t[k] = _row_dot(data, ind, p0, p1, v) + vb
                 z[k] = _row_dot(data, ind, p0, p1, w) + b
-            _block_loss(P, i0, m, z, r, h)
+            cost += _block_loss(P, i0, m, z, r, h)
             for k in range(m):
                 t[k] *= h[k]
         else:
@@ -463,32 +465,39 @@ cdef void _chunk_hessp(const floating* data, const index_t* ind, const index_t* 
                     t[k] *= P.sw[i0 + k]
         _block_scatter(data, ind, ptr, P, i0, m, t, acc)
         i0 += m
+    return cost
 
 
-cdef void _hessp_pass(const floating* data, const index_t* ind, const index_t* ptr,
-                      const SProblem* P, const double* w, const double* hw, const double* v,
-                      double* out, bint gram, int nc, double* work) noexcept nogil:
+cdef double _hessp_pass(const floating* data, const index_t* ind, const index_t* ptr,
+                        const SProblem* P, const double* w, const double* hw, const double* v,
+                        double* out, bint gram, int nc, double* work) noexcept nogil:
     """out = Xa^T diag(c) Xa v without forming the matrix; c as in _core's _hessp_pass:
 
     - hw given: c = hw (precomputed, including s); no penalty, no scale;
     - gram: c = s (Xa^T S Xa, for the curvature bound);
     - otherwise c = s * loss''(z(w)), plus the penalty: the Hessian at w times v.
-    out must not overlap w, hw or v.
+    out must not overlap w, hw or v. Returns the cost at w in the last case (as _core's
+    _hessp_pass does), else 0.
     """
     cdef Py_ssize_t d = P.d, D = P.d + P.fit_intercept, j
     cdef bint at_w = hw == NULL and not gram
     cdef int c
+    cdef double cost = 0
     cdef Work W = _layout(work, D, nc)
     _bounds(ptr, P.n, nc, W.bounds)
     for c in prange(nc, schedule='static', num_threads=nc):
-        _chunk_hessp(data, ind, ptr, P, W.bounds[c], W.bounds[c + 1], w, hw, v, gram,
-                     _acc_of(&W, out, c, D), W.scratch + 4 * BLOCK * c)
+        W.costs[c] = _chunk_hessp(data, ind, ptr, P, W.bounds[c], W.bounds[c + 1], w, hw, v,
+                                  gram, _acc_of(&W, out, c, D), W.scratch + 4 * BLOCK * c)
     _reduce(&W, out, D)
     if hw == NULL:
         for j in range(D):
             out[j] *= P.scale
-    if at_w:
-        add_penalty(P.alpha, d, D, v, out, NULL)
+    if not at_w:
+        return 0.0
+    add_penalty(P.alpha, d, D, v, out, NULL)
+    for c in range(nc):
+        cost += W.costs[c]
+    return cost * P.scale + P.cost_offset + add_penalty(P.alpha, d, D, w, NULL, NULL)
 
 
 cdef void _linear_pass(const floating* data, const index_t* ind, const index_t* ptr,
@@ -571,21 +580,19 @@ cdef inline double _cost_grad(const SProblem* P, const double* w, double* grad, 
                  P, w, grad, H, nc, work)
 
 
-cdef inline void _hessp(const SProblem* P, const double* w, const double* hw, const double* v,
-                        double* out, bint gram, int nc, double* work) noexcept nogil:
+cdef inline double _hessp(const SProblem* P, const double* w, const double* hw, const double* v,
+                          double* out, bint gram, int nc, double* work) noexcept nogil:
     if P.f32:
         if P.i64:
-            _hessp_pass(<const float*>P.data, <const int64_t*>P.indices, <const int64_t*>P.indptr,
-                        P, w, hw, v, out, gram, nc, work)
-        else:
-            _hessp_pass(<const float*>P.data, <const int32_t*>P.indices, <const int32_t*>P.indptr,
-                        P, w, hw, v, out, gram, nc, work)
-    elif P.i64:
-        _hessp_pass(<const double*>P.data, <const int64_t*>P.indices, <const int64_t*>P.indptr,
-                    P, w, hw, v, out, gram, nc, work)
-    else:
-        _hessp_pass(<const double*>P.data, <const int32_t*>P.indices, <const int32_t*>P.indptr,
-                    P, w, hw, v, out, gram, nc, work)
+            return _hessp_pass(<const float*>P.data, <const int64_t*>P.indices,
+                               <const int64_t*>P.indptr, P, w, hw, v, out, gram, nc, work)
+        return _hessp_pass(<const float*>P.data, <const int32_t*>P.indices,
+                           <const int32_t*>P.indptr, P, w, hw, v, out, gram, nc, work)
+    if P.i64:
+        return _hessp_pass(<const double*>P.data, <const int64_t*>P.indices,
+                           <const int64_t*>P.indptr, P, w, hw, v, out, gram, nc, work)
+    return _hessp_pass(<const double*>P.data, <const int32_t*>P.indices, <const int32_t*>P.indptr,
+                       P, w, hw, v, out, gram, nc, work)
 
 
 cdef inline void _linear(const SProblem* P, const double* v, double* out, int nc,
@@ -748,14 +755,18 @@ cdef class SparseKernel:
 
     def hessp(self, const double[::1] w, const double[::1] v, double[::1] out, bint gram=False,
               n_threads=None):
-        """out = Hessian(w) @ v (or Xa^T S Xa v with gram=True), without forming the Hessian."""
+        """out = Hessian(w) @ v (or Xa^T S Xa v with gram=True), without forming the Hessian.
+
+        Returns the cost at w (0.0 with gram=True), from the same pass."""
         _expect(w.shape[0], self.n_params, 'w')
         _expect(v.shape[0], self.n_params, 'v')
         _expect(out.shape[0], self.n_params, 'out')
         cdef int nc = self._chunks(n_threads)
         cdef double[::1] work = self._work(nc)
+        cdef double cost
         with nogil:
-            _hessp(&self.P, &w[0], NULL, &v[0], &out[0], gram, nc, &work[0])
+            cost = _hessp(&self.P, &w[0], NULL, &v[0], &out[0], gram, nc, &work[0])
+        return cost
 
     def hessp_weighted(self, const double[::1] hw, const double[::1] v, double[::1] out,
                        n_threads=None):

@@ -10,3 +10,6 @@ def validate_data(_estimator: object, /, X: Any = "no_validation", y: Any = "no_
                   reset: bool = True,
                   validate_separately: bool | tuple[dict[str, Any], dict[str, Any]] = False,
                   skip_check_array: bool = False, **check_params: Any) -> Any: ...
+
+def check_array(array: Any, accept_sparse: str | bool | list[str] | tuple[str, ...] = False, *,
+                dtype: Any = "numeric", **check_params: Any) -> Any: ...
