@@ -144,3 +144,23 @@ def test_the_loss_instance_survives_pickle_and_equality():
     ref = reference.Objective(X, y, loss=loss)
     w = np.full(obj.n_params, 0.1)
     assert obj.cost(w) == pytest.approx(ref.cost(w), rel=1e-13)
+
+
+def test_cli_fits_and_saves_gamma(capsys, tmp_path):
+    import json
+
+    from gdfast import cli
+    X, y, _ = gamma_problem(n=200, d=2, seed=9)
+    data = tmp_path / "sizes.csv"
+    data.write_text("a,b,size\n" + "".join(f"{float(a)!r},{float(b)!r},{float(c)!r}\n"
+                                           for (a, b), c in zip(X, y)))
+    model = tmp_path / "model.json"
+    status = cli.main(["fit", str(data), "--target", "size", "--loss", "gamma", "--alpha", "0",
+                       "--save", str(model)])
+    assert status == 0 and "Gamma regression, size" in capsys.readouterr().out
+    doc = json.loads(model.read_text())
+    theirs = sm.GLM(y, sm.add_constant(X), family=sm.families.Gamma(sm.families.links.Log())
+                    ).fit(method="newton", tol=1e-14, maxiter=200)
+    np.testing.assert_allclose(doc["coef"], theirs.params[1:], rtol=1e-8)
+    np.testing.assert_allclose(doc["coef_stderr"], theirs.bse[1:], rtol=1e-7)
+    assert doc["loss"] == "gamma" and doc["df_resid"] == 197

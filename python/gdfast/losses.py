@@ -119,7 +119,8 @@ class Loss(ABC):
     fixed_dispersion : bool
         True when the dispersion is known to be 1 (binomial, counts): standard errors from the
         inverse information, z statistics. False when it is estimated from the residuals
-        (normal): the information is divided by it, t statistics.
+        (normal: RSS / df; Gamma: Pearson's chi^2 / df, see :meth:`pearson_terms`): the
+        information is divided by it, t statistics.
     """
 
     def __init__(self) -> None:
