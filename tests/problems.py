@@ -12,6 +12,8 @@ def make_problem(n=200, d=7, loss="log_loss", dtype=np.float64, order="C", seed=
         y = (rng.random(n) < 1.0 / (1.0 + np.exp(-z))).astype(np.float64)
     elif loss == "poisson":
         y = rng.poisson(np.exp(z)).astype(np.float64)
+    elif loss == "gamma":
+        y = rng.gamma(2.0, np.exp(z) / 2.0)              # shape 2: dispersion 1/2
     else:
         y = z + rng.standard_normal(n)
     return X, y, w

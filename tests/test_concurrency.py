@@ -154,7 +154,7 @@ def test_python_keeps_running_during_a_long_call(what):
 
 # ---- determinism ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson"])
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson", "gamma"])
 def test_same_thread_count_gives_the_same_bits(loss):
     X, y, w = make_problem(n=2000, d=9, loss=loss, seed=3)
     sw = np.random.default_rng(0).uniform(0.5, 2.0, 2000)
@@ -171,7 +171,7 @@ def test_same_thread_count_gives_the_same_bits(loss):
         assert same_bits(a[5], b[5]) and same_bits(a[6], b[6])
 
 
-@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson"])
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson", "gamma"])
 def test_thread_counts_agree_within_the_documented_tolerance(loss):
     X, y, w = make_problem(n=10_000, d=25, loss=loss, seed=4)
     out = {}

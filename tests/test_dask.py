@@ -89,7 +89,7 @@ def weights(n, seed=1):
 # Values against the in-memory objective
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson"])
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson", "gamma"])
 @pytest.mark.parametrize("fit_intercept,alpha,weighted", [(True, 0.0, False), (True, 0.3, True),
                                                           (False, 0.1, False), (False, 0.0, True)])
 def test_values_match_in_memory(client, loss, fit_intercept, alpha, weighted):
@@ -109,6 +109,10 @@ def test_values_match_in_memory(client, loss, fit_intercept, alpha, weighted):
     assert rel(obj.cost(w), c) < 1e-12
     assert rel(obj.gradient(w), g) < 1e-12
     assert rel(obj.hessian(w), H) < 1e-12
+    if loss == "gamma":                                  # the dispersion's Pearson chi^2
+        assert rel(obj.pearson_chi2(w), ref.pearson_chi2(w)) < 1e-12
+    else:
+        assert obj.pearson_chi2(w) is None and ref.pearson_chi2(w) is None
     c2, g2 = obj.cost_gradient(w + 0.1)
     assert rel(c2, ref.cost(w + 0.1)) < 1e-12 and rel(g2, ref.gradient(w + 0.1)) < 1e-12
     c3, g3, H3 = obj.cost_gradient_hessian(w - 0.1)
@@ -131,7 +135,7 @@ def test_curvature_bound_matches_in_memory(client, loss):
     assert rel(obj.curvature_bound(n_iter=3), ref.curvature_bound(n_iter=3)) < 1e-12
 
 
-@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson"])
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson", "gamma"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_newton_fit_matches_in_memory(client, loss, weighted):
     X, y, _ = make_problem(n=500, d=6, loss=loss, seed=6)
@@ -477,17 +481,21 @@ def three_classes(X, seed=0):
     return np.array(["ant", "bee", "cat"])[np.argmax(z, axis=1)]
 
 
-ESTIMATOR_CASES = {"binary": "log_loss", "3-class": "log_loss", "regression": "squared_error"}
+ESTIMATOR_CASES = {"binary": "log_loss", "3-class": "log_loss", "regression": "squared_error",
+                   "poisson": "poisson", "gamma": "gamma"}
+REGRESSION_CASES = ("regression", "poisson", "gamma")
 
 
 def estimator_case(case, seed):
-    from gdfast import LinearRegression, LogisticRegression
+    from gdfast import (GammaRegressor, LinearRegression, LogisticRegression,
+                        PoissonRegressor)
     X, y, _ = make_problem(n=500, d=5, loss=ESTIMATOR_CASES[case], seed=seed)
     if case == "3-class":
         y = three_classes(X, seed)
     elif case == "binary":
         y = np.where(y == 1, "yes", "no")
-    Estimator = LinearRegression if case == "regression" else LogisticRegression
+    Estimator = {"regression": LinearRegression, "poisson": PoissonRegressor,
+                 "gamma": GammaRegressor}.get(case, LogisticRegression)
     return Estimator, X, y
 
 
@@ -510,11 +518,11 @@ def test_estimators_on_dask_equal_in_memory(client, case, weighted):
     ours = Estimator(alpha=1e-3).fit(Xd, yd, sample_weight=swd)
     assert len(graphs_seen(client)) > n_graphs                  # fitted on the cluster
     assert_same_fit(ours, ref)
-    if case != "regression":
+    if case not in REGRESSION_CASES:
         assert np.array_equal(ours.classes_, ref.classes_) and ours.coef_.shape == ref.coef_.shape
     assert str(ours.summary()).splitlines()[0] == str(ref.summary()).splitlines()[0]
     # Predictions on dask X are lazy (no computation until asked) and equal the in-memory ones.
-    methods = (["predict"] if case == "regression" else
+    methods = (["predict"] if case in REGRESSION_CASES else
                ["predict", "decision_function", "predict_proba", "predict_log_proba"])
     n_graphs = len(graphs_seen(client))
     lazy = {m: getattr(ours, m)(Xd) for m in methods}
@@ -524,14 +532,15 @@ def test_estimators_on_dask_equal_in_memory(client, case, weighted):
         expected = getattr(ref, m)(X)
         got = value.compute()
         assert got.shape == expected.shape and got.dtype == expected.dtype, m
-        if m == "predict" and case != "regression":
+        if m == "predict" and case not in REGRESSION_CASES:
             assert np.array_equal(got, expected)
         else:
-            assert rel(got, expected) < 1e-12, m
+            assert rel(got, expected) < (1e-8 if case in ("poisson", "gamma") else 1e-12), m
     # ... and on numpy X, numpy arrays as before
     assert isinstance(ours.predict(X), np.ndarray)
-    assert rel(ours.predict(X) if case == "regression" else ours.decision_function(X),
-               ref.predict(X) if case == "regression" else ref.decision_function(X)) < 1e-8
+    regression = case in REGRESSION_CASES
+    assert rel(ours.predict(X) if regression else ours.decision_function(X),
+               ref.predict(X) if regression else ref.decision_function(X)) < 1e-8
 
 
 def sent_to_the_client(client):

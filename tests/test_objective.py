@@ -11,7 +11,7 @@ from gdfast import _dispatch, reference
 
 from problems import make_problem
 
-LOSSES = ["log_loss", "squared_error", "poisson"]
+LOSSES = ["log_loss", "squared_error", "poisson", "gamma"]
 DTYPES = [np.float64, np.float32]
 
 

@@ -43,7 +43,7 @@ def test_gd_iterates_equal_reference_loop(loss):
     assert res.cost == pytest.approx(obj.cost(res.w), rel=1e-14)
 
 
-@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson"])
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson", "gamma"])
 def test_gd_and_newton_reach_the_same_minimum(loss):
     X, y, _ = make_problem(n=500, d=5, loss=loss, seed=2)
     obj = gdfast.Objective(X, y, loss=loss, alpha=0.05)
@@ -293,7 +293,7 @@ def test_newton_reaches_the_exact_longley_solution():
 # Hard data: feature scales, collinear and constant columns
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson"])
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson", "gamma"])
 @pytest.mark.parametrize("method", ["newton", "newton-cg", "auto"])
 def test_feature_scales_from_1e_minus_8_to_1e8(loss, method):
     X, y, _ = make_problem(n=500, d=9, loss=loss, seed=3)
@@ -307,7 +307,7 @@ def test_feature_scales_from_1e_minus_8_to_1e8(loss, method):
     np.testing.assert_allclose(res.w[:-1] * scales, plain.w[:-1], rtol=1e-7)
 
 
-@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson"])
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson", "gamma"])
 @pytest.mark.parametrize("method", ["newton", "newton-cg", "lbfgs"])
 def test_collinear_and_constant_columns_give_a_minimiser(loss, method):
     X, y, _ = make_problem(n=300, d=4, loss=loss, seed=8)

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 import gdfast
 from gdfast import _dispatch, _solvers, _sparse, _sparse_input
 
-LOSSES = ["log_loss", "squared_error", "poisson"]
+LOSSES = ["log_loss", "squared_error", "poisson", "gamma"]
 TOL = 1e-12          # sparse against dense, float64 arithmetic on both sides
 
 # (constructor, index dtype): CSR and CSC, matrix and array, int32 and int64 indices
@@ -52,6 +52,8 @@ def labels(X, loss, seed=0):
         return (rng.random(X.shape[0]) < 1 / (1 + np.exp(-z))).astype(np.float64)
     if loss == "poisson":
         return rng.poisson(np.exp(0.5 * z)).astype(np.float64)
+    if loss == "gamma":
+        return rng.gamma(2.0, np.exp(0.5 * z) / 2.0)
     return z + rng.standard_normal(X.shape[0])
 
 

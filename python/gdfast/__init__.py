@@ -10,7 +10,7 @@ from ._solvers import minimize
 
 if TYPE_CHECKING:   # loaded on first use at run time (see __getattr__); typed for checkers
     from . import estimators, plot, stats
-    from .estimators import LinearRegression, LogisticRegression
+    from .estimators import GammaRegressor, LinearRegression, LogisticRegression, PoissonRegressor
 
 try:
     __version__ = _version("gdfast")
@@ -37,11 +37,13 @@ def get_include() -> str:
 
 
 # Loaded on first use, so that `import gdfast` needs neither scikit-learn nor matplotlib.
-_LAZY_ATTRIBUTES = {"LogisticRegression": "estimators", "LinearRegression": "estimators"}
+_LAZY_ATTRIBUTES = {"LogisticRegression": "estimators", "LinearRegression": "estimators",
+                    "PoissonRegressor": "estimators", "GammaRegressor": "estimators"}
 _LAZY_MODULES = ("estimators", "plot", "stats")
 
 __all__ = ["Objective", "minimize", "OptimizeResult", "IterationState", "DivergenceWarning",
-           "SeparationWarning", "RankDeficientWarning", "LogisticRegression", "LinearRegression", "get_include", "__version__"]
+           "SeparationWarning", "RankDeficientWarning", "LogisticRegression", "LinearRegression",
+           "PoissonRegressor", "GammaRegressor", "get_include", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -96,6 +96,26 @@ static inline double gd_poisson_terms(double z, double y, double *r, double *h) 
     return mu - y * z;
 }
 
+/* Gamma, log link (y > 0): loss = y e^-z + z, the terms of the half deviance
+   y/mu - log(y/mu) - 1 (mu = e^z) that depend on z (the rest, -log y - 1, is the loss's
+   cost_offset); d/dz = 1 - y e^-z, d2/dz2 = y e^-z. t = y e^-z is formed as (y q) q with
+   q = e^(-z/2): exact halving, and for z < 0 q = 1 / e^(z/2), which stays finite (for z < 0 the
+   halved argument is clamped at -708, so e^(z/2) > 0 and no 0 * inf or y / 0 arises, even for
+   y = 0; for z > 0 q underflows to 0 and t to 0, as it should).
+   y q q then overflows only where the true y e^-z exceeds the largest double (z below about
+   -709 + log y); there t is clamped to DBL_MAX, so that the value and both derivatives stay
+   finite for every finite z (an iterate there is rejected by any line search all the same). */
+static inline double gd_gamma_terms(double z, double y, double *r, double *h) {
+    double a = z > 0 ? -0.5 * z : (z > -1416.0 ? 0.5 * z : -708.0);
+    double e = gd_exp_nonpos(a);
+    double q = z > 0 ? e : 1.0 / e;
+    double t = (y * q) * q;
+    t = t < 1.7976931348623157e308 ? t : 1.7976931348623157e308;
+    *r = 1.0 - t;
+    *h = t;
+    return t + z;
+}
+
 /* The compiled losses: X(code, name, per-sample function). Codes run 0, 1, 2, ... in list
    order; the Loss classes of gdfast.losses find theirs by name (gdfast._core.loss_codes()).
    Adding a loss adds its per-sample function above and one line here: the dense, sparse
@@ -103,7 +123,8 @@ static inline double gd_poisson_terms(double z, double y, double *r, double *h) 
 #define GD_LOSSES(X) \
     X(0, squared_error, gd_squared_terms) \
     X(1, log_loss, gd_log_loss_terms) \
-    X(2, poisson, gd_poisson_terms)
+    X(2, poisson, gd_poisson_terms) \
+    X(3, gamma, gd_gamma_terms)
 
 #define GD_LOSS_CODE(code_, name_, fn_) GD_LOSS_##name_ = code_,
 enum { GD_LOSSES(GD_LOSS_CODE) };

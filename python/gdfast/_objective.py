@@ -540,6 +540,24 @@ class Objective(ObjectiveBase):
             raise self._overflow(w, "X @ coef + intercept")
         return z
 
+    def pearson_chi2(self, w: Any) -> float | None:
+        """Pearson's chi^2 ``sum sw (y - mu)^2 / V(mu)`` at ``w`` (one pass over X), from
+        ``Loss.pearson_terms``; None for a loss without Pearson residuals.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+
+        Returns
+        -------
+        float or None
+        """
+        if self.loss.pearson_terms(np.zeros(1), np.ones(1)) is None:
+            return None                             # before a pass over X
+        terms = self.loss.pearson_terms(self.predictions(w), self.y)
+        assert terms is not None
+        return float(np.sum(terms if self.sample_weight is None else self.sample_weight * terms))
+
     def separates(self, w: Any) -> bool:
         """Whether the predictions at ``w`` prove that the optimum is at infinity.
 

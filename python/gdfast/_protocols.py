@@ -20,6 +20,7 @@ The optional part:
 - ``gram_diagonal()``: ``diag(Xa^T S Xa)``, for a safe first step of a line search (None when
   the objective cannot give it cheaply);
 - ``separates(w)``: whether ``w`` proves that the optimum is at infinity (separable classes);
+- ``pearson_chi2(w)``: Pearson's chi^2 at ``w``, for the dispersion of a GLM loss (gdfast.stats);
 - ``weight_sum``, ``min_positive_weight``, ``nnz``, ``can_form_hessian``: sizes that the
   stopping rules and the choice of method read.
 """
@@ -242,6 +243,11 @@ class ObjectiveBase(ABC):
     def separates(self, w: np.ndarray) -> bool:
         """True when w proves that the optimum is at infinity (by default: never known)."""
         return False
+
+    def pearson_chi2(self, w: np.ndarray) -> float | None:
+        """Pearson's chi^2 ``sum sw (y - mu)^2 / V(mu)`` at w, for a loss with Pearson residuals
+        (``Loss.pearson_terms``); None when the loss has none or the objective cannot give it."""
+        return None
 
     @property
     def nnz(self) -> int:

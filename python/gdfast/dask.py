@@ -177,12 +177,12 @@ def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
     "hessp": Xa^T diag(sw h(w)) Xa v (all NaN when the block's loss at w is not finite: an
     overflow of z that leaves h = 0 must not pass for a product); "gram": Xa^T diag(sw) Xa v;
     "separates": [1 if every row of positive weight is strictly on its side of the boundary at
-    w, else 0]; "magnitudes": [max|X|, max|y|, max|z|, max per-sample |loss|] (see
+    w, else 0]; "pearson": [sum sw (y - mu)^2 / V(mu)] (Loss.pearson_terms); "magnitudes": [max|X|, max|y|, max|z|, max per-sample |loss|] (see
     gdfast._overflow).
     """
     D = block.n_params
     sizes = {"cost": 1, "gradient": 1 + D, "hessian": 1 + D + D * D, "hessp": D, "gram": D,
-             "separates": 1, "magnitudes": 4, "accurate": 2 * D + 2, "normal": 2 * (D + 1) ** 2}
+             "separates": 1, "pearson": 1, "magnitudes": 4, "accurate": 2 * D + 2, "normal": 2 * (D + 1) ** 2}
     if block.n_rows == 0:
         return np.ones(1) if what == "separates" else np.zeros(sizes[what])
     if what == "accurate":       # [G_hi, rss_hi, G_lo, rss_lo]: compensated, see _add_compensated
@@ -214,6 +214,10 @@ def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
     if what == "magnitudes":
         m = magnitudes(block.X, block.y, z, block.loss)
         return np.array([m.x, m.y, m.z, m.loss])
+    if what == "pearson":
+        terms = block.loss.pearson_terms(z, block.y)
+        assert terms is not None                 # asked only of losses that have them
+        return np.array([float(np.sum(terms if block.sw is None else block.sw * terms))])
     positive = block.sw > 0 if block.sw is not None else slice(None)
     return np.array([float(block.loss.separates(z[positive], block.y[positive]))])
 
@@ -698,6 +702,15 @@ class Objective(ObjectiveBase):
             raise self._overflow(w, "the curvature bound (the largest eigenvalue of Xa^T S Xa)",
                                  at_w=False)
         return self.loss.curvature * lam + self.penalty.curvature
+
+    def pearson_chi2(self, w: Any) -> float | None:
+        """Pearson's chi^2 ``sum sw (y - mu)^2 / V(mu)`` at ``w`` (one round trip); None for
+        a loss without Pearson residuals (``Loss.pearson_terms``)."""
+        if self.loss.pearson_terms(np.zeros(1), np.ones(1)) is None:
+            return None
+        w = self._w(w)
+        self.n_computations += 1
+        return float(_dask_compute(self._tree(self._map("pearson", w), _add))[0][0])
 
     def separates(self, w: Any) -> bool:
         """True when ``w`` puts every row of positive weight strictly on its side (log loss).

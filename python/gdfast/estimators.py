@@ -40,9 +40,11 @@ from ._progress import Progress
 from ._result import OptimizeResult
 from ._sparse_input import is_sparse
 from ._validation import check_bool, check_n_threads, check_random_state, check_scalar
+from .losses import get_loss
 from .stats import Summary, residual_df, standard_errors, total_weight
 
-__all__ = ["LogisticRegression", "LinearRegression", "MAX_STDERR_PARAMS"]
+__all__ = ["LogisticRegression", "LinearRegression", "PoissonRegressor", "GammaRegressor",
+           "MAX_STDERR_PARAMS"]
 
 #: Standard errors are computed in ``fit`` only up to this many parameters (features + intercept):
 #: they need the Hessian, ``n_params**2`` numbers and ``n_samples * n_params**2`` work. Above it
@@ -670,6 +672,220 @@ class LinearRegression(RegressorMixin, _LinearModel):
                  f"solver={info.solver!r}, {self.status_} after {_iterations([self.n_iter_])}")
         return Summary.from_estimates(terms, coef, se, df_resid=df, level=level, title=title,
                                       notes=self._summary_notes())
+
+
+_GLM_DOC = """{title}
+
+    Minimises the (sample-weighted) mean half {family} deviance of the log-link model
+    ``mu = exp(X @ coef + intercept)`` plus ``alpha/2 ||coef||^2`` (``loss="{loss}"`` of
+    :class:`gdfast.Objective`); ``predict`` gives the mean ``mu``.
+
+    Parameters
+    ----------
+{parameters}
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+        0.0 when ``fit_intercept=False``.
+    coef_stderr_ : ndarray of shape (n_features,)
+    intercept_stderr_ : float
+        Standard errors from the Hessian of the cost at the optimum (see :mod:`gdfast.stats`):
+        {errors} NaN for the intercept when it is not fitted, and everywhere when the Hessian is
+        singular or there are more than ``MAX_STDERR_PARAMS`` parameters.
+    n_iter_ : int
+    status_ : str
+        How the fit ended ("converged", "max_iter", "diverged", "stalled").
+    cost_ : float
+        The final cost.
+    history_ : dict of str to ndarray
+        The per-iteration history of :class:`gdfast.OptimizeResult` ("cost" always).
+{attributes}
+
+    Notes
+    -----
+    ``alpha`` maps one to one to scikit-learn's ``{peer}(alpha=a)``: scikit-learn minimises
+    ``1/(2 n) sum_i deviance_i + a/2 ||w||^2`` and gdfast the mean *half* deviance plus
+    ``alpha/2 ||coef||^2``, the same function (factor 1; with sample weights both are weighted
+    means). The default ``alpha=1.0`` is scikit-learn's. Differences from scikit-learn: ``tol``
+    is gdfast's (stop when ``max|gradient| <= tol * max|gradient at the start|``, default
+    1e-8, not scikit-learn's 1e-4 on a different criterion), and ``solver`` takes the
+    :func:`gdfast.minimize` methods ("lbfgs" is one; scikit-learn's "newton-cholesky" is
+    "newton" here). ``score`` is D^2, the fraction of the deviance explained, as scikit-learn's.
+    A fit that does not converge emits scikit-learn's ``ConvergenceWarning``.
+    """
+
+_GLM_PARAMETERS = _PARAMETERS.replace(
+    """    alpha : float, default 1e-4 (LogisticRegression) or 0.0 (LinearRegression)
+        Strength of the L2 penalty ``alpha/2 ||coef||^2`` added to the mean loss (the intercept
+        is not penalised). LinearRegression's default 0 is ordinary least squares, as
+        scikit-learn's ``LinearRegression``.""",
+    """    alpha : float, default 1.0
+        Strength of the L2 penalty ``alpha/2 ||coef||^2`` added to the mean half deviance (the
+        intercept is not penalised); scikit-learn's default and meaning (see the Notes).""")
+
+
+class _GLMRegressor(RegressorMixin, _LinearModel):
+    """A log-link GLM regressor: what PoissonRegressor and GammaRegressor share."""
+
+    intercept_: float
+    coef_stderr_: np.ndarray
+    intercept_stderr_: float
+    n_iter_: int
+    status_: str
+    cost_: float
+    history_: dict[str, np.ndarray]
+
+    def __init__(self, *, solver: str = "auto", alpha: float = 1.0, fit_intercept: bool = True,
+                 max_iter: int | None = None, tol: float = 1e-8, learning_rate: Any = "auto",
+                 batch_size: int | None = None, random_state: Any = None,
+                 n_threads: int | None = None, verbose: int = 0, warm_start: bool = False) -> None:
+        self.solver = solver
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.positive_only = True
+        return tags
+
+    def _settings(self) -> _Settings:
+        s = super()._settings()
+        if s.solver == "newton-cholesky":         # scikit-learn's name for Newton's method
+            s = _Settings(**{**s.__dict__, "solver": "newton"})
+        return s
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "_GLMRegressor":
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like, scipy.sparse matrix or dask array of shape (n_samples, n_features)
+            Sparse X (CSR or CSC) is never densified; a dask array chunked by rows is fitted on
+            the cluster (see :mod:`gdfast.dask`).
+        y : array-like of shape (n_samples,)
+            Targets in the family's range (the error names ``y`` otherwise).
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative frequency weights; a weight of 2 is the same as the row twice.
+
+        Returns
+        -------
+        self
+        """
+        s = self._settings()
+        backend = backend_for(X)
+        X, y = backend.check_fit(self, X, y, s.solver, y_numeric=True)
+        sw = backend.sample_weight(sample_weight, X)
+        (w0,) = self._warm_start_points(1, X.shape[1], s)
+        name = type(self).__name__
+        res, se, obj = self._solve(backend, X, y, sw, w0, s, name)
+        d = X.shape[1]
+        self.coef_ = res.w[:d].copy()
+        self.intercept_ = float(res.w[d]) if s.fit_intercept else 0.0
+        self.coef_stderr_ = se[:d].copy()
+        self.intercept_stderr_ = float(se[d]) if s.fit_intercept else float("nan")
+        self.n_iter_ = res.n_iter
+        self.status_ = res.status
+        self.cost_ = res.cost
+        self.history_ = res.history
+        self._fit_info_ = self._fit_info(obj, s, sw is not None)
+        return self
+
+    def predict(self, X: Any) -> Any:
+        """The predicted means ``exp(X @ coef_ + intercept_)``.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or dask array of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray or dask array of shape (n_samples,)
+            Lazy when X is a dask array.
+        """
+        check_is_fitted(self)
+        backend = backend_for(X)
+        z = backend.linear_predictor(backend.check_predict(self, X), self.coef_, self.intercept_)
+        return backend.per_row(get_loss(self._loss).inverse_link, z, dtype=np.float64)
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """D^2, the fraction of the (weighted) deviance explained: ``1 - D(y, mu) / D(y, mean
+        y)``, as scikit-learn's GLM regressors score.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        float
+        """
+        loss = get_loss(self._loss)
+        mu = np.asarray(self.predict(X), dtype=np.float64)
+        y = loss.check_y(np.asarray(y, dtype=np.float64).reshape(-1))
+        sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        null = np.full_like(y, np.log(np.average(y, weights=sw)))
+        fitted = loss.reference_terms(np.log(mu), y)[0]
+        base = loss.reference_terms(null, y)[0]
+        return float(1.0 - np.average(fitted, weights=sw) / np.average(base, weights=sw))
+
+    def summary(self, level: float = 0.95) -> Summary:
+        """The coefficient table: estimate, standard error, z (or t), p-value and interval.
+
+        Parameters
+        ----------
+        level : float, default 0.95
+            Coverage of the confidence intervals.
+
+        Returns
+        -------
+        gdfast.stats.Summary
+        """
+        check_is_fitted(self)
+        info = self._fit_info_
+        terms = (["intercept"] if info.fit_intercept else []) + self._feature_names()
+        coef = ([self.intercept_] if info.fit_intercept else []) + list(self.coef_)
+        se = ([self.intercept_stderr_] if info.fit_intercept else []) + list(self.coef_stderr_)
+        df = info.df_resid
+        dof = "" if df is None else f", {df:g} residual degrees of freedom"
+        title = (f"{type(self).__name__} ({get_loss(self._loss).model_name}, log link): "
+                 f"{info.total_weight:g} observations{dof}, alpha={info.alpha:g}, "
+                 f"solver={info.solver!r}, {self.status_} after {_iterations([self.n_iter_])}")
+        return Summary.from_estimates(terms, coef, se, df_resid=df, level=level, title=title,
+                                      notes=self._summary_notes())
+
+
+class PoissonRegressor(_GLMRegressor):
+    __doc__ = _GLM_DOC.format(
+        title="Poisson regression of counts or rates y >= 0 with the log link, fitted by gdfast.",
+        family="Poisson", loss="poisson", parameters=_GLM_PARAMETERS,
+        attributes=_FIT_ATTRIBUTES, peer="PoissonRegressor",
+        errors="the dispersion is 1 (z statistics), as statsmodels' GLM.")
+
+    _loss = "poisson"
+
+
+class GammaRegressor(_GLMRegressor):
+    __doc__ = _GLM_DOC.format(
+        title="Gamma regression of positive targets y > 0 with the log link, fitted by gdfast.",
+        family="Gamma", loss="gamma", parameters=_GLM_PARAMETERS,
+        attributes=_FIT_ATTRIBUTES, peer="GammaRegressor",
+        errors=("the observed information times the Pearson dispersion ``sum sw (y - mu)^2 / "
+                "mu^2 / (W - n_params)`` (t statistics), as statsmodels' GLM "
+                "``fit(method=\"newton\")``."))
+
+    _loss = "gamma"
 
 
 def _hessian_affordable(obj: Any) -> bool:

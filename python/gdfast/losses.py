@@ -26,7 +26,8 @@ import numpy as np
 
 from . import _dispatch
 
-__all__ = ["Loss", "SquaredError", "LogLoss", "Poisson", "LOSSES", "get_loss", "register"]
+__all__ = ["Loss", "SquaredError", "LogLoss", "Poisson", "Gamma", "LOSSES", "get_loss",
+           "register"]
 
 #: The registered losses by name, in the order of registration.
 LOSSES: dict[str, type[Loss]] = {}
@@ -118,7 +119,8 @@ class Loss(ABC):
     fixed_dispersion : bool
         True when the dispersion is known to be 1 (binomial, counts): standard errors from the
         inverse information, z statistics. False when it is estimated from the residuals
-        (normal): the information is divided by it, t statistics.
+        (normal: RSS / df; Gamma: Pearson's chi^2 / df, see :meth:`pearson_terms`): the
+        information is divided by it, t statistics.
     """
 
     def __init__(self) -> None:
@@ -308,6 +310,28 @@ class Loss(ABC):
         """
         return True
 
+    def pearson_terms(self, z: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+        """Per-sample squared Pearson residuals ``(y - mu)^2 / V(mu)`` at the raw predictions,
+        for the dispersion of a loss that estimates it (:attr:`fixed_dispersion` False).
+
+        :mod:`gdfast.stats` estimates the dispersion as ``sum sw (y - mu)^2 / V(mu) / (W -
+        n_params)`` from these (Pearson's chi^2 over the residual degrees of freedom, as
+        statsmodels' GLM). None (the default) when the dispersion comes from the cost itself:
+        the squared error's residual variance ``RSS / (W - n_params)``.
+
+        Parameters
+        ----------
+        z : ndarray of shape (n_samples,)
+            Raw predictions.
+        y : ndarray of shape (n_samples,)
+            Targets.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or None
+        """
+        return None
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, str):
             return other == self.name
@@ -432,6 +456,49 @@ class Poisson(Loss):
     def confirm_separation(self, X: Any, y: np.ndarray, rows: np.ndarray | None,
                            fit_intercept: bool) -> bool:
         return _zero_targets_recede(X, y, rows, fit_intercept)
+
+
+@register
+class Gamma(Loss):
+    """The Gamma loss of positive targets y > 0 with the log link: half the Gamma deviance,
+    ``y e^-z + z - log y - 1`` (``y / mu - log(y / mu) - 1`` with the predicted mean
+    ``mu = e^z``), so that a perfect fit costs 0.
+
+    Its second derivative ``y e^-z`` has no bound: ``learning_rate="auto"`` is then a
+    backtracking line search for gd and an error for the methods without one. The loss of each
+    sample grows without bound as z goes to either infinity, so the optimum is never at
+    infinity. The dispersion is estimated (t statistics), as statsmodels' GLM does: Pearson's
+    chi^2 ``sum sw (y - mu)^2 / mu^2`` over ``W - n_params``. Standard errors come from the
+    observed information (the Hessian at the optimum), as statsmodels' ``fit(method="newton")``;
+    its IRLS default and R's ``glm`` use the expected information, which differs from it for
+    this non-canonical link.
+    """
+
+    name = "gamma"
+    model_name = "Gamma regression"
+    fixed_dispersion = False
+    target_description = "positive numbers"
+
+    def invalid_targets(self, y: np.ndarray) -> np.ndarray:
+        mask: np.ndarray = ~(y > 0)
+        return mask
+
+    def inverse_link(self, z: np.ndarray) -> np.ndarray:
+        mu: np.ndarray = np.exp(np.asarray(z, dtype=np.float64))
+        return mu
+
+    def cost_offset(self, y: np.ndarray, weights: np.ndarray | None, scale: float) -> float:
+        c = -np.log(y) - 1.0
+        return scale * float(np.sum(c if weights is None else weights * c))
+
+    def reference_terms(self, z: np.ndarray, y: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        t = y * np.exp(-z)
+        return t + z - np.log(y) - 1.0, 1.0 - t, t
+
+    def pearson_terms(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        out: np.ndarray = (y * np.exp(-z) - 1.0) ** 2       # (y - mu)^2 / mu^2
+        return out
 
 
 def _y_log_y(y: np.ndarray) -> np.ndarray:

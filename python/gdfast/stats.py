@@ -12,6 +12,8 @@ number of samples when there are none) and ``H`` the Hessian of that cost at the
 - the squared error (factor 2: the cost's Hessian is twice the Gram matrix) estimates
   ``phi = sigma^2 = RSS / (W - n_params)``; with ``alpha = 0`` this is ``sigma^2 (Xa^T Xa)^-1``,
   what statsmodels' ``OLS`` reports; the statistics are t with ``W - n_params`` degrees of freedom.
+- the Gamma loss estimates ``phi`` as Pearson's chi^2 over ``W - n_params``
+  (``loss.pearson_terms``: ``sum sw (y - mu)^2 / V(mu)``), as statsmodels' GLM; t statistics.
 
 What the numbers mean when the fit is not the textbook one:
 
@@ -152,11 +154,16 @@ def standard_errors(obj: ObjectiveLike, w: Any) -> np.ndarray:
 
 
 def _residual_variance(obj: ObjectiveLike, w: np.ndarray) -> float:
-    """``sigma^2 = RSS / (W - n_params)``, RSS the weighted residual sum of squares."""
+    """The dispersion: ``sigma^2 = RSS / (W - n_params)``, RSS the weighted residual sum of
+    squares, or for a loss with Pearson residuals (:meth:`gdfast.losses.Loss.pearson_terms`)
+    Pearson's chi^2 ``sum sw (y - mu)^2 / V(mu)`` over ``W - n_params``."""
     df = residual_df(obj)
     if df is None or df <= 0:
         return math.nan
     full = as_objective(obj)
+    chi2 = full.pearson_chi2(w)
+    if chi2 is not None:
+        return chi2 / float(df)
     accurate = full.accurate_cost_gradient(w)
     cost = obj.cost(w) if accurate is None else accurate[0]
     mean_squared_error = cost - full.penalty.value(w, obj.n_features)
