@@ -2,7 +2,8 @@
 #
 # Public Cython API: another package can `cimport gdfast.kernels` (add gdfast.get_include() to its
 # Cython include path) and call these inline functions from its own nogil loops; gdfast's own
-# compiled passes (src/gdcore/_core.pyx) are built from exactly these.
+# passes over dense X (the pass skeleton gdfast/_pass.pxd through the dense row reader
+# gdfast/_dense_rows.pxd) are built from exactly these.
 #
 # Notation: z = X @ coef + intercept, s_i = sample_weight_i / sum(weights),
 #   cost     = sum_i s_i * loss(z_i, y_i) + alpha/2 * ||coef||^2
@@ -47,6 +48,17 @@ cdef enum:
     # syrk_rows uses the register-tiled loop up to this many parameters and dsyrk above (measured
     # here, one thread: even with dsyrk at D = 200, 1.3x slower at 500, 1.65x at 1000)
     GRAM_MAX_D = 256
+    # the most rows of a block: the passes' per-block vectors (z, r, h) hold this many doubles
+    BLOCK_ROWS = 256
+
+
+cdef struct Coef:
+    # A coefficient vector in the form the block kernels read it: the first d entries of v
+    # multiply the columns of X, b is added to every row (the intercept, or 0). f, when not NULL,
+    # is v as float32, for float32 rows summed in float (see dot_f32); NULL: sum in double.
+    const double* v
+    const float* f
+    double b
 
 
 cdef struct Prefetch:
@@ -319,11 +331,11 @@ cdef inline double loss_at(int loss, const double* y, const double* sw, double s
     cached predictions evaluates. Blocks of rows go through rows_loss, the passes' own loop."""
     cdef Py_ssize_t i0 = 0, m, k
     cdef double total = 0
-    cdef double zb[256]
-    cdef double rb[256]
-    cdef double hb[256]
+    cdef double zb[BLOCK_ROWS]
+    cdef double rb[BLOCK_ROWS]
+    cdef double hb[BLOCK_ROWS]
     while i0 < n:
-        m = min(256, n - i0)
+        m = min(<Py_ssize_t>BLOCK_ROWS, n - i0)
         for k in range(m):
             zb[k] = z[i0 + k]
         total += rows_loss(loss, y + i0, sw + i0 if sw != NULL else NULL, m, zb, rb, hb)
