@@ -109,8 +109,10 @@ cdef inline void _block_hessian(const floating* data, const index_t* ind, const 
     """H += sum_k h_k xa_k xa_k^T over the block, into the lower triangle (C order) of H, where
     the skeleton expects it (H[j, k] for j >= k).
 
-    Each unordered pair of stored entries of a row is visited once. Two entries of the same
-    column (a duplicate) meet twice in x x^T, hence the factor 2.
+    Each unordered pair of stored entries of a row is visited once, the later entry with the
+    earlier ones: with sorted column indices that walks along row ja of H, not down a column in
+    strides of D (benchmarks/PROFILE.md, "The pass skeleton"). Two entries of the same column (a
+    duplicate) meet twice in x x^T, hence the factor 2.
     """
     cdef Py_ssize_t D = P.d + P.fit_intercept, d = P.d
     cdef Py_ssize_t k, a, c, p0, p1, ja, jc
@@ -123,7 +125,7 @@ cdef inline void _block_hessian(const floating* data, const index_t* ind, const 
             ja = ind[a]
             xa = hk * data[a]
             H[ja * D + ja] += xa * data[a]
-            for c in range(a + 1, p1):
+            for c in range(p0, a):
                 jc = ind[c]
                 if ja > jc:
                     H[ja * D + jc] += xa * data[c]

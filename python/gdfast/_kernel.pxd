@@ -3,7 +3,10 @@
 # pass's part count, and run one pass of gdfast/_pass.pxd with the GIL released. Each kernel
 # class keeps only its constructor (how its reader is built) and one-line methods over these.
 
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport free
+
+cdef extern from "stdlib.h":
+    int posix_memalign(void** out, size_t alignment, size_t size) nogil
 
 from gdfast._descent cimport descent_loop, check_descent_buffers, cost_grad_fn
 from gdfast.kernels cimport loss_at
@@ -21,10 +24,11 @@ cdef inline int expect(Py_ssize_t got, Py_ssize_t want, str name) except -1:
 
 
 cdef inline double* _workspace(const Rows* R, int nc, bint hess) except NULL:
-    cdef double* work = <double*>malloc(pass_workspace(R, nc, hess) * sizeof(double))
-    if work == NULL:
+    """The pass's workspace, on a cache line of its own (the parts' regions are whole lines)."""
+    cdef void* work = NULL
+    if posix_memalign(&work, 64, pass_workspace(R, nc, hess) * sizeof(double)) != 0:
         raise MemoryError("no memory for the kernels' workspace")
-    return work
+    return <double*>work
 
 
 cdef inline object kernel_cost_grad(const Rows* R, const double[::1] w, double[::1] grad,

@@ -13,10 +13,15 @@
 # cache, so that X is read once per pass and no n-by-d temporary is made. The same loop serves
 # the Hessian-vector product, X v, X^T r and the weighted diagonal (a Job says which).
 #
-# Threads: each part accumulates into its own buffers (part 0 straight into the caller's output,
-# so that a one-thread pass copies nothing) and the parts are added in part order after the
-# parallel region: a given part count always gives the same bits, however many threads OpenMP
-# actually delivers. The penalty is added once, after the sums (add_penalty).
+# Threads: each part accumulates into its own buffers, on cache lines of its own, and the parts
+# are added in part order after the parallel region: a given part count always gives the same
+# bits, however many threads OpenMP actually delivers. A one-part pass accumulates straight into
+# the caller's output. With more parts, the caller's gradient is written only by the reduction:
+# it is a small array that malloc may place beside w, which every part reads for every block, and
+# one part storing into it for every block makes that cache line bounce between the cores
+# (benchmarks/PROFILE.md, "The pass skeleton"). The Hessian of part 0 does go to the caller's H
+# (its batches are added rarely, and a private copy would cost D x D more memory). The penalty is
+# added once, after the sums (add_penalty).
 #
 # What differs between layouts of X is the row reader: a struct with the problem in a member P
 # (n, d, fit_intercept, y, sw, loss, scale, cost_offset, alpha, named as in kernels.Problem) and
@@ -28,7 +33,7 @@
 # cursors), so it may keep per-part state in its own fields.
 
 from cython.parallel cimport prange
-from libc.string cimport memset
+from libc.string cimport memset, memcpy
 
 from gdfast.kernels cimport Coef, BLOCK_ROWS, rows_loss, add_penalty
 from gdfast._dense_rows cimport (
@@ -171,8 +176,10 @@ cdef inline void rows_squares(Rows* R, Py_ssize_t i0, Py_ssize_t m, const double
 #
 # The workspace, in doubles (one allocation per call, or per solver run): per part its block
 # vectors z, r, h, t (BLOCK_ROWS each) and the reader's scratch; the parts' loss sums; the part
-# bounds (nc + 1 integers); the accumulators of parts 1..nc-1 (D each, padded); the reader's
-# shared scratch; and, for the Hessian, the private D x D matrices of parts 1..nc-1.
+# bounds (nc + 1 integers); with more than one part, the accumulators of every part (D each,
+# padded); the reader's shared scratch; and, for the Hessian, the private D x D matrices of parts
+# 1..nc-1. The workspace starts on a cache line (_kernel.pxd allocates it so) and every region is
+# a whole number of lines.
 # ---------------------------------------------------------------------------------------------
 
 cdef inline Py_ssize_t _pad(Py_ssize_t k) noexcept nogil:
@@ -196,7 +203,7 @@ cdef inline Py_ssize_t pass_workspace(const Rows* R, int nc, bint hess) noexcept
     """Doubles of workspace a pass with nc parts needs (hess: one that builds the Hessian)."""
     cdef Py_ssize_t D = R.P.d + R.P.fit_intercept
     cdef Py_ssize_t size = (nc * _part_stride(R, hess) + _pad(nc) + _pad(nc + 1)
-                            + (nc - 1) * _pad(D) + _pad(rows_shared_size(R)))
+                            + (nc * _pad(D) if nc > 1 else 0) + _pad(rows_shared_size(R)))
     if hess:
         size += (nc - 1) * D * D
     return size
@@ -207,7 +214,7 @@ cdef struct Work:
     Py_ssize_t stride
     double* costs          # loss sum of each part
     Py_ssize_t* bounds     # first row of each part; bounds[nc] = n
-    double* acc            # part c >= 1 accumulates at acc + (c - 1) * _pad(D)
+    double* acc            # with nc > 1, part c accumulates at acc + c * _pad(D)
     double* shared         # the reader's shared scratch
     double* hess           # part c >= 1 accumulates its Hessian at hess + (c - 1) * D * D
     int nc
@@ -222,7 +229,7 @@ cdef inline Work _layout(const Rows* R, double* work, int nc, bint hess) noexcep
     W.costs = work + nc * W.stride
     W.bounds = <Py_ssize_t*>(W.costs + _pad(nc))
     W.acc = W.costs + _pad(nc) + _pad(nc + 1)
-    W.shared = W.acc + (nc - 1) * _pad(D)
+    W.shared = W.acc + (nc * _pad(D) if nc > 1 else 0)
     W.hess = W.shared + _pad(rows_shared_size(R))
     return W
 
@@ -315,10 +322,11 @@ cdef inline double _run_part(const Rows* rows, const Job* J, const Work* W, int 
 
 
 cdef inline double* _acc_of(const Work* W, double* dest, int c, Py_ssize_t D) noexcept nogil:
-    """Where part c accumulates: the caller's output for part 0, the workspace otherwise."""
+    """Where part c accumulates: the caller's output for a one-part pass, the workspace
+    otherwise."""
     if dest == NULL:
         return NULL
-    return dest if c == 0 else W.acc + (c - 1) * _pad(D)
+    return dest if W.nc == 1 else W.acc + c * _pad(D)
 
 
 cdef inline double* _hess_of(const Work* W, double* H, int c, Py_ssize_t D) noexcept nogil:
@@ -350,9 +358,11 @@ cdef inline double _run(const Rows* R, const Job* J, const Work* W, double* dest
     # busy machine has descheduled.
     for c in range(nc):
         cost += W.costs[c]
+    if dest != NULL and nc > 1:
+        memcpy(dest, W.acc, D * sizeof(double))
     for c in range(1, nc):
         if dest != NULL:
-            a = W.acc + (c - 1) * _pad(D)
+            a = W.acc + c * _pad(D)
             for j in range(D):
                 dest[j] += a[j]
         if H != NULL:
@@ -364,7 +374,7 @@ cdef inline double _run(const Rows* R, const Job* J, const Work* W, double* dest
 
 # ---------------------------------------------------------------------------------------------
 # The passes. Each takes nc = pass_parts(...) and work = pass_workspace(..., nc, ...) doubles.
-# Outputs must not overlap the inputs (part 0 accumulates into them during the pass).
+# Outputs must not overlap the inputs (a one-part pass accumulates into them as it goes).
 # ---------------------------------------------------------------------------------------------
 
 cdef inline double cost_grad_pass(const Rows* R, const double* w, double* grad, double* H,
