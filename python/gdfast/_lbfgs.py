@@ -6,13 +6,17 @@ from a line search that meets the strong Wolfe conditions (Algorithms 3.5 and 3.
 interpolation), so that every stored pair has ``s.y > 0`` and the inverse Hessian estimate stays
 positive definite. Every trial point costs one fused pass over X, which also gives the gradient
 the next iteration needs.
+
+"auto" may give the recursion a preconditioner: ``H_0 = gamma M`` with M an estimate of the
+inverse Hessian (``gdfast._sampled_hessian``) instead of ``gamma I``; the first direction is
+then ``-M g``, a Newton step of the estimated model, tried at the full step.
 """
 from __future__ import annotations
 
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -117,7 +121,18 @@ def wolfe_search(evaluate: Callable[[float], _Point], f0: float, slope0: float, 
     return prev if prev.t > 0 else None
 
 
-def _two_loop(g: np.ndarray, pairs: deque[_Pair]) -> np.ndarray:
+class Preconditioner(Protocol):
+    """An estimate M of the inverse Hessian (symmetric positive definite)."""
+
+    def __call__(self, v: np.ndarray, /) -> np.ndarray:
+        """``M v``."""
+
+    def update(self, w: np.ndarray, iteration: int, /) -> None:
+        """Called at the start of every iteration with its iterate: M may be re-estimated."""
+
+
+def _two_loop(g: np.ndarray, pairs: deque[_Pair],
+              precondition: Preconditioner | None = None) -> np.ndarray:
     """The L-BFGS direction ``-H_k g`` from the stored (s, y, rho) pairs, oldest first."""
     q = g.copy()
     alphas = []
@@ -126,7 +141,11 @@ def _two_loop(g: np.ndarray, pairs: deque[_Pair]) -> np.ndarray:
         q -= a * y
         alphas.append(a)
     s, y, _ = pairs[-1]
-    q *= float(s @ y) / float(y @ y)              # H_0 = (s.y / y.y) I from the newest pair
+    if precondition is None:
+        q *= float(s @ y) / float(y @ y)          # H_0 = (s.y / y.y) I from the newest pair
+    else:
+        # H_0 = gamma M, gamma = s.y / y.M y: M's shape, scaled to the newest pair's curvature
+        q = precondition(q) * (float(s @ y) / float(y @ precondition(y)))
     for (s, y, rho), a in zip(pairs, reversed(alphas)):
         b = rho * float(y @ q)
         q += (a - b) * s
@@ -142,7 +161,17 @@ def lbfgs(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback
     smaller gradient (the iterate with the smallest gradient is then returned).
     """
     memory = check_scalar(memory, "memory", low=1, integer=True)
+    return lbfgs_run(obj, w, max_iter, tol, callback, memory, None)
+
+
+def lbfgs_run(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
+              callback: Callback | None, memory: int,
+              precondition: Preconditioner | None) -> OptimizeResult:
+    """:func:`lbfgs` with an optional preconditioner (see the module docstring)."""
     D = obj.n_params
+
+    def steepest(g: np.ndarray) -> np.ndarray:
+        return -g if precondition is None else -precondition(g)
 
     def cost_grad(v: np.ndarray) -> tuple[float, np.ndarray]:
         g = np.empty(D)
@@ -165,17 +194,22 @@ def lbfgs(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback
             break
         if monitor.check(it):
             break
+        if precondition is not None:
+            precondition.update(w, it)
 
         point = None
         promised = None                           # the first direction's predicted decrease
         for _ in range(2):                        # the memory's direction, then the gradient
-            d = _two_loop(g, pairs) if pairs else -g
+            d = _two_loop(g, pairs, precondition) if pairs else steepest(g)
             slope = float(d @ g)
             if not slope < 0:                     # a stale memory gave no descent direction
                 pairs.clear()
-                d, slope = -g, -float(g @ g)
-            # the first step of a fresh memory moves w by at most 1 in max-norm
-            t0 = 1.0 if pairs else min(1.0, 1.0 / max(float(np.max(np.abs(d))), 1e-300))
+                d = steepest(g)
+                slope = float(d @ g)
+            # the first step of a fresh memory moves w by at most 1 in max-norm (with a
+            # preconditioner, the estimated Newton step is tried whole)
+            t0 = 1.0 if pairs or precondition is not None else \
+                min(1.0, 1.0 / max(float(np.max(np.abs(d))), 1e-300))
             if promised is None:                  # at the step the memory (or the last step) scales
                 steps = monitor.history["step"]
                 promised = -slope * (1.0 if pairs else (steps[-1] if steps else t0))

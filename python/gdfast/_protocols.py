@@ -204,6 +204,11 @@ class ObjectiveBase(ABC):
         """Newton-CG's passes from the point w on."""
         return ContractPasses(self, w)
 
+    def hessian_estimate(self, w: np.ndarray, max_rows: int) -> np.ndarray | None:
+        """The Hessian at w estimated from at most ``max_rows`` rows spread evenly over the data
+        (the mean over them, plus the penalty), for a preconditioner; None when not cheap."""
+        return None
+
     def gram_diagonal(self) -> np.ndarray | None:
         """``diag(Xa^T S Xa)``, the columns' weighted mean squares; None when not cheap."""
         return None
