@@ -521,6 +521,8 @@ def test_estimators_on_dask_equal_in_memory(client, case, weighted):
     if case not in REGRESSION_CASES:
         assert np.array_equal(ours.classes_, ref.classes_) and ours.coef_.shape == ref.coef_.shape
     assert str(ours.summary()).splitlines()[0] == str(ref.summary()).splitlines()[0]
+    # the same standard errors (the expected information, formed on the workers for the Gamma)
+    np.testing.assert_allclose(ours.coef_stderr_, ref.coef_stderr_, rtol=1e-6)
     # Predictions on dask X are lazy (no computation until asked) and equal the in-memory ones.
     methods = (["predict"] if case in REGRESSION_CASES else
                ["predict", "decision_function", "predict_proba", "predict_log_proba"])

@@ -108,25 +108,30 @@ def test_alpha_maps_one_to_one_to_scikit_learn():
     assert ours.w[-1] == pytest.approx(theirs.intercept_, rel=1e-6)
 
 
+@pytest.mark.parametrize("information", ["expected", "observed"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_standard_errors_and_dispersion_match_statsmodels_glm(weighted):
+def test_standard_errors_and_dispersion_match_statsmodels_glm(weighted, information):
     X, y, _ = gamma_problem(n=500, d=4, seed=6)
     sw = np.random.default_rng(1).integers(1, 4, len(y)).astype(float) if weighted else None
     obj = gdfast.Objective(X, y, loss="gamma", sample_weight=sw)
     res = gdfast.minimize(obj, tol=1e-12)
-    # gdfast's errors come from the observed information (the Hessian at the optimum), as
-    # statsmodels' fit(method="newton") gives them; its IRLS default (and R's glm) use the
-    # expected information, which differs for a non-canonical link such as the Gamma's log
+    # by default gdfast's errors come from the expected information, as statsmodels' IRLS
+    # default (and R's glm) gives them; "observed" (the Hessian at the optimum) is what
+    # statsmodels' fit(method="newton") gives: they differ for the Gamma's (non-canonical) log
     theirs = sm.GLM(y, sm.add_constant(X), family=sm.families.Gamma(sm.families.links.Log()),
-                    freq_weights=sw).fit(method="newton", tol=1e-14, maxiter=200)
+                    freq_weights=sw).fit(**({} if information == "expected" else {"method": "newton"}),
+                                         tol=1e-14, maxiter=200)
     np.testing.assert_allclose(res.w[-1], theirs.params[0], rtol=1e-8)
     np.testing.assert_allclose(res.w[:-1], theirs.params[1:], rtol=1e-8)
     W = len(y) if sw is None else sw.sum()
     assert gdfast.stats.residual_df(obj) == pytest.approx(W - obj.n_params)
     assert obj.pearson_chi2(res.w) == pytest.approx(theirs.pearson_chi2, rel=1e-8)
-    se = gdfast.stats.standard_errors(obj, res.w)
+    se = gdfast.stats.standard_errors(obj, res.w, information)
     np.testing.assert_allclose(se[:-1], theirs.bse[1:], rtol=1e-7)
     np.testing.assert_allclose(se[-1], theirs.bse[0], rtol=1e-7)
+    other = gdfast.stats.standard_errors(obj, res.w, "observed" if information == "expected"
+                                         else "expected")
+    assert not np.allclose(other, se, rtol=1e-4)       # the two informations differ here
 
 
 def test_the_squared_error_has_no_pearson_terms():
@@ -160,7 +165,7 @@ def test_cli_fits_and_saves_gamma(capsys, tmp_path):
     assert status == 0 and "Gamma regression, size" in capsys.readouterr().out
     doc = json.loads(model.read_text())
     theirs = sm.GLM(y, sm.add_constant(X), family=sm.families.Gamma(sm.families.links.Log())
-                    ).fit(method="newton", tol=1e-14, maxiter=200)
+                    ).fit(tol=1e-14, maxiter=200)       # IRLS: the expected information
     np.testing.assert_allclose(doc["coef"], theirs.params[1:], rtol=1e-8)
     np.testing.assert_allclose(doc["coef_stderr"], theirs.bse[1:], rtol=1e-7)
     assert doc["loss"] == "gamma" and doc["df_resid"] == 197

@@ -255,6 +255,30 @@ class Objective(ObjectiveBase):
             raise self._overflow(w, "the cost" if not math.isfinite(c) else "the Hessian")
         return H
 
+    def expected_hessian(self, w: Any) -> np.ndarray:
+        """The Hessian at ``w`` with each target replaced by its fitted mean ``mu``.
+
+        The per-sample curvature of every GLM loss is affine in y, so this is the expected
+        (Fisher) information ``Xa^T diag(s E[h]) Xa`` plus the penalty, what IRLS and R's
+        ``glm`` use for standard errors. For a canonical link (the curvature does not depend
+        on y) it is :meth:`hessian`; otherwise it costs one more pass over X for ``mu``.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+            The parameters ``[coef..., intercept]``.
+
+        Returns
+        -------
+        ndarray of shape (n_params, n_params)
+        """
+        if self.loss.canonical:
+            return self.hessian(w)
+        mu = self.loss.inverse_link(self.predictions(w))
+        fitted = Objective(self.X, mu, self.loss, self.alpha, self.fit_intercept,
+                           self.sample_weight, self.n_threads)
+        return fitted.hessian(w)
+
     def hessian_estimate(self, w: np.ndarray, max_rows: int) -> np.ndarray | None:
         """The Hessian at ``w`` estimated from at most ``max_rows`` rows of X.
 

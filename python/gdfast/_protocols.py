@@ -204,6 +204,12 @@ class ObjectiveBase(ABC):
         """Newton-CG's passes from the point w on."""
         return ContractPasses(self, w)
 
+    def expected_hessian(self, w: np.ndarray) -> np.ndarray | None:
+        """The Hessian of the cost with each target replaced by its fitted mean: the expected
+        (Fisher) information's, up to the factor W / deviance_factor. For a canonical link it
+        is :meth:`hessian`; None when the objective cannot form it."""
+        return self.hessian(w) if self.loss.canonical else None
+
     def hessian_estimate(self, w: np.ndarray, max_rows: int) -> np.ndarray | None:
         """The Hessian at w estimated from at most ``max_rows`` rows spread evenly over the data
         (the mean over them, plus the penalty), for a preconditioner; None when not cheap."""

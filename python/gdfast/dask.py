@@ -178,11 +178,13 @@ def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
     overflow of z that leaves h = 0 must not pass for a product); "gram": Xa^T diag(sw) Xa v;
     "separates": [1 if every row of positive weight is strictly on its side of the boundary at
     w, else 0]; "pearson": [sum sw (y - mu)^2 / V(mu)] (Loss.pearson_terms); "magnitudes": [max|X|, max|y|, max|z|, max per-sample |loss|] (see
-    gdfast._overflow).
+    gdfast._overflow); "expected": Xa^T diag(sw h) Xa with h the curvature at y = mu(w), the
+    fitted means (the expected information; two passes over the block).
     """
     D = block.n_params
     sizes = {"cost": 1, "gradient": 1 + D, "hessian": 1 + D + D * D, "hessp": D, "gram": D,
-             "separates": 1, "pearson": 1, "magnitudes": 4, "accurate": 2 * D + 2, "normal": 2 * (D + 1) ** 2}
+             "separates": 1, "pearson": 1, "magnitudes": 4, "accurate": 2 * D + 2, "normal": 2 * (D + 1) ** 2,
+             "expected": D * D}
     if block.n_rows == 0:
         return np.ones(1) if what == "separates" else np.zeros(sizes[what])
     if what == "accurate":       # [G_hi, rss_hi, G_lo, rss_lo]: compensated, see _add_compensated
@@ -214,6 +216,13 @@ def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
     if what == "magnitudes":
         m = magnitudes(block.X, block.y, z, block.loss)
         return np.array([m.x, m.y, m.z, m.loss])
+    if what == "expected":
+        mu = block.loss.inverse_link(z)
+        fitted = _dispatch.core.Kernel(block.X, mu, block.sw, 1.0, block.loss.code,
+                                       block.fit_intercept, 0.0, 0.0)
+        H = np.empty((D, D))
+        fitted.cost_grad(w, None, H, n_threads)
+        return H.ravel()
     if what == "pearson":
         terms = block.loss.pearson_terms(z, block.y)
         assert terms is not None                 # asked only of losses that have them
@@ -702,6 +711,29 @@ class Objective(ObjectiveBase):
             raise self._overflow(w, "the curvature bound (the largest eigenvalue of Xa^T S Xa)",
                                  at_w=False)
         return self.loss.curvature * lam + self.penalty.curvature
+
+    def expected_hessian(self, w: Any) -> np.ndarray:
+        """The Hessian at ``w`` with each target replaced by its fitted mean (the expected
+        information's, see :meth:`gdfast.Objective.expected_hessian`): the Hessian for a
+        canonical link, else one round trip (two passes over each block).
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+
+        Returns
+        -------
+        ndarray of shape (n_params, n_params)
+        """
+        if self.loss.canonical:
+            return self.hessian(w)
+        w = self._w(w)
+        D = self.n_params
+        H = self._compute(self._map("expected", w)).reshape(D, D) / self.weight_sum
+        H[np.diag_indices(D)] += self.penalty.hessian_diagonal(D, self.n_features)
+        if not np.isfinite(H).all():
+            raise self._overflow(w, "the Hessian")
+        return np.asarray(H)
 
     def pearson_chi2(self, w: Any) -> float | None:
         """Pearson's chi^2 ``sum sw (y - mu)^2 / V(mu)`` at ``w`` (one round trip); None for

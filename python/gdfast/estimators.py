@@ -41,7 +41,7 @@ from ._result import OptimizeResult
 from ._sparse_input import is_sparse
 from ._validation import check_bool, check_n_threads, check_random_state, check_scalar
 from .losses import get_loss
-from .stats import Summary, residual_df, standard_errors, total_weight
+from .stats import GoodnessOfFit, Summary, goodness_of_fit, residual_df, standard_errors, total_weight
 
 __all__ = ["LogisticRegression", "LinearRegression", "PoissonRegressor", "GammaRegressor",
            "MAX_STDERR_PARAMS"]
@@ -691,9 +691,13 @@ _GLM_DOC = """{title}
         0.0 when ``fit_intercept=False``.
     coef_stderr_ : ndarray of shape (n_features,)
     intercept_stderr_ : float
-        Standard errors from the Hessian of the cost at the optimum (see :mod:`gdfast.stats`):
-        {errors} NaN for the intercept when it is not fitted, and everywhere when the Hessian is
-        singular or there are more than ``MAX_STDERR_PARAMS`` parameters.
+        Standard errors from the expected (Fisher) information at the optimum, as statsmodels'
+        GLM and R's ``glm`` give them (see :mod:`gdfast.stats`): {errors} NaN for the intercept
+        when it is not fitted, and everywhere when the Hessian is singular or there are more
+        than ``MAX_STDERR_PARAMS`` parameters.
+    goodness_of_fit_ : gdfast.stats.GoodnessOfFit or None
+        Deviance, null deviance, Pearson's chi^2, dispersion, log-likelihood, AIC and BIC, as
+        statsmodels' GLM reports them; None for a dask array X.
     n_iter_ : int
     status_ : str
         How the fit ended ("converged", "max_iter", "diverged", "stalled").
@@ -732,6 +736,7 @@ class _GLMRegressor(RegressorMixin, _LinearModel):
     intercept_: float
     coef_stderr_: np.ndarray
     intercept_stderr_: float
+    goodness_of_fit_: GoodnessOfFit | None
     n_iter_: int
     status_: str
     cost_: float
@@ -798,6 +803,10 @@ class _GLMRegressor(RegressorMixin, _LinearModel):
         self.cost_ = res.cost
         self.history_ = res.history
         self._fit_info_ = self._fit_info(obj, s, sw is not None)
+        try:
+            self.goodness_of_fit_ = goodness_of_fit(obj, res.w)
+        except ValueError:                        # y not in memory (a dask array)
+            self.goodness_of_fit_ = None
         return self
 
     def predict(self, X: Any) -> Any:
@@ -862,8 +871,10 @@ class _GLMRegressor(RegressorMixin, _LinearModel):
         title = (f"{type(self).__name__} ({get_loss(self._loss).model_name}, log link): "
                  f"{info.total_weight:g} observations{dof}, alpha={info.alpha:g}, "
                  f"solver={info.solver!r}, {self.status_} after {_iterations([self.n_iter_])}")
+        fit = self.goodness_of_fit_
+        notes = self._summary_notes() + ([] if fit is None else fit.lines())
         return Summary.from_estimates(terms, coef, se, df_resid=df, level=level, title=title,
-                                      notes=self._summary_notes())
+                                      notes=notes)
 
 
 class PoissonRegressor(_GLMRegressor):
@@ -881,9 +892,10 @@ class GammaRegressor(_GLMRegressor):
         title="Gamma regression of positive targets y > 0 with the log link, fitted by gdfast.",
         family="Gamma", loss="gamma", parameters=_GLM_PARAMETERS,
         attributes=_FIT_ATTRIBUTES, peer="GammaRegressor",
-        errors=("the observed information times the Pearson dispersion ``sum sw (y - mu)^2 / "
-                "mu^2 / (W - n_params)`` (t statistics), as statsmodels' GLM "
-                "``fit(method=\"newton\")``."))
+        errors=("the inverse information times the Pearson dispersion ``sum sw (y - mu)^2 / "
+                "mu^2 / (W - n_params)`` (t statistics, as R's glm; statsmodels' GLM has the "
+                "same errors and reads them as z). ``gdfast.stats.standard_errors(obj, w, "
+                "information=\"observed\")`` gives those of the Hessian at the optimum."))
 
     _loss = "gamma"
 

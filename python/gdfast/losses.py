@@ -23,6 +23,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar, cast
 
 import numpy as np
+import scipy.special
 
 from . import _dispatch
 
@@ -145,6 +146,9 @@ class Loss(ABC):
     separation_message: ClassVar[str] = ""
     #: What valid targets are, for the error message.
     target_description: ClassVar[str] = "finite numbers"
+    #: True for a canonical link (the loss's curvature in z does not depend on y): the
+    #: observed information then equals the expected one, and gdfast.stats skips a pass.
+    canonical: ClassVar[bool] = True
 
     @property
     def code(self) -> int:
@@ -224,6 +228,54 @@ class Loss(ABC):
             The predicted means (probabilities for a classifier).
         """
         return np.asarray(z, dtype=np.float64)
+
+    def link(self, mu: np.ndarray) -> np.ndarray:
+        """The raw prediction of a mean: the inverse of :meth:`inverse_link`.
+
+        Parameters
+        ----------
+        mu : array-like
+            Means in the family's range.
+
+        Returns
+        -------
+        ndarray
+        """
+        return np.asarray(mu, dtype=np.float64)
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        """The family's variance function ``V(mu)`` (``Var y = scale V(mu)``), which Pearson's
+        chi^2 divides by: 1 for the normal.
+
+        Parameters
+        ----------
+        mu : ndarray
+
+        Returns
+        -------
+        ndarray
+        """
+        return np.ones_like(np.asarray(mu, dtype=np.float64))
+
+    def log_likelihood(self, y: np.ndarray, mu: np.ndarray, weights: np.ndarray | None,
+                       scale: float) -> float | None:
+        """The log-likelihood ``sum_i w_i log f(y_i; mu_i, scale)`` of the family, constants
+        included (as statsmodels' GLM reports it); None when the loss is not a likelihood's.
+
+        Parameters
+        ----------
+        y, mu : ndarray of shape (n,)
+            Targets and fitted means.
+        weights : ndarray of shape (n,) or None
+            Frequency weights (the number of trials for a binomial proportion).
+        scale : float
+            The dispersion (ignored by families with a fixed one).
+
+        Returns
+        -------
+        float or None
+        """
+        return None
 
     def cost_offset(self, y: np.ndarray, weights: np.ndarray | None, scale: float) -> float:
         """``scale * sum_i weights_i c(y_i)``, the per-sample constant that the compiled
@@ -362,6 +414,11 @@ class SquaredError(Loss):
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return (z - y) ** 2, 2.0 * (z - y), np.full_like(z, 2.0)
 
+    def log_likelihood(self, y: np.ndarray, mu: np.ndarray, weights: np.ndarray | None,
+                       scale: float) -> float:
+        ll = -0.5 * ((y - mu) ** 2 / scale + math.log(2.0 * math.pi * scale))
+        return _weighted_sum(ll, weights)
+
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(z))
@@ -403,6 +460,28 @@ class LogLoss(Loss):
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         p = _sigmoid(z)
         return np.logaddexp(0.0, z) - y * z, p - y, p * (1.0 - p)
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        mu = np.asarray(mu, dtype=np.float64)
+        out: np.ndarray = mu * (1.0 - mu)
+        return out
+
+    def link(self, mu: np.ndarray) -> np.ndarray:
+        mu = np.asarray(mu, dtype=np.float64)
+        out: np.ndarray = np.log(mu) - np.log1p(-mu)
+        return out
+
+    def log_likelihood(self, y: np.ndarray, mu: np.ndarray, weights: np.ndarray | None,
+                       scale: float) -> float:
+        # binomial with n = weight trials and y n successes: the binomial coefficient is 1
+        # for y in {0, 1}, so that frequency weights and trials give the same value there
+        n = np.ones_like(y) if weights is None else weights
+        k = n * y
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ll = (scipy.special.gammaln(n + 1.0) - scipy.special.gammaln(k + 1.0)
+                  - scipy.special.gammaln(n - k + 1.0)
+                  + scipy.special.xlogy(k, mu) + scipy.special.xlog1py(n - k, -mu))
+        return float(np.sum(ll))
 
     def separates(self, z: np.ndarray, y: np.ndarray) -> bool:
         return bool(np.all((2.0 * y - 1.0) * z > 0))
@@ -450,6 +529,20 @@ class Poisson(Loss):
         mu = np.exp(z)
         return mu - y * z + (_y_log_y(y) - y), mu - y, mu
 
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        mu = np.asarray(mu, dtype=np.float64)
+        out: np.ndarray = mu
+        return out
+
+    def link(self, mu: np.ndarray) -> np.ndarray:
+        out: np.ndarray = np.log(np.asarray(mu, dtype=np.float64))
+        return out
+
+    def log_likelihood(self, y: np.ndarray, mu: np.ndarray, weights: np.ndarray | None,
+                       scale: float) -> float:
+        ll = scipy.special.xlogy(y, mu) - mu - scipy.special.gammaln(y + 1.0)
+        return _weighted_sum(ll, weights)
+
     def separates(self, z: np.ndarray, y: np.ndarray) -> bool:
         return True                   # no certificate in the predictions: confirm_separation
 
@@ -468,15 +561,17 @@ class Gamma(Loss):
     backtracking line search for gd and an error for the methods without one. The loss of each
     sample grows without bound as z goes to either infinity, so the optimum is never at
     infinity. The dispersion is estimated (t statistics), as statsmodels' GLM does: Pearson's
-    chi^2 ``sum sw (y - mu)^2 / mu^2`` over ``W - n_params``. Standard errors come from the
-    observed information (the Hessian at the optimum), as statsmodels' ``fit(method="newton")``;
-    its IRLS default and R's ``glm`` use the expected information, which differs from it for
-    this non-canonical link.
+    chi^2 ``sum sw (y - mu)^2 / mu^2`` over ``W - n_params``. Standard errors come by default
+    from the expected (Fisher) information, as statsmodels' GLM (IRLS) and R's ``glm`` report
+    them; ``gdfast.stats.covariance(..., information="observed")`` gives those of the Hessian at
+    the optimum (statsmodels' ``fit(method="newton")``), which differ for this non-canonical
+    link.
     """
 
     name = "gamma"
     model_name = "Gamma regression"
     fixed_dispersion = False
+    canonical = False                 # the log link; the Gamma's canonical link is 1 / mu
     target_description = "positive numbers"
 
     def invalid_targets(self, y: np.ndarray) -> np.ndarray:
@@ -499,6 +594,26 @@ class Gamma(Loss):
     def pearson_terms(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         out: np.ndarray = (y * np.exp(-z) - 1.0) ** 2       # (y - mu)^2 / mu^2
         return out
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        mu = np.asarray(mu, dtype=np.float64)
+        out: np.ndarray = mu * mu
+        return out
+
+    def link(self, mu: np.ndarray) -> np.ndarray:
+        out: np.ndarray = np.log(np.asarray(mu, dtype=np.float64))
+        return out
+
+    def log_likelihood(self, y: np.ndarray, mu: np.ndarray, weights: np.ndarray | None,
+                       scale: float) -> float:
+        # shape k = 1 / scale, rate k / mu: log f = k log(k y / mu) - k y / mu - log y - lgamma(k)
+        k = 1.0 / scale
+        ll = k * np.log(k * y / mu) - k * y / mu - np.log(y) - math.lgamma(k)
+        return _weighted_sum(ll, weights)
+
+
+def _weighted_sum(values: np.ndarray, weights: np.ndarray | None) -> float:
+    return float(np.sum(values if weights is None else weights * values))
 
 
 def _y_log_y(y: np.ndarray) -> np.ndarray:

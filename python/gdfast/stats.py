@@ -47,7 +47,7 @@ from ._least_squares import gram_inverse
 from ._protocols import ObjectiveLike, as_objective
 
 __all__ = ["Summary", "covariance", "standard_errors", "total_weight", "residual_df",
-           "SingularHessianWarning"]
+           "GoodnessOfFit", "goodness_of_fit", "SingularHessianWarning"]
 
 
 class SingularHessianWarning(RuntimeWarning):
@@ -87,7 +87,7 @@ def residual_df(obj: ObjectiveLike) -> float | None:
     return total_weight(obj) - obj.n_params
 
 
-def covariance(obj: ObjectiveLike, w: Any) -> np.ndarray:
+def covariance(obj: ObjectiveLike, w: Any, information: str = "expected") -> np.ndarray:
     """Covariance of the estimates ``w = [coef..., intercept]`` at the optimum ``w``.
 
     See the module's documentation for the formula and for what ``alpha > 0`` and sample weights
@@ -99,16 +99,28 @@ def covariance(obj: ObjectiveLike, w: Any) -> np.ndarray:
     obj : gdfast.Objective
     w : array-like of shape (obj.n_params,)
         The fitted parameters.
+    information : {"expected", "observed"}, default "expected"
+        The information matrix inverted: the expected (Fisher) information, as statsmodels'
+        GLM (IRLS) and R's ``glm`` report errors, or the observed one (the Hessian at ``w``, as
+        statsmodels' ``fit(method="newton")``). They are equal for canonical links (squared
+        error, log loss, Poisson) and differ for the Gamma's log link; an objective that cannot
+        form the expected one (``gdfast.dask``) gives the observed one with a warning.
 
     Returns
     -------
     ndarray of shape (obj.n_params, obj.n_params)
+
+    Raises
+    ------
+    ValueError
+        When ``information`` is neither "expected" nor "observed".
     """
+    if information not in ("expected", "observed"):
+        raise ValueError(f"information must be 'expected' or 'observed'; got {information!r}")
     w = np.asarray(w, dtype=np.float64)
     W = total_weight(obj)
-    H = obj.hessian(w)
-    loss = as_objective(obj).loss
-    information = W * H / loss.deviance_factor
+    full = as_objective(obj)
+    loss = full.loss
     scale = 1.0 if loss.fixed_dispersion else _residual_variance(obj, w)
     if loss.quadratic:
         precise = gram_inverse(as_objective(obj))
@@ -125,8 +137,16 @@ def covariance(obj: ObjectiveLike, w: Any) -> np.ndarray:
                               "(NaN) and the others are those of the model without them, as R's lm "
                               "reports them", SingularHessianWarning, stacklevel=2)
             return scale * inverse * (loss.deviance_factor / 2.0)
+    H = full.expected_hessian(w) if information == "expected" else None
+    if H is None:
+        if information == "expected":
+            warnings.warn(f"{type(obj).__name__} cannot form the expected information for the "
+                          f"{loss.name} loss: the standard errors are from the observed "
+                          "information (the Hessian at the optimum)", RuntimeWarning, stacklevel=2)
+        H = obj.hessian(w)
+    fisher = W * H / loss.deviance_factor
     try:
-        factor = scipy.linalg.cho_factor(information, check_finite=False)
+        factor = scipy.linalg.cho_factor(fisher, check_finite=False)
         inverse = scipy.linalg.cho_solve(factor, np.eye(len(w)), check_finite=False)
     except np.linalg.LinAlgError:
         warnings.warn("the Hessian at the optimum is singular (collinear or constant features?): "
@@ -136,7 +156,7 @@ def covariance(obj: ObjectiveLike, w: Any) -> np.ndarray:
     return scale * inverse
 
 
-def standard_errors(obj: ObjectiveLike, w: Any) -> np.ndarray:
+def standard_errors(obj: ObjectiveLike, w: Any, information: str = "expected") -> np.ndarray:
     """Standard errors of ``w = [coef..., intercept]``: the root of :func:`covariance`'s diagonal.
 
     Parameters
@@ -144,13 +164,128 @@ def standard_errors(obj: ObjectiveLike, w: Any) -> np.ndarray:
     obj : gdfast.Objective
     w : array-like of shape (obj.n_params,)
         The fitted parameters.
+    information : {"expected", "observed"}, default "expected"
+        See :func:`covariance`.
 
     Returns
     -------
     ndarray of shape (obj.n_params,)
         NaN where :func:`covariance` is NaN.
     """
-    return np.sqrt(np.diag(covariance(obj, w)))
+    return np.sqrt(np.diag(covariance(obj, w, information)))
+
+
+@dataclass(frozen=True)
+class GoodnessOfFit:
+    """How well a fitted GLM fits, with statsmodels' GLM definitions (its ``GLMResults``
+    attribute names in brackets).
+
+    Attributes
+    ----------
+    n_obs : float
+        ``W``, the sum of the frequency weights (``nobs``).
+    df_model : int
+        Coefficients less the intercept (``df_model``).
+    df_resid : float
+        ``W - n_params`` (``df_resid``).
+    deviance : float
+        ``sum w d(y, mu)`` with d the unit deviance (``deviance``); the residual sum of
+        squares for the squared error.
+    null_deviance : float
+        The deviance of the intercept-only model, whose mean is the weighted mean of y
+        (``null_deviance``).
+    pearson_chi2 : float
+        ``sum w (y - mu)^2 / V(mu)`` (``pearson_chi2``).
+    scale : float
+        The dispersion: 1 for the binomial and Poisson, ``pearson_chi2 / df_resid`` for the
+        others (``scale``).
+    log_likelihood : float
+        The family's log-likelihood at the fit, constants included, at ``scale`` (at the
+        maximum-likelihood ``deviance / W`` for the squared error) (``llf``).
+    aic : float
+        ``-2 log_likelihood + 2 n_params`` (``aic``).
+    bic : float
+        ``-2 log_likelihood + n_params log W`` (``bic_llf``).
+    """
+
+    n_obs: float
+    df_model: int
+    df_resid: float
+    deviance: float
+    null_deviance: float
+    pearson_chi2: float
+    scale: float
+    log_likelihood: float
+    aic: float
+    bic: float
+
+    def lines(self) -> list[str]:
+        """The statistics as lines of text, for a summary's notes.
+
+        Returns
+        -------
+        list of str
+        """
+        return [f"Deviance {self.deviance:.6g} on {self.df_resid:g} residual degrees of freedom "
+                f"(null deviance {self.null_deviance:.6g}); Pearson chi2 {self.pearson_chi2:.6g}; "
+                f"dispersion {self.scale:.6g}.",
+                f"Log-likelihood {self.log_likelihood:.6g}; AIC {self.aic:.6g}; BIC {self.bic:.6g}."]
+
+
+def goodness_of_fit(obj: ObjectiveLike, w: Any) -> GoodnessOfFit:
+    """Deviance, null deviance, Pearson's chi^2, dispersion, log-likelihood, AIC and BIC of the
+    fit ``w``, as statsmodels' GLM reports them (see :class:`GoodnessOfFit`).
+
+    One pass over X for the predictions; the rest is over n-vectors. ``alpha`` does not enter
+    (the statistics are the likelihood's; with ``alpha > 0`` they describe the penalised fit).
+
+    Parameters
+    ----------
+    obj : gdfast.Objective
+        With y in memory (a NumPy array; not a gdfast.dask objective).
+    w : array-like of shape (obj.n_params,)
+        The fitted parameters.
+
+    Returns
+    -------
+    GoodnessOfFit
+
+    Raises
+    ------
+    ValueError
+        When the objective's targets are not in memory or its loss is not a likelihood's.
+    """
+    full = as_objective(obj)
+    y = getattr(full, "y", None)
+    predictions = getattr(full, "predictions", None)
+    if not isinstance(y, np.ndarray) or predictions is None:
+        raise ValueError(f"goodness_of_fit needs an objective with y in memory "
+                         f"(a gdfast.Objective); got {type(obj).__name__}")
+    loss = full.loss
+    sw = full.sample_weight
+    sw = None if sw is None else np.asarray(sw, dtype=np.float64)
+    W = total_weight(obj)
+    k = obj.n_params
+    z = predictions(np.asarray(w, dtype=np.float64))
+    mu = loss.inverse_link(z)
+    y = np.asarray(y, dtype=np.float64)
+
+    def deviance(z: np.ndarray) -> float:
+        terms = loss.reference_terms(z, y)[0] * (2.0 / loss.deviance_factor)
+        return float(np.sum(terms if sw is None else sw * terms))
+
+    fitted = deviance(z)
+    null = deviance(np.full_like(y, loss.link(np.average(y, weights=sw))))
+    resid = (y - mu) ** 2 / loss.variance(mu)
+    pearson = float(np.sum(resid if sw is None else sw * resid))
+    df_resid = W - k
+    scale = 1.0 if loss.fixed_dispersion else (pearson / df_resid if df_resid > 0 else math.nan)
+    ll = loss.log_likelihood(y, mu, sw, fitted / W if loss.quadratic else scale)
+    if ll is None:
+        raise ValueError(f"the {loss.name} loss is not a likelihood's: no goodness of fit")
+    return GoodnessOfFit(n_obs=W, df_model=k - int(obj.fit_intercept), df_resid=df_resid,
+                         deviance=fitted, null_deviance=null, pearson_chi2=pearson, scale=scale,
+                         log_likelihood=ll, aic=-2.0 * ll + 2.0 * k, bic=-2.0 * ll + k * math.log(W))
 
 
 def _residual_variance(obj: ObjectiveLike, w: np.ndarray) -> float:
