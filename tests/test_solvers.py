@@ -463,30 +463,31 @@ def _ill_conditioned_logistic(n, d, seed):
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_hessian_estimate_is_the_hessian_of_the_chosen_rows(weighted):
+def test_row_sample_is_the_objective_of_the_chosen_rows(weighted):
     X, y = _ill_conditioned_logistic(1000, 8, 21)
     sw = np.random.default_rng(3).uniform(0.5, 2.0, len(y)) if weighted else None
     obj = gdfast.Objective(X, y, alpha=1e-3, sample_weight=sw)
     w = np.random.default_rng(4).normal(size=obj.n_params) / 4
-    np.testing.assert_array_equal(obj.hessian_estimate(w, 1000), obj.hessian(w))
-    H = obj.hessian_estimate(w, 100)
+    assert obj.row_sample(1000) is obj
+    sample = obj.row_sample(100)
     rows = np.linspace(0, 999, 100).astype(np.intp)      # spread evenly, first and last included
     ref = reference.Objective(X[rows], y[rows], alpha=1e-3,
                               sample_weight=None if sw is None else sw[rows])
-    np.testing.assert_allclose(H, ref.hessian(w), rtol=1e-12, atol=1e-15)
-    assert not np.allclose(H, obj.hessian(w), rtol=1e-3)   # an estimate, not the Hessian
+    np.testing.assert_allclose(sample.hessian(w), ref.hessian(w), rtol=1e-12, atol=1e-15)
+    assert sample.cost(w) == pytest.approx(ref.cost(w), rel=1e-13)
+    assert not np.allclose(sample.hessian(w), obj.hessian(w), rtol=1e-3)   # an estimate
     X0, y0 = X.copy(), y.copy()
-    obj.hessian_estimate(w, 10)
+    obj.row_sample(10)
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(y, y0)
 
 
-def test_hessian_estimate_is_none_when_the_chosen_rows_carry_no_weight():
+def test_row_sample_is_none_when_the_chosen_rows_carry_no_weight():
     X, y = _ill_conditioned_logistic(200, 4, 22)
     sw = np.zeros(200)
     sw[1::2] = 1.0                                      # the rows linspace(0, 198, 100) miss
     obj = gdfast.Objective(X[:199], y[:199], sample_weight=sw[:199])
-    assert obj.hessian_estimate(np.zeros(5), 100) is None
+    assert obj.row_sample(100) is None
 
 
 def test_auto_preconditions_lbfgs_on_ill_conditioned_data():

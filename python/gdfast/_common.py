@@ -78,11 +78,14 @@ class Start:
     cost_at_zero : float
         The cost at w = 0 (inf when it overflows there): every optimum of a convex cost costs
         at most this, so it bounds the magnitude of the cost that rounding is judged against.
+    grad : ndarray
+        The gradient at the start (a method may begin from it instead of evaluating again).
     """
 
     cost: float
     scale: float
     cost_at_zero: float
+    grad: np.ndarray
 
 
 def check_start(obj: ObjectiveLike, w: np.ndarray) -> Start:
@@ -105,7 +108,7 @@ def check_start(obj: ObjectiveLike, w: np.ndarray) -> Start:
         cost, gmax = float(cost), _max_abs(grad)
         refuse_unless_finite(cost, gmax)
     if not np.any(w != 0):
-        return Start(cost, gmax, cost)
+        return Start(cost, gmax, cost, grad)
     try:
         cost0, grad0 = obj.cost_gradient(np.zeros_like(w))
         cost0, gmax0 = float(cost0), _max_abs(grad0)
@@ -114,7 +117,7 @@ def check_start(obj: ObjectiveLike, w: np.ndarray) -> Start:
     if not math.isfinite(cost0):
         cost0 = math.inf
     scale = gmax0 if 0 < gmax0 < math.inf else gmax
-    return Start(cost, scale, cost0)
+    return Start(cost, scale, cost0, grad)
 
 
 @contextmanager

@@ -178,7 +178,8 @@ def lbfgs_run(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
         return obj.cost_grad_into(v, g), g
 
     monitor = Monitor("lbfgs", obj, w, max_iter, tol, callback)
-    f, g = cost_grad(w)
+    assert monitor.start_grad is not None           # the monitor evaluated the start
+    f, g = monitor.start_cost, monitor.start_grad
     pairs: deque[_Pair] = deque(maxlen=memory)
     at_floor = 0
     for it in range(max_iter + 1):

@@ -78,10 +78,13 @@ class Monitor:
                  scale: float | None = None) -> None:
         self.method, self.obj, self.max_iter, self.tol = method, obj, max_iter, tol
         self.callback = callback
+        #: The gradient at the start when this monitor evaluated it (None otherwise).
+        self.start_grad: np.ndarray | None = None
         if scale is None:
             start = check_start(obj, w)
             self.scale, self.start_cost, self.cost_at_zero = (start.scale, start.cost,
                                                               start.cost_at_zero)
+            self.start_grad = np.array(start.grad, dtype=np.float64)
         else:                          # the caller checks the start (start_evaluation)
             self.scale, self.start_cost, self.cost_at_zero = scale, math.nan, math.inf
         self.separation = SeparationCheck(obj)

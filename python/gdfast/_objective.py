@@ -279,38 +279,35 @@ class Objective(ObjectiveBase):
                            self.sample_weight, self.n_threads)
         return fitted.hessian(w)
 
-    def hessian_estimate(self, w: np.ndarray, max_rows: int) -> np.ndarray | None:
-        """The Hessian at ``w`` estimated from at most ``max_rows`` rows of X.
+    def row_sample(self, max_rows: int) -> Objective | None:
+        """The objective over at most ``max_rows`` rows of X spread evenly over it.
 
-        The rows are spread evenly over X (copied: ``max_rows`` by n_features); the estimate is
-        the (weighted) mean of their Hessians plus the penalty's, the Hessian of the cost over
-        those rows alone. With ``max_rows >= n_samples`` it is :meth:`hessian`. "auto"
-        preconditions L-BFGS with it.
+        The rows (the first and last included) are copied: ``max_rows`` by n_features. Its
+        Hessian, the (weighted) mean of those rows' Hessians plus the penalty's, estimates this
+        objective's; "auto" preconditions L-BFGS with it (gdfast._sampled_hessian). With
+        ``max_rows >= n_samples`` it is this objective.
 
         Parameters
         ----------
-        w : ndarray of shape (n_params,)
-            The parameters ``[coef..., intercept]``.
         max_rows : int
             At most this many rows.
 
         Returns
         -------
-        ndarray of shape (n_params, n_params) or None
-            None when the sparse Hessian is too large to form or the chosen rows carry no
-            weight.
+        gdfast.Objective or None
+            None when its Hessian could not be formed (sparse X with too many parameters) or
+            the chosen rows carry no weight.
         """
         if self.is_sparse and _sparse_input.hessian_error(self.n_params):
             return None
         if self.n_samples <= max_rows:
-            return self.hessian(w)
+            return self
         rows = np.linspace(0, self.n_samples - 1, max_rows).astype(np.intp)
         sw = self.sample_weight
         if sw is not None and not np.any(sw[rows] > 0):
             return None
-        sub = Objective(self.X[rows], self.y[rows], self.loss, self.alpha, self.fit_intercept,
-                        None if sw is None else sw[rows], self.n_threads)
-        return sub.hessian(w)
+        return Objective(self.X[rows], self.y[rows], self.loss, self.alpha, self.fit_intercept,
+                         None if sw is None else sw[rows], self.n_threads)
 
     def cost_gradient_hessian(self, w: Any) -> tuple[float, np.ndarray, np.ndarray]:
         """Cost, gradient and Hessian at ``w`` from one pass over X.

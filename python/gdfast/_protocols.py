@@ -210,9 +210,10 @@ class ObjectiveBase(ABC):
         is :meth:`hessian`; None when the objective cannot form it."""
         return self.hessian(w) if self.loss.canonical else None
 
-    def hessian_estimate(self, w: np.ndarray, max_rows: int) -> np.ndarray | None:
-        """The Hessian at w estimated from at most ``max_rows`` rows spread evenly over the data
-        (the mean over them, plus the penalty), for a preconditioner; None when not cheap."""
+    def row_sample(self, max_rows: int) -> ObjectiveBase | None:
+        """The objective over at most ``max_rows`` rows spread evenly over the data (same loss,
+        penalty and intercept; its cost the mean over those rows), whose Hessian estimates this
+        one's for a preconditioner; None when not available."""
         return None
 
     def gram_diagonal(self) -> np.ndarray | None:

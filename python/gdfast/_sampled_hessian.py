@@ -6,8 +6,8 @@ informative, correlated features it takes 30-90 iterations where Newton takes 5-
 from ``H^-1`` of the Hessian estimated on ``m`` rows spread over the data, it takes about as
 many iterations as on well-conditioned data (benchmarks/RESULTS.md, "auto").
 
-The estimate is the mean over the m rows plus the penalty (``Objective.hessian_estimate``),
-with ``m = max(50 n_params, n / 50)``: the sampling error of a mean Hessian falls as
+The estimate is the Hessian of the objective over the m rows (``Objective.row_sample``, copied
+once), with ``m = max(50 n_params, n / 50)``: the sampling error of a mean Hessian falls as
 ``sqrt(n_params / m)``, and a preconditioner need not be exact, the pairs correct it. One
 estimate costs about ``m (1 + n_params / 16) / n`` gradient passes (the register-tiled Gram
 against the fused gradient pass); it is made again at the current iterate every k iterations,
@@ -32,27 +32,32 @@ PASS_SHARE = 0.05         # the estimates' cost, at most this share of the gradi
 class SampledHessian:
     """``v -> H_m(w)^-1 v`` for the Hessian on m rows (see the module docstring).
 
-    Build it with :meth:`create`, which returns None when the objective cannot give the
-    estimate or it is not positive definite (no penalty and dependent columns)."""
+    Build it with :meth:`create`, which returns None when the objective has no row sample or
+    its Hessian is not positive definite (no penalty and dependent columns)."""
 
-    def __init__(self, obj: ObjectiveBase, rows: int, every: int) -> None:
-        self.obj = obj
-        self.rows = rows
+    def __init__(self, sample: ObjectiveBase, every: int) -> None:
+        self.sample = sample
         self.every = every
         self.factor: tuple[np.ndarray, bool] | None = None
 
     @classmethod
     def create(cls, obj: ObjectiveBase, w: np.ndarray) -> SampledHessian | None:
         rows = min(obj.n_samples, max(ROWS_PER_PARAM * obj.n_params, obj.n_samples // ROW_FRACTION))
-        passes = rows * (1.0 + obj.n_params / 16.0) / obj.n_samples
-        pre = cls(obj, rows, max(1, math.ceil(passes / PASS_SHARE)))
+        sample = obj.row_sample(rows)
+        if sample is None:
+            return None
+        passes = sample.n_samples * (1.0 + obj.n_params / 16.0) / obj.n_samples
+        pre = cls(sample, max(1, math.ceil(passes / PASS_SHARE)))
         pre.estimate(w)
         return pre if pre.factor is not None else None
 
     def estimate(self, w: np.ndarray) -> None:
         """Factor the estimate at w; keeps the previous factor if this one is unusable."""
-        H = self.obj.hessian_estimate(w, self.rows)
-        if H is None or not np.all(np.isfinite(H)):
+        try:
+            H = self.sample.hessian(w)
+        except ValueError:                      # overflow at w: keep the last estimate
+            return
+        if not np.all(np.isfinite(H)):
             return
         try:
             self.factor = scipy.linalg.cho_factor(H, check_finite=False)

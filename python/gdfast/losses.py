@@ -540,7 +540,7 @@ class Poisson(Loss):
 
     def log_likelihood(self, y: np.ndarray, mu: np.ndarray, weights: np.ndarray | None,
                        scale: float) -> float:
-        ll = scipy.special.xlogy(y, mu) - mu - scipy.special.gammaln(y + 1.0)
+        ll = scipy.special.xlogy(y, mu) - mu - _log_factorial(y)
         return _weighted_sum(ll, weights)
 
     def separates(self, z: np.ndarray, y: np.ndarray) -> bool:
@@ -612,12 +612,23 @@ class Gamma(Loss):
         return _weighted_sum(ll, weights)
 
 
+def _log_factorial(y: np.ndarray) -> np.ndarray:
+    """``log y! = lgamma(y + 1)``; for counts (integers up to 2^20) from a table of the values
+    up to max(y), several times faster than lgamma per entry."""
+    top = float(np.max(y)) if y.size else 0.0
+    if top <= 2.0 ** 20 and np.all(y == np.floor(y)):
+        table = scipy.special.gammaln(np.arange(int(top) + 1, dtype=np.float64) + 1.0)
+        out: np.ndarray = table[y.astype(np.intp)]
+        return out
+    return np.asarray(scipy.special.gammaln(y + 1.0))
+
+
 def _weighted_sum(values: np.ndarray, weights: np.ndarray | None) -> float:
     return float(np.sum(values if weights is None else weights * values))
 
 
 def _y_log_y(y: np.ndarray) -> np.ndarray:
-    out: np.ndarray = y * np.log(np.where(y > 0, y, 1.0))          # 0 log 0 = 0
+    out: np.ndarray = scipy.special.xlogy(y, y)          # 0 log 0 = 0
     return out
 
 

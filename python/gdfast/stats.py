@@ -236,8 +236,10 @@ def goodness_of_fit(obj: ObjectiveLike, w: Any) -> GoodnessOfFit:
     """Deviance, null deviance, Pearson's chi^2, dispersion, log-likelihood, AIC and BIC of the
     fit ``w``, as statsmodels' GLM reports them (see :class:`GoodnessOfFit`).
 
-    One pass over X for the predictions; the rest is over n-vectors. ``alpha`` does not enter
-    (the statistics are the likelihood's; with ``alpha > 0`` they describe the penalised fit).
+    Three passes over X (the predictions, and the compiled cost at ``w`` and at the
+    intercept-only model, whose costs are the deviances); the rest is over n-vectors.
+    ``alpha`` does not enter (the statistics are the likelihood's; with ``alpha > 0`` they
+    describe the penalised fit).
 
     Parameters
     ----------
@@ -270,12 +272,17 @@ def goodness_of_fit(obj: ObjectiveLike, w: Any) -> GoodnessOfFit:
     mu = loss.inverse_link(z)
     y = np.asarray(y, dtype=np.float64)
 
-    def deviance(z: np.ndarray) -> float:
-        terms = loss.reference_terms(z, y)[0] * (2.0 / loss.deviance_factor)
-        return float(np.sum(terms if sw is None else sw * terms))
+    def deviance(v: np.ndarray) -> float:
+        # the cost without the penalty is the mean of deviance_factor / 2 unit deviances
+        return 2.0 * W * (obj.cost(v) - full.penalty.value(v, obj.n_features)) / loss.deviance_factor
 
-    fitted = deviance(z)
-    null = deviance(np.full_like(y, loss.link(np.average(y, weights=sw))))
+    fitted = deviance(np.asarray(w, dtype=np.float64))
+    z0 = float(loss.link(np.average(y, weights=sw)))
+    if obj.fit_intercept:
+        null = deviance(np.r_[np.zeros(obj.n_features), z0])
+    else:               # the intercept-only model all the same, as statsmodels fits it
+        terms = loss.reference_terms(np.full_like(y, z0), y)[0] * (2.0 / loss.deviance_factor)
+        null = float(np.sum(terms if sw is None else sw * terms))
     resid = (y - mu) ** 2 / loss.variance(mu)
     pearson = float(np.sum(resid if sw is None else sw * resid))
     df_resid = W - k
