@@ -148,7 +148,8 @@ class Loss(ABC):
     target_description: ClassVar[str] = "finite numbers"
     #: True for a canonical link (the loss's curvature in z does not depend on y): the
     #: observed information then equals the expected one, and gdfast.stats skips a pass.
-    canonical: ClassVar[bool] = True
+    #: False is always correct (the expected information is then formed at y = mu).
+    canonical: ClassVar[bool] = False
 
     @property
     def code(self) -> int:
@@ -404,6 +405,7 @@ class SquaredError(Loss):
     """The squared error ``(y - z)^2`` (the full normal deviance; identity link)."""
 
     name = "squared_error"
+    canonical = True
     model_name = "least squares"
     curvature = 2.0
     quadratic = True
@@ -432,6 +434,7 @@ class LogLoss(Loss):
     logit link: the predicted probability is ``sigmoid(z)``)."""
 
     name = "log_loss"
+    canonical = True
     model_name = "logistic regression"
     curvature = 0.25
     can_separate = True
@@ -501,6 +504,7 @@ class Poisson(Loss):
     """
 
     name = "poisson"
+    canonical = True
     model_name = "Poisson regression"
     can_separate = True
     separation_from_data = True
