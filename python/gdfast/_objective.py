@@ -135,7 +135,9 @@ class Objective(ObjectiveBase):
         kernel = (_sparse_input.sparse_module(module).SparseKernel if self.is_sparse
                   else module.Kernel)
         return kernel(self.X, self.y, self.sample_weight, 1.0 / total, self.loss.code,
-                      self.fit_intercept, self.penalty.l2, self.loss.cost_offset(self.y, self.sample_weight, 1.0 / total))
+                      self.fit_intercept, self.penalty.l2,
+                      self.loss.cost_offset(self.y, self.sample_weight, 1.0 / total),
+                      self.loss.param)
 
 
     def __repr__(self) -> str:

@@ -119,7 +119,8 @@ class _Block:
             assert self.y is not None                # built only for blocks with rows
             self._kernel = _dispatch.core.Kernel(self.X, self.y, self.sw, 1.0, self.loss.code,
                                                  self.fit_intercept, 0.0,
-                                                 self.loss.cost_offset(self.y, self.sw, 1.0))
+                                                 self.loss.cost_offset(self.y, self.sw, 1.0),
+                                                 self.loss.param)
         return self._kernel
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:

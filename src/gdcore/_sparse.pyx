@@ -142,7 +142,7 @@ cdef class SparseKernel:
     cdef readonly Py_ssize_t n_params
 
     def __cinit__(self, X, const double[::1] y, sample_weight, double scale, int loss,
-                  bint fit_intercept, double alpha, double cost_offset=0.0):
+                  bint fit_intercept, double alpha, double cost_offset=0.0, double loss_param=0.0):
         if not 0 <= loss < n_losses():
             raise ValueError(f"loss must be a compiled loss code (gdfast._sparse.loss_codes()); got {loss}")
         cdef const float[::1] df
@@ -201,6 +201,7 @@ cdef class SparseKernel:
         self.R.P.fit_intercept = fit_intercept
         self.R.P.alpha = alpha
         self.R.P.cost_offset = cost_offset
+        self.R.P.loss_param = loss_param
         self.R.P.duplicates = has_duplicates(indptr, indices, d)
         self.n_params = d + (1 if fit_intercept else 0)
         self._keep = (X, data, indices, indptr, y, sample_weight)

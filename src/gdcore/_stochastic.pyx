@@ -22,7 +22,7 @@ from cpython.exc cimport PyErr_CheckSignals
 from libc.math cimport sqrt, pow, isfinite, fabs
 from libc.stdint cimport int32_t, int64_t
 
-from gdfast._loss cimport loss_terms, n_losses, loss_name
+from gdfast._loss cimport loss_terms_param, n_losses, loss_name
 
 import numpy as np
 
@@ -61,8 +61,8 @@ DEF RESCALE_BELOW = 1e-4
 
 cdef void _batch_gradient(const floating* X, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t d,
                           const double* y, const double* cw, const Py_ssize_t* rows,
-                          Py_ssize_t m, int loss, bint fit_intercept, const double* w,
-                          double* g) noexcept nogil:
+                          Py_ssize_t m, int loss, double loss_param, bint fit_intercept,
+                          const double* w, double* g) noexcept nogil:
     """g = (1/m) sum over the m rows of (n s_i) loss'(z_i) xa_i (no penalty)."""
     cdef Py_ssize_t k, j, i
     cdef Py_ssize_t D = d + fit_intercept
@@ -76,7 +76,7 @@ cdef void _batch_gradient(const floating* X, Py_ssize_t rs, Py_ssize_t cs, Py_ss
         z = b
         for j in range(d):
             z += x[j * cs] * w[j]
-        loss_terms(loss, z, y[i], &r, &h)
+        loss_terms_param(loss, loss_param, z, y[i], &r, &h)
         if cw != NULL:
             r *= cw[i]
         for j in range(d):
@@ -93,8 +93,8 @@ cdef void _batch_gradient(const floating* X, Py_ssize_t rs, Py_ssize_t cs, Py_ss
 
 cdef Py_ssize_t _csr_residuals(const floating* data, const index_t* ind, const index_t* ptr,
                                const double* y, const double* cw, const Py_ssize_t* rows,
-                               Py_ssize_t m, int loss, const double* v, double scale, double b,
-                               double* r) noexcept nogil:
+                               Py_ssize_t m, int loss, double loss_param, const double* v,
+                               double scale, double b, double* r) noexcept nogil:
     """r[k] = (n s_i) loss'(z_i) for the rows i = rows[k], z_i = scale (x_i . v) + b.
 
     Returns the number of stored entries read.
@@ -107,7 +107,7 @@ cdef Py_ssize_t _csr_residuals(const floating* data, const index_t* ind, const i
         for p in range(ptr[i], ptr[i + 1]):
             z += data[p] * v[ind[p]]
         read += ptr[i + 1] - ptr[i]
-        loss_terms(loss, scale * z + b, y[i], &r[k], &h)
+        loss_terms_param(loss, loss_param, scale * z + b, y[i], &r[k], &h)
         if cw != NULL:
             r[k] *= cw[i]
     return read
@@ -165,7 +165,7 @@ cdef class Stepper:
     """
     cdef readonly int method, loss, schedule
     cdef readonly bint fit_intercept
-    cdef readonly double alpha, power_t, momentum, beta1, beta2, eps
+    cdef readonly double alpha, power_t, momentum, beta1, beta2, eps, loss_param
     cdef readonly Py_ssize_t batch_size
     cdef public double learning_rate
     cdef public bint averaging
@@ -186,7 +186,8 @@ cdef class Stepper:
 
     def __cinit__(self, int method, int loss, bint fit_intercept, double alpha, Py_ssize_t n_params,
                   Py_ssize_t batch_size, double learning_rate, int schedule, double power_t,
-                  double momentum=0.0, double beta1=0.9, double beta2=0.999, double eps=1e-8):
+                  double momentum=0.0, double beta1=0.9, double beta2=0.999, double eps=1e-8,
+                  double loss_param=0.0):
         cdef double[::1] wavg
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
@@ -196,6 +197,7 @@ cdef class Stepper:
             raise ValueError("n_params must be >= 1")
         self.method = method
         self.loss = loss
+        self.loss_param = loss_param
         self.fit_intercept = fit_intercept
         self.alpha = alpha
         self.batch_size = batch_size
@@ -338,10 +340,10 @@ cdef class Stepper:
                 m = min(self.batch_size, n - start)
                 if f32:
                     _batch_gradient(<const float*>Xp, rs, cs, d, &y[0], cwp, &perm[start], m,
-                                    self.loss, self.fit_intercept, wp, g)
+                                    self.loss, self.loss_param, self.fit_intercept, wp, g)
                 else:
                     _batch_gradient(<const double*>Xp, rs, cs, d, &y[0], cwp, &perm[start], m,
-                                    self.loss, self.fit_intercept, wp, g)
+                                    self.loss, self.loss_param, self.fit_intercept, wp, g)
                 lr = self._rate(steps_per_epoch)
                 if not self._update(g, wp, d, lr):
                     finite = False
@@ -526,7 +528,7 @@ cdef int _csr_epoch(Stepper st, const floating* data, const index_t* ind, const 
         m = min(st.batch_size, n - start)
         rows = perm + start
         b = w[d] if st.fit_intercept else 0.0
-        work += m + _csr_residuals(data, ind, ptr, y, cw, rows, m, st.loss, w, L.scale, b,
+        work += m + _csr_residuals(data, ind, ptr, y, cw, rows, m, st.loss, st.loss_param, w, L.scale, b,
                                    st._resid)
         lr = st._rate(steps_per_epoch)
         if lazy:
