@@ -108,8 +108,9 @@ def _run_epoch(obj: Objective, stepper: _stochastic.Stepper, factors: np.ndarray
     """One epoch of the stepper over obj's rows in the order perm (dense or CSR X)."""
     if obj.is_sparse:
         X: Any = obj.X                            # scipy.sparse CSR, matrix or array
-        return stepper.run_epoch_csr(X.data, X.indices, X.indptr, obj.y, factors, perm, w)
-    return stepper.run_epoch(obj.X, obj.y, factors, perm, w)
+        return stepper.run_epoch_csr(X.data, X.indices, X.indptr, obj.y, factors, perm, w,
+                                     obj.offset)
+    return stepper.run_epoch(obj.X, obj.y, factors, perm, w, obj.offset)
 
 
 def _run(method: str, obj: Objective, w: np.ndarray, max_iter: int, tol: float,

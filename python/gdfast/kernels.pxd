@@ -93,6 +93,7 @@ cdef struct Problem:
     double xmax            # max |X|, for float32 X: float sums are used only where they cannot overflow
     double cost_offset     # the loss's constant term (gdfast.losses.Loss.cost_offset), added to the cost
     double loss_param      # the loss's parameter (gdfast.losses.Loss.param: Tweedie's power), else 0
+    const double* offset   # a fixed term added to every row's z at w (log exposure); NULL: none
 
 
 # ---------------------------------------------------------------------------------------------

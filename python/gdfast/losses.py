@@ -565,21 +565,21 @@ class Tweedie(Loss):
         return int(_dispatch.core.loss_codes()[name])
 
     @property
-    def can_separate(self) -> bool:  # type: ignore[override]
+    def can_separate(self) -> bool:  # type: ignore[override]  # a ClassVar elsewhere, by power here
         return 1.0 <= self.param < 2.0
 
     @property
-    def separation_from_data(self) -> bool:  # type: ignore[override]
+    def separation_from_data(self) -> bool:  # type: ignore[override]  # a ClassVar elsewhere, by power here
         return self.can_separate
 
     @property
-    def target_description(self) -> str:  # type: ignore[override]
+    def target_description(self) -> str:  # type: ignore[override]  # a ClassVar elsewhere, by power here
         p = self.param
         return ("finite numbers" if p == 0.0 else "non-negative numbers" if p < 2.0
                 else "positive numbers")
 
     @property
-    def target_hint(self) -> str:  # type: ignore[override]
+    def target_hint(self) -> str:  # type: ignore[override]  # a ClassVar elsewhere, by power here
         return f" (Tweedie power {self.param:g})"
 
     def invalid_targets(self, y: np.ndarray) -> np.ndarray:
