@@ -34,6 +34,9 @@ def make_problem(n=200, d=7, loss="log_loss", dtype=np.float64, order="C", seed=
         y = rng.poisson(np.exp(z)).astype(np.float64)
     elif loss == "gamma":
         y = rng.gamma(2.0, np.exp(z) / 2.0)              # shape 2: dispersion 1/2
+    elif loss == "binomial":                             # proportions of 1 to 9 trials
+        trials = rng.integers(1, 10, n)
+        y = rng.binomial(trials, 1.0 / (1.0 + np.exp(-z))) / trials
     elif loss == "tweedie":
         y = tweedie_targets(rng, np.exp(z), losses.get_loss(loss).param)
     else:

@@ -89,7 +89,8 @@ def weights(n, seed=1):
 # Values against the in-memory objective
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson", "gamma", *TWEEDIES])
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson", "gamma", "binomial",
+                                  *TWEEDIES])
 @pytest.mark.parametrize("fit_intercept,alpha,weighted", [(True, 0.0, False), (True, 0.3, True),
                                                           (False, 0.1, False), (False, 0.0, True)])
 def test_values_match_in_memory(client, loss, fit_intercept, alpha, weighted):

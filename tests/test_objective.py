@@ -11,7 +11,7 @@ from gdfast import _dispatch, reference
 
 from problems import TWEEDIES, make_problem
 
-LOSSES = ["log_loss", "squared_error", "poisson", "gamma", *TWEEDIES]
+LOSSES = ["log_loss", "squared_error", "poisson", "gamma", "binomial", *TWEEDIES]
 DTYPES = [np.float64, np.float32]
 
 

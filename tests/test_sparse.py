@@ -12,7 +12,7 @@ import gdfast
 from gdfast import _dispatch, _solvers, _sparse, _sparse_input, losses
 from problems import TWEEDIES, tweedie_targets
 
-LOSSES = ["log_loss", "squared_error", "poisson", "gamma", *TWEEDIES]
+LOSSES = ["log_loss", "squared_error", "poisson", "gamma", "binomial", *TWEEDIES]
 TOL = 1e-12          # sparse against dense, float64 arithmetic on both sides
 
 # (constructor, index dtype): CSR and CSC, matrix and array, int32 and int64 indices
@@ -55,6 +55,9 @@ def labels(X, loss, seed=0):
         return rng.poisson(np.exp(0.5 * z)).astype(np.float64)
     if loss == "gamma":
         return rng.gamma(2.0, np.exp(0.5 * z) / 2.0)
+    if loss == "binomial":
+        trials = rng.integers(1, 10, X.shape[0])
+        return rng.binomial(trials, 1 / (1 + np.exp(-z))) / trials
     if loss == "tweedie":
         return tweedie_targets(rng, np.exp(0.5 * z), losses.get_loss(loss).param)
     return z + rng.standard_normal(X.shape[0])

@@ -62,9 +62,11 @@ static inline double gd_log1p_unit(double e, double u, double inv_u) {
            + (big * 1.9082149292705877e-10 + (e - (u - 1.0)) * inv_u);
 }
 
-/* loss = log(1 + exp(z)) - y z = max(z, 0) - y z + log1p(exp(-|z|)). For y in {0, 1} the
-   first two terms cancel exactly when they should (y = 1, z > 0), so a tiny loss is exact;
-   exp(-|z|) never overflows. */
+/* loss = log(1 + exp(z)) - y z = max(z, 0) - y z + log1p(exp(-|z|)), with max(z, 0) - y z
+   formed as (1 - y) z for z > 0 and -y z otherwise: for y in {0, 1} that is exactly the
+   difference (0 for y = 1, z > 0, so a tiny loss is exact), and for a proportion 0 < y < 1 it
+   avoids the cancellation of z - y z (y near 1, z large: (1 - y) is exact for y >= 1/2, and
+   within an ulp of itself below). exp(-|z|) never overflows. */
 static inline double gd_log_loss_terms(double z, double y, double *r, double *h) {
     double a = z >= 0 ? z : -z;
     double e = gd_exp_nonpos(-a);
@@ -75,7 +77,7 @@ static inline double gd_log_loss_terms(double z, double y, double *r, double *h)
        (1 - q) - y, so that a confident correct prediction gives -q exactly instead of 0. */
     *r = z >= 0 ? (1.0 - y) - q : q - y;
     *h = q * (1.0 - q);                        /* p (1 - p), the same for both signs of z */
-    return ((z > 0 ? z : 0.0) - y * z) + gd_log1p_unit(e, u, inv_u);
+    return (z > 0 ? (1.0 - y) * z : -y * z) + gd_log1p_unit(e, u, inv_u);
 }
 
 static inline double gd_squared_terms(double z, double y, double *r, double *h) {
@@ -186,7 +188,8 @@ GD_NO_PARAM(gd_gamma_terms)
     X(1, log_loss, gd_log_loss_terms_p) \
     X(2, poisson, gd_poisson_terms_p) \
     X(3, gamma, gd_gamma_terms_p) \
-    X(4, tweedie, gd_tweedie_terms)
+    X(4, tweedie, gd_tweedie_terms) \
+    X(5, binomial, gd_log_loss_terms_p)     /* proportions: the log loss's terms */
 
 #define GD_LOSS_CODE(code_, name_, fn_) GD_LOSS_##name_ = code_,
 enum { GD_LOSSES(GD_LOSS_CODE) };

@@ -26,8 +26,8 @@ import numpy as np
 
 from . import _dispatch
 
-__all__ = ["Loss", "SquaredError", "LogLoss", "Poisson", "Gamma", "Tweedie", "LOSSES",
-           "get_loss", "register"]
+__all__ = ["Loss", "SquaredError", "LogLoss", "Binomial", "Poisson", "Gamma", "Tweedie",
+           "LOSSES", "get_loss", "register"]
 
 #: The registered losses by name, in the order of registration.
 LOSSES: dict[str, type[Loss]] = {}
@@ -413,6 +413,58 @@ class LogLoss(Loss):
 
 
 @register
+class Binomial(Loss):
+    """The binomial loss of proportions y in [0, 1] with the logit link: half the binomial
+    deviance ``y log(y / p) + (1 - y) log((1 - y) / (1 - p))`` with ``p = sigmoid(z)``, so that
+    a perfect fit costs 0. The number of trials of each row goes in ``sample_weight`` (a row of
+    k successes in m trials is ``y = k / m`` with weight m: statsmodels' ``var_weights`` and
+    R's ``weights`` with the dispersion fixed at 1).
+
+    The compiled per-sample function is the log loss's, ``log(1 + e^z) - y z`` (its own entry
+    of the list of compiled losses, on the same C function); the binomial
+    entropy of y (``-y log y - (1 - y) log(1 - y)``, 0 for labels) is its cost_offset. For
+    labels 0 and 1 the two losses are the same function. Unlike :class:`LogLoss` it takes
+    proportions and is no classifier; a separation (an optimum at infinity with alpha = 0) is
+    claimed only when every row of positive weight is a label strictly on its side (a row with
+    0 < y < 1 has a loss that grows without bound as z goes to either infinity); with
+    fractional rows, data whose labels are quasi-separated are not detected, and a fit then
+    ends at max_iter.
+    """
+
+    name = "binomial"
+    model_name = "binomial regression"
+    curvature = 0.25
+    can_separate = True
+    separation_floor = math.log(2.0)      # a label on the wrong side (or z = 0) loses >= log 2
+    separation_message = LogLoss.separation_message
+    target_description = "proportions in [0, 1]"
+    target_hint = " (the number of trials of each row goes in sample_weight)"
+
+    def invalid_targets(self, y: np.ndarray) -> np.ndarray:
+        mask: np.ndarray = ~((y >= 0) & (y <= 1))
+        return mask
+
+    def title(self, target: str, classes: list[str] | None) -> str:
+        return f"{self.model_name}, log-odds of {target}"
+
+    def inverse_link(self, z: np.ndarray) -> np.ndarray:
+        return _sigmoid(np.asarray(z, dtype=np.float64))
+
+    def cost_offset(self, y: np.ndarray, weights: np.ndarray | None, scale: float) -> float:
+        c = -_binomial_entropy(y)
+        return scale * float(np.sum(c if weights is None else weights * c))
+
+    def reference_terms(self, z: np.ndarray, y: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p = _sigmoid(z)
+        return np.logaddexp(0.0, z) - y * z - _binomial_entropy(y), p - y, p * (1.0 - p)
+
+    def separates(self, z: np.ndarray, y: np.ndarray) -> bool:
+        labels = (y == 0) | (y == 1)
+        return bool(np.all(labels) and np.all((2.0 * y - 1.0) * z > 0))
+
+
+@register
 class Poisson(Loss):
     """The Poisson loss of counts or rates y >= 0 with the log link: half the Poisson deviance,
     ``e^z - y z - (y - y log y)`` (0 log 0 = 0), so that a perfect fit costs 0; the predicted
@@ -640,6 +692,12 @@ class Tweedie(Loss):
 
 def _y_log_y(y: np.ndarray) -> np.ndarray:
     out: np.ndarray = y * np.log(np.where(y > 0, y, 1.0))          # 0 log 0 = 0
+    return out
+
+
+def _binomial_entropy(y: np.ndarray) -> np.ndarray:
+    """``-y log y - (1 - y) log(1 - y)`` for y in [0, 1] (0 at 0 and 1)."""
+    out: np.ndarray = -(_y_log_y(y) + _y_log_y(1.0 - y))
     return out
 
 
