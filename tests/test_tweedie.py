@@ -245,3 +245,28 @@ def test_the_loss_object_carries_its_power():
     w = np.full(obj.n_params, 0.1)
     assert obj.cost(w) == pytest.approx(reference.Objective(X, y, loss=a).cost(w), rel=1e-13)
     assert obj.cost(w) != gdfast.Objective(X, y, loss=losses.Tweedie(1.2)).cost(w)
+
+
+def test_cli_fits_tweedie_with_its_power_and_the_model_file_keeps_it(capsys, tmp_path):
+    import json
+
+    from gdfast import cli
+    X, y, _ = tweedie_problem(1.5, n=200, d=2, seed=9)
+    data = tmp_path / "claims.csv"
+    data.write_text("a,b,claims\n" + "".join(f"{float(a)!r},{float(b)!r},{float(c)!r}\n"
+                                             for (a, b), c in zip(X, y)))
+    model = tmp_path / "model.json"
+    status = cli.main(["fit", str(data), "--target", "claims", "--loss", "tweedie", "--power",
+                       "1.3", "--save", str(model)])
+    assert status == 0 and "Tweedie regression (power 1.3), claims" in capsys.readouterr().out
+    doc = json.loads(model.read_text())
+    assert doc["loss"] == "tweedie" and doc["loss_param"] == 1.3
+    theirs = sm.GLM(y, sm.add_constant(X), family=sm.families.Tweedie(
+        var_power=1.3, link=sm.families.links.Log())).fit(method="newton", tol=1e-14, maxiter=200)
+    np.testing.assert_allclose(doc["coef"], theirs.params[1:], rtol=1e-8)
+    np.testing.assert_allclose(doc["coef_stderr"], theirs.bse[1:], rtol=1e-7)
+    assert cli.main(["predict", str(model), str(data)]) == 0
+    assert "Tweedie regression (power 1.3)" in str(gdfast._modelfile.summary(doc))
+    assert cli.main(["fit", str(data), "--target", "claims", "--loss", "poisson",
+                     "--power", "1.3"]) != 0
+    assert "--power applies to --loss tweedie only" in capsys.readouterr().err

@@ -634,6 +634,9 @@ class Tweedie(Loss):
     def target_hint(self) -> str:  # type: ignore[override]  # a ClassVar elsewhere, by power here
         return f" (Tweedie power {self.param:g})"
 
+    def title(self, target: str, classes: list[str] | None) -> str:
+        return f"{self.model_name} (power {self.param:g}), {target}"
+
     def invalid_targets(self, y: np.ndarray) -> np.ndarray:
         p = self.param
         mask: np.ndarray = (np.zeros(y.shape, dtype=bool) if p == 0.0 else y < 0 if p < 2.0
