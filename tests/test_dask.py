@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 import gdfast
 import gdfast.dask as gdd
 
-from problems import make_problem
+from problems import TWEEDIES, make_problem
 
 UNEQUAL = (37, 1, 120, 250, 92)           # 500 rows; one block of a single row
 
@@ -89,7 +89,8 @@ def weights(n, seed=1):
 # Values against the in-memory objective
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson", "gamma"])
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson", "gamma", "binomial",
+                                  *TWEEDIES])
 @pytest.mark.parametrize("fit_intercept,alpha,weighted", [(True, 0.0, False), (True, 0.3, True),
                                                           (False, 0.1, False), (False, 0.0, True)])
 def test_values_match_in_memory(client, loss, fit_intercept, alpha, weighted):
@@ -109,7 +110,7 @@ def test_values_match_in_memory(client, loss, fit_intercept, alpha, weighted):
     assert rel(obj.cost(w), c) < 1e-12
     assert rel(obj.gradient(w), g) < 1e-12
     assert rel(obj.hessian(w), H) < 1e-12
-    if loss == "gamma":                                  # the dispersion's Pearson chi^2
+    if loss in ("gamma", "tweedie"):                     # the dispersion's Pearson chi^2
         assert rel(obj.pearson_chi2(w), ref.pearson_chi2(w)) < 1e-12
     else:
         assert obj.pearson_chi2(w) is None and ref.pearson_chi2(w) is None
@@ -135,7 +136,7 @@ def test_curvature_bound_matches_in_memory(client, loss):
     assert rel(obj.curvature_bound(n_iter=3), ref.curvature_bound(n_iter=3)) < 1e-12
 
 
-@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson", "gamma"])
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "poisson", "gamma", *TWEEDIES])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_newton_fit_matches_in_memory(client, loss, weighted):
     X, y, _ = make_problem(n=500, d=6, loss=loss, seed=6)

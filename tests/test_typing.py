@@ -205,13 +205,14 @@ def test_stub_constructors_and_attributes_match() -> None:
     y = np.array([0.0, 1.0, 1.0])
     core_stub, sgd_stub = _stub("_core"), _stub("_stochastic")
     assert _init_parameters(core_stub, "Kernel") == [
-        "X", "y", "sample_weight", "scale", "loss", "fit_intercept", "alpha", "cost_offset"]
+        "X", "y", "sample_weight", "scale", "loss", "fit_intercept", "alpha", "cost_offset",
+        "loss_param", "offset"]
     kernel = _core.Kernel(X=X, y=y, sample_weight=None, scale=1 / 3, loss=_core.loss_codes()["log_loss"],
                           fit_intercept=True, alpha=0.0)
     assert kernel.n_params == 3
     assert _init_parameters(sgd_stub, "Stepper") == [
         "method", "loss", "fit_intercept", "alpha", "n_params", "batch_size", "learning_rate",
-        "schedule", "power_t", "momentum", "beta1", "beta2", "eps"]
+        "schedule", "power_t", "momentum", "beta1", "beta2", "eps", "loss_param"]
     stepper = _stochastic.Stepper(method=_stochastic.METHOD_ADAM, loss=_stochastic.loss_codes()["log_loss"],
                                   fit_intercept=True, alpha=0.0, n_params=3, batch_size=2,
                                   learning_rate=0.1, schedule=_stochastic.SCHEDULE_CONSTANT,

@@ -10,7 +10,8 @@ from ._solvers import minimize
 
 if TYPE_CHECKING:   # loaded on first use at run time (see __getattr__); typed for checkers
     from . import estimators, plot, stats
-    from .estimators import GammaRegressor, LinearRegression, LogisticRegression, PoissonRegressor
+    from .estimators import (GammaRegressor, LinearRegression, LogisticRegression,
+                             PoissonRegressor, TweedieRegressor)
 
 try:
     __version__ = _version("gdfast")
@@ -38,12 +39,13 @@ def get_include() -> str:
 
 # Loaded on first use, so that `import gdfast` needs neither scikit-learn nor matplotlib.
 _LAZY_ATTRIBUTES = {"LogisticRegression": "estimators", "LinearRegression": "estimators",
-                    "PoissonRegressor": "estimators", "GammaRegressor": "estimators"}
+                    "PoissonRegressor": "estimators", "GammaRegressor": "estimators",
+                    "TweedieRegressor": "estimators"}
 _LAZY_MODULES = ("estimators", "plot", "stats")
 
 __all__ = ["Objective", "minimize", "OptimizeResult", "IterationState", "DivergenceWarning",
            "SeparationWarning", "RankDeficientWarning", "LogisticRegression", "LinearRegression",
-           "PoissonRegressor", "GammaRegressor", "get_include", "__version__"]
+           "PoissonRegressor", "GammaRegressor", "TweedieRegressor", "get_include", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

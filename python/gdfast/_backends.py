@@ -19,8 +19,9 @@ from . import dask as gdd
 from ._fitting import STOCHASTIC_SOLVERS, fit_objective, solver_options
 from ._objective import Objective
 from ._result import OptimizeResult
+from .losses import Loss
 from ._solvers import METHODS
-from ._validation import check_sample_weight, check_scalar
+from ._validation import check_offset, check_sample_weight, check_scalar
 
 _DTYPES = [np.float64, np.float32]   # X is kept in float32 when it is float32; else float64
 _SPARSE = ("csr", "csc")             # kept as they are; other sparse formats become CSR
@@ -56,16 +57,20 @@ class Backend(Protocol):
     def take(self, values: np.ndarray, index: Any) -> Any:
         """``values[index]``, one value per row."""
 
-    def fit_objective(self, X: Any, y: Any, *, loss: str, alpha: float, fit_intercept: bool,
+    def fit_objective(self, X: Any, y: Any, *, loss: str | Loss, alpha: float, fit_intercept: bool,
                       sample_weight: Any, n_threads: int | None, solver: str,
                       w0: np.ndarray | None, max_iter: int | None, tol: float,
                       learning_rate: Any, batch_size: int | None, random_state: int | None,
-                      callback: Any) -> tuple[Any, OptimizeResult]:
+                      callback: Any, offset: Any = None) -> tuple[Any, OptimizeResult]:
         """Build the objective of one problem and minimise it: the objective and the result."""
 
     def linear_predictor(self, X: Any, coef: np.ndarray, intercept: Any) -> Any:
         """``X @ coef.T + intercept``: shape (n_samples,) for coef of shape (n_features,),
         (n_samples, k) for coef of shape (k, n_features)."""
+
+    def add_offset(self, z: Any, offset: Any, X: Any) -> Any:
+        """``z + offset`` for the predictions z of X's rows (offset checked: one finite number
+        per row, the error naming ``offset``); z itself when offset is None."""
 
     def per_row(self, func: Callable[..., np.ndarray], scores: Any, *args: Any, dtype: Any,
                 n_columns: int | None = None) -> Any:
@@ -113,13 +118,13 @@ class InMemory:
     def take(self, values: np.ndarray, index: np.ndarray) -> np.ndarray:
         return _take(index, values)
 
-    def fit_objective(self, X: Any, y: Any, *, loss: str, alpha: float, fit_intercept: bool,
+    def fit_objective(self, X: Any, y: Any, *, loss: str | Loss, alpha: float, fit_intercept: bool,
                       sample_weight: Any, n_threads: int | None, solver: str,
                       w0: np.ndarray | None, max_iter: int | None, tol: float,
                       learning_rate: Any, batch_size: int | None, random_state: int | None,
-                      callback: Any) -> tuple[Objective, OptimizeResult]:
+                      callback: Any, offset: Any = None) -> tuple[Objective, OptimizeResult]:
         obj = Objective(X, y, loss=loss, alpha=alpha, fit_intercept=fit_intercept,
-                        sample_weight=sample_weight, n_threads=n_threads)
+                        sample_weight=sample_weight, n_threads=n_threads, offset=offset)
         res = fit_objective(obj, solver, w0=w0, max_iter=max_iter, tol=tol,
                             learning_rate=learning_rate, batch_size=batch_size,
                             random_state=random_state, callback=callback)
@@ -128,6 +133,11 @@ class InMemory:
     def linear_predictor(self, X: Any, coef: np.ndarray, intercept: Any) -> np.ndarray:
         z: np.ndarray = X @ coef.T + intercept
         return z
+
+    def add_offset(self, z: Any, offset: Any, X: Any) -> Any:
+        if offset is None:
+            return z
+        return z + check_offset(offset, X.shape[0])
 
     def per_row(self, func: Callable[..., np.ndarray], scores: np.ndarray, *args: Any,
                 dtype: Any, n_columns: int | None = None) -> np.ndarray:
@@ -185,15 +195,15 @@ class Dask:
     def take(self, values: np.ndarray, index: Any) -> Any:
         return index.map_blocks(_take, values, dtype=np.float64)
 
-    def fit_objective(self, X: Any, y: Any, *, loss: str, alpha: float, fit_intercept: bool,
+    def fit_objective(self, X: Any, y: Any, *, loss: str | Loss, alpha: float, fit_intercept: bool,
                       sample_weight: Any, n_threads: int | None, solver: str,
                       w0: np.ndarray | None, max_iter: int | None, tol: float,
                       learning_rate: Any, batch_size: int | None, random_state: int | None,
-                      callback: Any) -> tuple[gdd.Objective, OptimizeResult]:
+                      callback: Any, offset: Any = None) -> tuple[gdd.Objective, OptimizeResult]:
         return gdd.fit_objective(
             X, y, loss=loss, alpha=alpha, fit_intercept=fit_intercept,
             sample_weight=sample_weight, method=solver, w0=w0, max_iter=max_iter, tol=tol,
-            n_threads=n_threads, callback=callback,
+            n_threads=n_threads, callback=callback, offset=offset,
             **solver_options(solver, learning_rate=learning_rate, batch_size=batch_size,
                              random_state=random_state))
 
@@ -204,6 +214,13 @@ class Dask:
         columns = [gdd.linear_predictor(X, c, b) for c, b in zip(coef, intercept)]
         stack: Any = da.stack                  # dask.array is only partly typed
         return stack(columns, axis=1).rechunk({1: -1})
+
+    def add_offset(self, z: Any, offset: Any, X: Any) -> Any:
+        if offset is None:
+            return z
+        import dask.array as da
+        rows = gdd._as_rows(offset, "offset", X, da)
+        return z.map_blocks(_plus_checked_offset, rows, dtype=np.float64)
 
     def per_row(self, func: Callable[..., np.ndarray], scores: Any, *args: Any, dtype: Any,
                 n_columns: int | None = None) -> Any:
@@ -284,3 +301,9 @@ def _class_index(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
 def _take(index: np.ndarray, values: np.ndarray) -> np.ndarray:
     taken: np.ndarray = values[index]
     return taken
+
+
+def _plus_checked_offset(z: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """One block of predictions plus its block of the offset (checked on the worker)."""
+    out: np.ndarray = z + check_offset(offset, z.shape[0])
+    return out

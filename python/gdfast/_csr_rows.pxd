@@ -42,6 +42,8 @@ cdef struct SProblem:
     bint fit_intercept
     double alpha           # the L2 penalty's strength (the compiled form of gdfast.Penalty)
     double cost_offset     # the loss's constant term (gdfast.losses.Loss.cost_offset)
+    double loss_param      # the loss's parameter (gdfast.losses.Loss.param), else 0
+    const double* offset   # a fixed term added to every row's z at w; NULL: none
     bint duplicates        # some row stores a column twice (only the weighted diagonal cares)
 
 

@@ -11,7 +11,7 @@
 from libc.math cimport fabs
 
 from gdfast.kernels cimport (
-    Problem, Prefetch, Coef, BLOCK_ROWS, GRAM_MAX_D, gram_available, block_linear,
+    floating, Problem, Prefetch, Coef, BLOCK_ROWS, GRAM_MAX_D, gram_available, block_linear,
     block_transpose_add, hessian_rows, syrk_rows, block_square_add)
 
 cdef enum:
@@ -172,11 +172,42 @@ cdef inline void dense_scatter(DenseRows* R, Py_ssize_t i0, Py_ssize_t m, const 
         block_transpose_add(<const double*>R.P.X, &R.P, i0, m, r, acc, NULL, &R.pf)
 
 
+cdef inline void _negative_rows(const floating* X, const Problem* P, Py_ssize_t i0, Py_ssize_t m,
+                                const double* h, double* H) noexcept nogil:
+    """H += h_k xa_k xa_k^T for the rows of the block with h_k < 0 (which the sqrt(h)-scaled
+    batch leaves out), into H's lower triangle in C order (the batch's upper triangle in column
+    order). One rank-one update per row: only losses that are not convex in z have such rows."""
+    cdef Py_ssize_t D = P.d + P.fit_intercept, k, j, l
+    cdef double hk, xj
+    cdef const floating* x
+    for k in range(m):
+        hk = h[k]
+        if not hk < 0:
+            continue
+        for j in range(D):
+            if j < P.d:
+                xj = hk * (X[(i0 + k) * P.rs + j] if P.cs == 1 else X[j * P.cs + i0 + k])
+            else:
+                xj = hk
+            for l in range(min(j + 1, P.d)):
+                H[j * D + l] += xj * (X[(i0 + k) * P.rs + l] if P.cs == 1 else X[l * P.cs + i0 + k])
+            if j == P.d:
+                H[j * D + j] += xj
+
+
 cdef inline void dense_hessian(DenseRows* R, Py_ssize_t i0, Py_ssize_t m, const double* h,
                                double* H) noexcept nogil:
     """Gather the block's sqrt(h)-scaled rows; hand the batch to syrk (into H's upper triangle,
-    column-major) when the next block might not fit."""
-    cdef Py_ssize_t D = R.P.d + R.P.fit_intercept
+    column-major) when the next block might not fit. Rows with h < 0 go straight into H."""
+    cdef Py_ssize_t D = R.P.d + R.P.fit_intercept, k
+    cdef bint negative = False
+    for k in range(m):
+        negative = negative | (h[k] < 0)
+    if negative:
+        if R.P.f32:
+            _negative_rows(<const float*>R.P.X, &R.P, i0, m, h, H)
+        else:
+            _negative_rows(<const double*>R.P.X, &R.P, i0, m, h, H)
     if R.P.f32:
         hessian_rows(<const float*>R.P.X, &R.P, i0, m, h, R.hbuf + R.pending * D)
     else:

@@ -9,7 +9,7 @@ cdef extern from "stdlib.h":
     int posix_memalign(void** out, size_t alignment, size_t size) nogil
 
 from gdfast._descent cimport descent_loop, check_descent_buffers, cost_grad_fn
-from gdfast.kernels cimport loss_at
+from gdfast.kernels cimport loss_at_param
 from gdfast._dense_rows cimport DenseRows
 from gdfast._csr_rows cimport CsrRows
 from gdfast._pass cimport (
@@ -123,7 +123,8 @@ cdef inline object kernel_loss_from_z(const Rows* R, const double[::1] z, double
     cdef double* rp = &r[0] if r is not None else NULL
     cdef double* hp = &h[0] if h is not None else NULL
     with nogil:
-        total = loss_at(R.P.loss, R.P.y, R.P.sw, R.P.scale, R.P.cost_offset, R.P.n, &z[0], rp, hp)
+        total = loss_at_param(R.P.loss, R.P.loss_param, R.P.y, R.P.sw, R.P.scale, R.P.cost_offset,
+                              R.P.n, &z[0], rp, hp)
     return total
 
 

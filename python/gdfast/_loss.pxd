@@ -17,6 +17,8 @@ cdef extern from "gdfast/_loss.h":
     double log1p_unit "gd_log1p_unit"(double e, double u, double inv_u) noexcept nogil
     double log_loss_terms "gd_log_loss_terms"(double z, double y, double* r, double* h) noexcept nogil
     double squared_terms "gd_squared_terms"(double z, double y, double* r, double* h) noexcept nogil
+    double tweedie_terms "gd_tweedie_terms"(double z, double y, double power, double* r,
+                                            double* h) noexcept nogil
     enum:
         # the codes of the first two losses, under the names other packages cimport
         SQUARED_ERROR "GD_LOSS_squared_error"
@@ -26,3 +28,10 @@ cdef extern from "gdfast/_loss.h":
     double loss_terms "gd_loss_terms"(int code, double z, double y, double* r, double* h) noexcept nogil
     void rows_terms "gd_rows_terms"(int code, const double* y, Py_ssize_t m, double* z, double* r,
                                     double* h) noexcept nogil
+    # the same for a loss with a parameter (gdfast.losses.Loss.param: Tweedie's power; the
+    # functions above pass 0)
+    double loss_terms_param "gd_loss_terms_param"(int code, double param, double z, double y,
+                                                  double* r, double* h) noexcept nogil
+    void rows_terms_param "gd_rows_terms_param"(int code, double param, const double* y,
+                                                Py_ssize_t m, double* z, double* r,
+                                                double* h) noexcept nogil

@@ -3,7 +3,8 @@
 A model is a plain JSON object::
 
     {"format": "gdfast-linear-model", "version": 1, "gdfast_version": "0.1.0",
-     "loss": "log_loss" | "squared_error" | ..., "target": "y", "features": ["x1", ...],
+     "loss": "log_loss" | "squared_error" | ..., "loss_param": 0.0,   # Tweedie's power
+     "target": "y", "features": ["x1", ...],
      "classes": ["no", "yes"],            # classifiers only; the model gives P(target = classes[1])
      "fit_intercept": true, "alpha": 0.0001, "solver": "auto",
      "coef": [...], "intercept": 0.5, "coef_stderr": [...], "intercept_stderr": 0.1,
@@ -24,7 +25,7 @@ from . import __version__
 from ._objective import Objective
 from ._result import OptimizeResult
 from ._table import Table
-from .losses import LOSSES, get_loss
+from .losses import LOSSES, Loss, Tweedie, get_loss
 from .stats import Summary, residual_df
 
 FORMAT = "gdfast-linear-model"
@@ -57,7 +58,8 @@ def model_document(obj: Objective, result: OptimizeResult, std_err: np.ndarray, 
     d = obj.n_features
     return {
         "format": FORMAT, "version": VERSION, "gdfast_version": __version__,
-        "loss": obj.loss.name, "target": target, "features": list(features),
+        "loss": obj.loss.name, "loss_param": obj.loss.param, "target": target,
+        "features": list(features),
         "classes": None if classes is None else list(classes),
         "fit_intercept": obj.fit_intercept, "alpha": obj.alpha, "solver": solver,
         "coef": [float(v) for v in result.w[:d]],
@@ -97,7 +99,7 @@ def load_model(path: str) -> dict[str, Any]:
         float(doc["intercept"])
         if doc["loss"] not in LOSSES:
             raise ValueError(f"loss {doc['loss']!r}")
-        if get_loss(doc["loss"]).is_classifier and len(doc["classes"]) != 2:
+        if _loss(doc).is_classifier and len(doc["classes"]) != 2:
             raise ValueError("classes must hold two labels")
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{path} is a damaged gdfast model: {e}") from None
@@ -105,6 +107,13 @@ def load_model(path: str) -> dict[str, Any]:
         raise ValueError(f"{path} is a damaged gdfast model: {len(features)} features but "
                          f"{coef.size} coefficients")
     return doc
+
+
+def _loss(doc: dict[str, Any]) -> Loss:
+    """The model's loss, with its parameter (Tweedie's power; files without one: the default)."""
+    if doc["loss"] == "tweedie" and "loss_param" in doc:
+        return Tweedie(float(doc["loss_param"]))
+    return get_loss(doc["loss"])
 
 
 def predict(doc: dict[str, Any], table: Table) -> tuple[list[str], list[list[str]]]:
@@ -118,7 +127,7 @@ def predict(doc: dict[str, Any], table: Table) -> tuple[list[str], list[list[str
     """
     X = table.numbers(doc["features"])
     z = X @ np.asarray(doc["coef"], dtype=np.float64) + float(doc["intercept"])
-    loss = get_loss(doc["loss"])
+    loss = _loss(doc)
     if loss.is_classifier:
         probability = loss.inverse_link(z)
         labels = [doc["classes"][int(v > 0)] for v in z]
@@ -135,7 +144,7 @@ def summary(doc: dict[str, Any]) -> Summary:
     coef = ([doc["intercept"]] if intercept else []) + list(doc["coef"])
     se = ([doc["intercept_stderr"]] if intercept else []) + list(doc["coef_stderr"])
     se = [math.nan if v is None else v for v in se]
-    what = get_loss(doc["loss"]).title(doc["target"], doc["classes"])
+    what = _loss(doc).title(doc["target"], doc["classes"])
     iterations = "iteration" if doc["n_iter"] == 1 else "iterations"
     title = (f"gdfast fit ({what}): {doc['n_samples']} samples, alpha={doc['alpha']:g}, "
              f"solver={doc['solver']!r}, {doc['status']} after {doc['n_iter']} {iterations}, "

@@ -14,6 +14,7 @@ from ._protocols import NewtonPasses, ObjectiveBase
 from ._validation import (
     check_bool,
     check_n_threads,
+    check_offset,
     check_sample_weight,
     check_scalar,
     check_vector,
@@ -29,7 +30,7 @@ FLOAT32_COST_ROUNDING = 1e3 * float(np.finfo(np.float32).eps)
 class Objective(ObjectiveBase):
     """Cost, gradient and Hessian of a linear model with an L2 penalty.
 
-    With ``z = X @ coef + intercept`` and ``s = sample_weight / sum(sample_weight)``::
+    With ``z = X @ coef + intercept + offset`` and ``s = sample_weight / sum(sample_weight)``::
 
         cost(w) = sum_i s_i * loss(z_i, y_i) + alpha / 2 * ||coef||^2
 
@@ -67,6 +68,12 @@ class Objective(ObjectiveBase):
         state). Different thread counts only change the order of floating-point sums: cost,
         gradient and Hessian then agree to a relative 1e-12 (2-norm), and fitted weights to 1e-9
         (tests/test_concurrency.py holds them to these tolerances).
+    offset : array-like of shape (n_samples,), optional
+        A fixed term added to every row's prediction, not fitted: ``log(exposure)`` for rates
+        with the log link (a Poisson count over an exposure t has mean ``t e^(x . coef)``).
+        Every method and solver uses it (the passes add it to ``z`` as they go; no n-by-d
+        temporary). For the squared error it is the same as fitting ``y - offset``, which the
+        exact least-squares solve uses.
 
     Attributes
     ----------
@@ -77,6 +84,8 @@ class Objective(ObjectiveBase):
         The targets, as float64.
     sample_weight : ndarray of shape (n_samples,) or None
         The weights as given (not normalised), as float64; None for unit weights.
+    offset : ndarray of shape (n_samples,) or None
+        The offset as float64 (a copy); None without one.
     loss : gdfast.losses.Loss
         The loss object (it compares equal to its name).
     penalty : gdfast.Penalty
@@ -110,7 +119,7 @@ class Objective(ObjectiveBase):
 
     def __init__(self, X: Any, y: Any, loss: str | Loss = "log_loss", alpha: float = 0.0,
                  fit_intercept: bool = True, sample_weight: Any = None,
-                 n_threads: int | None = None) -> None:
+                 n_threads: int | None = None, offset: Any = None) -> None:
         self.loss = get_loss(loss)
         self.penalty = L2(check_scalar(alpha, "alpha", low=0.0))
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
@@ -120,6 +129,9 @@ class Objective(ObjectiveBase):
         self.n_samples, self.n_features = self.X.shape
         self.y = check_y(y, self.n_samples, self.loss)
         self.sample_weight = check_sample_weight(sample_weight, self.n_samples)
+        self.offset = check_offset(offset, self.n_samples)
+        # the squared error's exact solve reads targets without an offset: y - offset
+        self._shifted_y = self.y if self.offset is None else self.y - self.offset
         sw = self.sample_weight
         self.weight_sum = float(self.n_samples if sw is None else sw.sum())
         self.min_positive_weight = 1.0 if sw is None else float(np.min(sw[sw > 0]))
@@ -135,7 +147,9 @@ class Objective(ObjectiveBase):
         kernel = (_sparse_input.sparse_module(module).SparseKernel if self.is_sparse
                   else module.Kernel)
         return kernel(self.X, self.y, self.sample_weight, 1.0 / total, self.loss.code,
-                      self.fit_intercept, self.penalty.l2, self.loss.cost_offset(self.y, self.sample_weight, 1.0 / total))
+                      self.fit_intercept, self.penalty.l2,
+                      self.loss.cost_offset(self.y, self.sample_weight, 1.0 / total),
+                      self.loss.param, self.offset)
 
 
     def __repr__(self) -> str:
@@ -150,8 +164,7 @@ class Objective(ObjectiveBase):
     def _overflow(self, w: np.ndarray, what: str, v: np.ndarray | None = None,
                   at_w: bool = True) -> OverflowInputError:
         """The error for ``what`` overflowing at w: one more pass over X finds the cause."""
-        z = np.empty(self.n_samples)
-        self._kernel.linear(w, z, self.n_threads)
+        z = self._linear(w)
         return overflow_error(what, magnitudes(self.X, self.y, z, self.loss), w,
                               self.n_features, self.alpha, self.loss, v=v, at_w=at_w)
 
@@ -539,11 +552,12 @@ class Objective(ObjectiveBase):
         if self.is_sparse:
             X: Any = self.X
             Ghi, Glo, rhi, rlo = _dispatch.accurate.residual_gradient_csr(
-                X.data, X.indices, X.indptr, self.n_features, self.y, self.sample_weight, w,
-                self.fit_intercept, self.n_threads, True)
+                X.data, X.indices, X.indptr, self.n_features, self._shifted_y, self.sample_weight,
+                w, self.fit_intercept, self.n_threads, True)
         else:
             Ghi, Glo, rhi, rlo = _dispatch.accurate.residual_gradient(
-                self.X, self.y, self.sample_weight, w, self.fit_intercept, self.n_threads, True)
+                self.X, self._shifted_y, self.sample_weight, w, self.fit_intercept,
+                self.n_threads, True)
         return Ghi, Glo, rhi + rlo
 
     def normal_equations(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -565,13 +579,13 @@ class Objective(ObjectiveBase):
         if self.is_sparse:
             Xs: Any = self.X
             return _dispatch.accurate.normal_equations_csr(  # type: ignore[no-any-return]  # compiled
-                Xs.data, Xs.indices, Xs.indptr, self.n_features, self.y, self.sample_weight,
-                self.fit_intercept, self.n_threads)
+                Xs.data, Xs.indices, Xs.indptr, self.n_features, self._shifted_y,
+                self.sample_weight, self.fit_intercept, self.n_threads)
         return _dispatch.accurate.normal_equations(  # type: ignore[no-any-return]  # compiled
-            self.X, self.y, self.sample_weight, self.fit_intercept, self.n_threads)
+            self.X, self._shifted_y, self.sample_weight, self.fit_intercept, self.n_threads)
 
     def predictions(self, w: Any) -> np.ndarray:
-        """The raw predictions ``z = X @ coef + intercept`` at ``w`` (one pass over X).
+        """The raw predictions ``z = X @ coef + intercept (+ offset)`` at ``w`` (one pass over X).
 
         Parameters
         ----------
@@ -588,10 +602,19 @@ class Objective(ObjectiveBase):
             overflows double precision (naming X or w).
         """
         w = self._w(w)
-        z = np.empty(self.n_samples)
-        self._kernel.linear(w, z, self.n_threads)
+        z = self._linear(w)
         if not np.isfinite(z).all():
             raise self._overflow(w, "X @ coef + intercept")
+        return z
+
+    def _linear(self, w: np.ndarray, z: np.ndarray | None = None,
+                with_offset: bool = True) -> np.ndarray:
+        """``Xa w`` (plus the offset unless with_offset is False) into z (a new array if None)."""
+        if z is None:
+            z = np.empty(self.n_samples)
+        self._kernel.linear(w, z, self.n_threads)
+        if with_offset and self.offset is not None:
+            z += self.offset
         return z
 
     def pearson_chi2(self, w: Any) -> float | None:
@@ -631,7 +654,10 @@ class Objective(ObjectiveBase):
             return False
         keep = None if self.sample_weight is None else self.sample_weight > 0
         if not self.loss.separation_from_data:      # the predictions at w are the proof
-            z = self.predictions(w)
+            # Xa w without the offset: scaling w up scales this part alone, and the loss then
+            # falls towards 0 whatever the (fixed, finite) offset
+            w = self._w(w)
+            z = self._linear(w, with_offset=False)
             if not (self.loss.separates(z, self.y) if keep is None
                     else self.loss.separates(z[keep], self.y[keep])):
                 return False
@@ -666,11 +692,11 @@ class _CachedPredictions:
 
     def __init__(self, obj: Objective, w: np.ndarray) -> None:
         self.kernel, self.nt = obj._kernel, obj.n_threads
+        self.linear = obj._linear                    # Xa w + offset
         n, D, self.d = obj.n_samples, obj.n_params, obj.n_features
         self.penalty = obj.penalty
         self.penalty_diag = obj.penalty.hessian_diagonal(D, self.d)
-        self.z = np.empty(n)
-        self.kernel.linear(w, self.z, self.nt)
+        self.z = self.linear(w)
         self.size = float(np.max(np.abs(self.z))) if n else 0.0   # the largest |z| held
         self.r, self.h, self.trial, self.zd = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
         self.g, self.hv, self.diag = np.empty(D), np.empty(D), np.empty(D)
@@ -712,7 +738,7 @@ class _CachedPredictions:
         # that error would dominate the gradient, so z is computed afresh from w.
         size = float(np.max(np.abs(self.z))) if self.z.size else 0.0
         if size < _REFRESH_RATIO * self.size:
-            self.kernel.linear(w, self.z, self.nt)
+            self.linear(w, self.z)
             self.size = float(np.max(np.abs(self.z)))
         else:
             self.size = max(self.size, size)

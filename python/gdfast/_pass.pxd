@@ -24,7 +24,8 @@
 # added once, after the sums (add_penalty).
 #
 # What differs between layouts of X is the row reader: a struct with the problem in a member P
-# (n, d, fit_intercept, y, sw, loss, scale, cost_offset, alpha, named as in kernels.Problem) and
+# (n, d, fit_intercept, y, sw, loss, loss_param, offset, scale, cost_offset, alpha, named as in
+# kernels.Problem) and
 # the functions of the table below, which say how many parts a pass uses and where they start,
 # how many rows a block takes, and how a block's rows are read (z, scatter, Hessian, squares).
 # gdfast/_dense_rows.pxd reads dense rows, gdfast/_csr_rows.pxd compressed ones. The skeleton is
@@ -35,7 +36,7 @@
 from cython.parallel cimport prange
 from libc.string cimport memset, memcpy
 
-from gdfast.kernels cimport Coef, BLOCK_ROWS, rows_loss, add_penalty
+from gdfast.kernels cimport Coef, BLOCK_ROWS, rows_loss_param, add_penalty
 from gdfast._dense_rows cimport (
     DenseRows, dense_parts, dense_bounds, dense_part_size, dense_shared_size, dense_coef,
     dense_begin, dense_next_block, dense_z, dense_scatter, dense_hessian, dense_hessian_end,
@@ -267,8 +268,17 @@ cdef inline Job _job(int kind, int reads) noexcept nogil:
 
 cdef inline double _block_loss(const Rows* R, Py_ssize_t i0, Py_ssize_t m, double* z, double* r,
                                double* h) noexcept nogil:
-    """rows_loss for rows i0 .. i0 + m - 1 (z is overwritten with the losses)."""
-    return rows_loss(R.P.loss, R.P.y + i0, R.P.sw + i0 if R.P.sw != NULL else NULL, m, z, r, h)
+    """rows_loss_param for rows i0 .. i0 + m - 1 at z = Xa_block w (z is overwritten with the
+    losses). The problem's offset, when it has one, is added to z here: it belongs to the
+    predictions at w only (a product Xa v of a direction v has none)."""
+    cdef Py_ssize_t k
+    cdef const double* off
+    if R.P.offset != NULL:
+        off = R.P.offset + i0
+        for k in range(m):
+            z[k] += off[k]
+    return rows_loss_param(R.P.loss, R.P.loss_param, R.P.y + i0,
+                           R.P.sw + i0 if R.P.sw != NULL else NULL, m, z, r, h)
 
 
 cdef inline double _run_part(const Rows* rows, const Job* J, const Work* W, int c, double* acc,

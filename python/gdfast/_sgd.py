@@ -108,8 +108,9 @@ def _run_epoch(obj: Objective, stepper: _stochastic.Stepper, factors: np.ndarray
     """One epoch of the stepper over obj's rows in the order perm (dense or CSR X)."""
     if obj.is_sparse:
         X: Any = obj.X                            # scipy.sparse CSR, matrix or array
-        return stepper.run_epoch_csr(X.data, X.indices, X.indptr, obj.y, factors, perm, w)
-    return stepper.run_epoch(obj.X, obj.y, factors, perm, w)
+        return stepper.run_epoch_csr(X.data, X.indices, X.indptr, obj.y, factors, perm, w,
+                                     obj.offset)
+    return stepper.run_epoch(obj.X, obj.y, factors, perm, w, obj.offset)
 
 
 def _run(method: str, obj: Objective, w: np.ndarray, max_iter: int, tol: float,
@@ -199,7 +200,7 @@ def sgd(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Call
         lr = float(resolve_learning_rate(obj, learning_rate))
     stepper = _stochastic.Stepper(_stochastic.METHOD_SGD, _loss_code(obj), obj.fit_intercept,
                                   obj.penalty.l2, obj.n_params, batch_size, lr, _schedule_code(schedule),
-                                  power_t, momentum=momentum)
+                                  power_t, momentum=momentum, loss_param=obj.loss.param)
     return _run("sgd", obj, w, max_iter, tol, callback, stepper, rng, burn_in, schedule, factors,
                 f"learning_rate={lr:.6g} and batch_size={batch_size}",
                 "The step is too large for this data; use learning_rate='auto', a smaller value, "
@@ -226,7 +227,8 @@ def adam(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Cal
     lr = ADAM_DEFAULT_STEP if learning_rate == "auto" else float(resolve_learning_rate(obj, learning_rate))
     stepper = _stochastic.Stepper(_stochastic.METHOD_ADAM, _loss_code(obj), obj.fit_intercept,
                                   obj.penalty.l2, obj.n_params, batch_size, lr, _schedule_code(schedule),
-                                  power_t, beta1=float(beta1), beta2=float(beta2), eps=eps)
+                                  power_t, beta1=float(beta1), beta2=float(beta2), eps=eps,
+                                  loss_param=obj.loss.param)
     return _run("adam", obj, w, max_iter, tol, callback, stepper, rng, burn_in, schedule, None
                 if obj.sample_weight is None else _sample_factors(obj),
                 f"learning_rate={lr:.6g}", "Use a smaller learning_rate (Adam's step is in the "

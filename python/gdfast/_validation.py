@@ -141,6 +141,14 @@ def check_y(y: Any, n: int, loss: Any) -> np.ndarray:
     return np.asarray(loss.check_y(arr))
 
 
+def check_offset(offset: Any, n: int) -> np.ndarray | None:
+    """None, or n finite numbers added to the predictions (a copy: the input is never kept)."""
+    if offset is None:
+        return None
+    return check_vector(offset, n, "offset", "one value per row of X, added to X @ coef + "
+                        "intercept")
+
+
 def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
     """None, or n finite non-negative weights, at least one positive, that can be normalised.
 

@@ -11,9 +11,9 @@ import json
 import os
 import sys
 import warnings
-from typing import TYPE_CHECKING, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, Sequence
 
-from .losses import LOSSES, get_loss
+from .losses import LOSSES, Tweedie, get_loss
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
                          f"{name} ({cls.model_name})" for name, cls in LOSSES.items())
                      + "; auto: log_loss when the target has exactly two distinct values, "
                        "squared_error otherwise (default)")
+    fit.add_argument("--power", type=float, default=None, metavar="P",
+                     help="the power of --loss tweedie: 0 (normal), 1 (Poisson), between 1 and "
+                          "2 (compound Poisson-Gamma), 2 (Gamma), above 2 (default: 1.5)")
     fit.add_argument("--solver", default="auto", help="a gdfast.minimize method (default: auto, "
                                                       "Newton's method)")
     fit.add_argument("--alpha", type=float, default=0.0,
@@ -162,7 +165,11 @@ def _fit(args: argparse.Namespace) -> int:
     if not features:
         raise ValueError(f"{args.data} has no feature columns besides the target {args.target!r}")
     X = table.numbers(features)
-    loss = _choose_loss(args.loss, labels)
+    loss: Any = _choose_loss(args.loss, labels)
+    if args.power is not None:
+        if loss != "tweedie":
+            raise ValueError(f"--power applies to --loss tweedie only; got --loss {loss}")
+        loss = Tweedie(args.power)
     classes = None
     y: list[float] | np.ndarray
     if get_loss(loss).is_classifier:

@@ -38,7 +38,8 @@ from ._result import OptimizeResult
 from ._penalty import L2
 from ._protocols import ObjectiveBase
 from .losses import Loss, get_loss
-from ._validation import check_bool, check_n_threads, check_scalar, check_vector, check_X, check_y
+from ._validation import (check_bool, check_n_threads, check_offset, check_scalar, check_vector,
+                          check_X, check_y)
 
 __all__ = ["Objective", "encode_labels", "fit_objective", "is_dask_array", "linear_predictor"]
 
@@ -104,8 +105,9 @@ class _Block:
     """
 
     def __init__(self, X: np.ndarray | None, y: np.ndarray | None, sw: np.ndarray | None,
-                 loss: Loss, fit_intercept: bool, n_params: int) -> None:
-        self.X, self.y, self.sw = X, y, sw
+                 loss: Loss, fit_intercept: bool, n_params: int,
+                 offset: np.ndarray | None = None) -> None:
+        self.X, self.y, self.sw, self.offset = X, y, sw, offset
         self.loss, self.fit_intercept, self.n_params = loss, fit_intercept, n_params
         self.n_rows = 0 if X is None else X.shape[0]
         if X is None:
@@ -119,16 +121,24 @@ class _Block:
             assert self.y is not None                # built only for blocks with rows
             self._kernel = _dispatch.core.Kernel(self.X, self.y, self.sw, 1.0, self.loss.code,
                                                  self.fit_intercept, 0.0,
-                                                 self.loss.cost_offset(self.y, self.sw, 1.0))
+                                                 self.loss.cost_offset(self.y, self.sw, 1.0),
+                                                 self.loss.param, self.offset)
         return self._kernel
 
+    def shifted_y(self) -> np.ndarray:
+        """y - offset: the squared error's targets for the exact least-squares sums."""
+        assert self.y is not None
+        return self.y if self.offset is None else self.y - self.offset
+
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (_Block, (self.X, self.y, self.sw, self.loss, self.fit_intercept, self.n_params))
+        return (_Block, (self.X, self.y, self.sw, self.loss, self.fit_intercept, self.n_params,
+                         self.offset))
 
     def __sizeof__(self) -> int:
         # What dask's scheduler sees: a block as heavy as its data, so that it is not moved
         # to balance work (moving the task is cheaper).
-        return sum(a.nbytes for a in (self.X, self.y, self.sw) if a is not None) + 256
+        return sum(a.nbytes for a in (self.X, self.y, self.sw, self.offset)
+                   if a is not None) + 256
 
 
 def _in_block(exc: Exception, where: str) -> Exception:
@@ -137,11 +147,11 @@ def _in_block(exc: Exception, where: str) -> Exception:
 
 
 def _make_block(X: Any, y: Any, sw: Any, where: str, loss: Loss, fit_intercept: bool,
-                n_params: int) -> _Block:
+                n_params: int, offset: Any = None) -> _Block:
     """Validate one block of rows (on the worker) and wrap it with its kernel."""
     X = np.asarray(X)
     y = np.asarray(y)
-    for name, a in (("y", y), ("sample_weight", sw)):
+    for name, a in (("y", y), ("sample_weight", sw), ("offset", offset)):
         if a is not None and np.shape(a)[0] != X.shape[0]:
             raise ValueError(f"X and {name} have different numbers of rows: {X.shape[0]} and "
                              f"{np.shape(a)[0]} ({where})")
@@ -154,9 +164,10 @@ def _make_block(X: Any, y: Any, sw: Any, where: str, loss: Loss, fit_intercept: 
             sw = check_vector(sw, X.shape[0], "sample_weight", "one weight per row of X")
             if (sw < 0).any():
                 raise ValueError("sample_weight must be non-negative")
+        offset = check_offset(offset, X.shape[0])
     except (TypeError, ValueError) as exc:
         raise _in_block(exc, where) from None
-    return _Block(X, y, sw, loss, fit_intercept, n_params)
+    return _Block(X, y, sw, loss, fit_intercept, n_params, offset)
 
 
 def _block_summary(block: _Block) -> tuple[int, float, float]:
@@ -189,10 +200,10 @@ def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
         return np.ones(1) if what == "separates" else np.zeros(sizes[what])
     if what == "accurate":       # [G_hi, rss_hi, G_lo, rss_lo]: compensated, see _add_compensated
         ghi, glo, rhi, rlo = _dispatch.accurate.residual_gradient(
-            block.X, block.y, block.sw, w, block.fit_intercept, n_threads, split=True)
+            block.X, block.shifted_y(), block.sw, w, block.fit_intercept, n_threads, split=True)
         return np.concatenate([ghi, [rhi], glo, [rlo]])
     if what == "normal":
-        hi, lo = _dispatch.accurate.normal_equations(block.X, block.y, block.sw,
+        hi, lo = _dispatch.accurate.normal_equations(block.X, block.shifted_y(), block.sw,
                                                      block.fit_intercept, n_threads)
         return np.concatenate([hi.ravel(), lo.ravel()])
     kernel = block.kernel()
@@ -213,6 +224,12 @@ def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
     z = np.empty(block.n_rows)
     kernel.linear(w, z, n_threads)
     assert block.y is not None                   # set on every block with rows
+    if what == "separates":
+        # a proof from Xa w alone: scaling w scales this part, whatever the fixed offset
+        positive = block.sw > 0 if block.sw is not None else slice(None)
+        return np.array([float(block.loss.separates(z[positive], block.y[positive]))])
+    if block.offset is not None:
+        z += block.offset
     if what == "magnitudes":
         m = magnitudes(block.X, block.y, z, block.loss)
         return np.array([m.x, m.y, m.z, m.loss])
@@ -227,8 +244,7 @@ def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
         terms = block.loss.pearson_terms(z, block.y)
         assert terms is not None                 # asked only of losses that have them
         return np.array([float(np.sum(terms if block.sw is None else block.sw * terms))])
-    positive = block.sw > 0 if block.sw is not None else slice(None)
-    return np.array([float(block.loss.separates(z[positive], block.y[positive]))])
+    raise ValueError(f"unknown evaluation {what!r}")
 
 
 def _group_eval(what: str, w: np.ndarray, v: np.ndarray | None, n_threads: int | None,
@@ -397,6 +413,9 @@ class Objective(ObjectiveBase):
         last request asked for them, and keep them for the next call at the same ``w``. On the
         workers this is the same pass over X (the Hessian adds a BLAS product per block); on
         the network it saves a round trip per accepted line-search step.
+    offset : dask.array.Array or array-like of shape (n_samples,), optional
+        A fixed term added to every row's prediction (``log(exposure)`` for rates), as for
+        :class:`gdfast.Objective`; aligned to X's blocks like y and checked on the workers.
 
     Attributes
     ----------
@@ -417,7 +436,7 @@ class Objective(ObjectiveBase):
         thread, each over the blocks in that worker's memory.
     n_computations : int
         Graph computations this objective has run (construction included).
-    X, y, sample_weight : dask.array.Array or None
+    X, y, sample_weight, offset : dask.array.Array or None
         The data, aligned to X's blocks of rows.
 
     Raises
@@ -439,7 +458,7 @@ class Objective(ObjectiveBase):
     def __init__(self, X: Any, y: Any, loss: str | Loss = "log_loss", alpha: float = 0.0,
                  fit_intercept: bool = True, sample_weight: Any = None,
                  n_threads: int | None = None, *, persist: bool = True, split_every: int = 8,
-                 speculate: bool = True) -> None:
+                 speculate: bool = True, offset: Any = None) -> None:
         dask = _import_dask()
         import dask.array as da
 
@@ -473,7 +492,9 @@ class Objective(ObjectiveBase):
             sample_weight = None
         elif weights_given:
             sample_weight = _as_rows(sample_weight, "sample_weight", X, da)
-        self.X, self.y, self.sample_weight = X, y, sample_weight
+        if offset is not None:
+            offset = _as_rows(offset, "offset", X, da)
+        self.X, self.y, self.sample_weight, self.offset = X, y, sample_weight, offset
         self.n_features = int(X.shape[1])
         self.n_params = self.n_features + int(self.fit_intercept)
         self.dtype = np.dtype(X.dtype) if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
@@ -488,6 +509,7 @@ class Objective(ObjectiveBase):
         Xb = X.to_delayed().ravel()
         yb = y.to_delayed().ravel()
         sb = sample_weight.to_delayed().ravel() if sample_weight is not None else [None] * len(Xb)
+        ob = offset.to_delayed().ravel() if offset is not None else [None] * len(Xb)
         starts = np.concatenate([[0], np.cumsum(X.chunks[0])])
         blocks = []
         for i, size in enumerate(X.chunks[0]):
@@ -496,7 +518,7 @@ class Objective(ObjectiveBase):
             where = (f"block {i}, rows {int(starts[i])}:{int(starts[i + 1])}" if not math.isnan(size)
                      else f"block {i}")
             blocks.append(_dask_delayed(_make_block, pure=False)(
-                Xb[i], yb[i], sb[i], where, self.loss, self.fit_intercept, self.n_params,
+                Xb[i], yb[i], sb[i], where, self.loss, self.fit_intercept, self.n_params, ob[i],
                 dask_key_name=f"gdfast-block-{uuid.uuid4().hex}"))
         if persist:
             blocks = list(dask.persist(*blocks))
@@ -767,7 +789,8 @@ class Objective(ObjectiveBase):
 def fit_objective(X: Any, y: Any, *, loss: str | Loss, alpha: float = 0.0, fit_intercept: bool = True,
                   sample_weight: Any = None, method: str = "auto", w0: Any = None,
                   max_iter: int | None = None, tol: float = 1e-8, n_threads: int | None = None,
-                  persist: bool = True, **options: Any) -> tuple[Objective, OptimizeResult]:
+                  persist: bool = True, offset: Any = None,
+                  **options: Any) -> tuple[Objective, OptimizeResult]:
     """Build a :class:`gdfast.dask.Objective` and minimise it: what an estimator's ``fit`` calls.
 
     Parameters
@@ -789,6 +812,8 @@ def fit_objective(X: Any, y: Any, *, loss: str | Loss, alpha: float = 0.0, fit_i
     tol : float, default 1e-8
     n_threads : int, optional
     persist : bool, default True
+    offset : dask.array.Array or array-like of shape (n_samples,), optional
+        Added to every row's prediction (see :class:`Objective`).
     **options
         Passed on to :func:`gdfast.minimize`.
 
@@ -800,7 +825,7 @@ def fit_objective(X: Any, y: Any, *, loss: str | Loss, alpha: float = 0.0, fit_i
     """
     from . import _solvers
     obj = Objective(X, y, loss=loss, alpha=alpha, fit_intercept=fit_intercept,
-                    sample_weight=sample_weight, n_threads=n_threads, persist=persist)
+                    sample_weight=sample_weight, n_threads=n_threads, persist=persist, offset=offset)
     if method == "auto":             # the one rule, resolved here so that options may be passed
         method = _solvers.choose_method(obj)
     result = _solvers.minimize(obj, method=method, w0=w0, max_iter=max_iter, tol=tol, **options)

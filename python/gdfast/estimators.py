@@ -40,7 +40,7 @@ from ._progress import Progress
 from ._result import OptimizeResult
 from ._sparse_input import is_sparse
 from ._validation import check_bool, check_n_threads, check_random_state, check_scalar
-from .losses import get_loss
+from .losses import Loss, Tweedie, get_loss
 from .stats import GoodnessOfFit, Summary, goodness_of_fit, residual_df, standard_errors, total_weight
 
 __all__ = ["LogisticRegression", "LinearRegression", "PoissonRegressor", "GammaRegressor",
@@ -85,7 +85,7 @@ class _FitInfo:
 class _LinearModel(BaseEstimator):
     """What both estimators share: parameter checks, one fit of the core, the summary."""
 
-    _loss: str = ""
+    _loss: str | Loss = ""
 
     # The parameters (set by the subclasses' __init__) and what fit sets, for the type checker.
     solver: str
@@ -140,7 +140,7 @@ class _LinearModel(BaseEstimator):
         )
 
     def _solve(self, backend: Backend, X: Any, y: Any, sample_weight: Any, w0: np.ndarray | None,
-               s: _Settings, what: str) -> tuple[OptimizeResult, np.ndarray, Any]:
+               s: _Settings, what: str, offset: Any = None) -> tuple[OptimizeResult, np.ndarray, Any]:
         """Fit one problem of the core: the result, the standard errors and the objective.
 
         X in memory (dense or sparse) gets a :class:`gdfast.Objective`; a dask array gets a
@@ -155,7 +155,7 @@ class _LinearModel(BaseEstimator):
                 X, y, loss=self._loss, alpha=s.alpha, fit_intercept=s.fit_intercept,
                 sample_weight=sample_weight, n_threads=s.n_threads, solver=s.solver, w0=w0,
                 max_iter=s.max_iter, tol=s.tol, learning_rate=s.learning_rate,
-                batch_size=s.batch_size, random_state=s.seed, callback=callback)
+                batch_size=s.batch_size, random_state=s.seed, callback=callback, offset=offset)
         if res.status != "converged":
             warnings.warn(f"{what} did not converge ({res.status}): {res.message}. "
                           f"{_advice(res.status, s.solver)}", ConvergenceWarning, stacklevel=3)
@@ -731,7 +731,9 @@ _GLM_PARAMETERS = _PARAMETERS.replace(
 
 
 class _GLMRegressor(RegressorMixin, _LinearModel):
-    """A log-link GLM regressor: what PoissonRegressor and GammaRegressor share."""
+    """A GLM regressor: what PoissonRegressor, GammaRegressor and TweedieRegressor share."""
+
+    _link_name = "log"
 
     intercept_: float
     coef_stderr_: np.ndarray
@@ -769,7 +771,8 @@ class _GLMRegressor(RegressorMixin, _LinearModel):
             s = _Settings(**{**s.__dict__, "solver": "newton"})
         return s
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "_GLMRegressor":
+    def fit(self, X: Any, y: Any, sample_weight: Any = None,
+            offset: Any = None) -> "_GLMRegressor":
         """Fit the model.
 
         Parameters
@@ -781,6 +784,11 @@ class _GLMRegressor(RegressorMixin, _LinearModel):
             Targets in the family's range (the error names ``y`` otherwise).
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative frequency weights; a weight of 2 is the same as the row twice.
+        offset : array-like (or dask array) of shape (n_samples,), optional
+            A fixed term added to the linear predictor, not fitted: ``log(exposure)`` for rates
+            (the model is then ``mu = exposure * exp(X @ coef + intercept)``). Pass the same
+            kind of offset to :meth:`predict`. Through a Pipeline or GridSearchCV it is routed
+            by scikit-learn's metadata routing (``set_fit_request(offset=True)``).
 
         Returns
         -------
@@ -792,7 +800,7 @@ class _GLMRegressor(RegressorMixin, _LinearModel):
         sw = backend.sample_weight(sample_weight, X)
         (w0,) = self._warm_start_points(1, X.shape[1], s)
         name = type(self).__name__
-        res, se, obj = self._solve(backend, X, y, sw, w0, s, name)
+        res, se, obj = self._solve(backend, X, y, sw, w0, s, name, offset=offset)
         d = X.shape[1]
         self.coef_ = res.w[:d].copy()
         self.intercept_ = float(res.w[d]) if s.fit_intercept else 0.0
@@ -809,12 +817,15 @@ class _GLMRegressor(RegressorMixin, _LinearModel):
             self.goodness_of_fit_ = None
         return self
 
-    def predict(self, X: Any) -> Any:
-        """The predicted means ``exp(X @ coef_ + intercept_)``.
+    def predict(self, X: Any, offset: Any = None) -> Any:
+        """The predicted means ``exp(X @ coef_ + intercept_ + offset)`` (without ``exp`` for
+        the identity link).
 
         Parameters
         ----------
         X : array-like, sparse matrix or dask array of shape (n_samples, n_features)
+        offset : array-like (or dask array) of shape (n_samples,), optional
+            Added to the linear predictor (``log(exposure)`` of these rows), as in :meth:`fit`.
 
         Returns
         -------
@@ -823,31 +834,39 @@ class _GLMRegressor(RegressorMixin, _LinearModel):
         """
         check_is_fitted(self)
         backend = backend_for(X)
-        z = backend.linear_predictor(backend.check_predict(self, X), self.coef_, self.intercept_)
+        X = backend.check_predict(self, X)
+        z = backend.add_offset(backend.linear_predictor(X, self.coef_, self.intercept_), offset, X)
         return backend.per_row(get_loss(self._loss).inverse_link, z, dtype=np.float64)
 
-    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+    def score(self, X: Any, y: Any, sample_weight: Any = None, offset: Any = None) -> float:
         """D^2, the fraction of the (weighted) deviance explained: ``1 - D(y, mu) / D(y, mean
-        y)``, as scikit-learn's GLM regressors score.
+        y)``, as scikit-learn's GLM regressors score (the null model is the weighted mean of
+        y, with or without an offset).
 
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), optional
+        offset : array-like of shape (n_samples,), optional
+            Added to the linear predictor, as in :meth:`predict`.
 
         Returns
         -------
         float
         """
         loss = get_loss(self._loss)
-        mu = np.asarray(self.predict(X), dtype=np.float64)
+        mu = np.asarray(self.predict(X, offset=offset), dtype=np.float64)
         y = loss.check_y(np.asarray(y, dtype=np.float64).reshape(-1))
         sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        null = np.full_like(y, np.log(np.average(y, weights=sw)))
-        fitted = loss.reference_terms(np.log(mu), y)[0]
-        base = loss.reference_terms(null, y)[0]
+        null = np.full_like(y, np.average(y, weights=sw))
+        fitted, base = self._half_deviance(y, mu), self._half_deviance(y, null)
         return float(1.0 - np.average(fitted, weights=sw) / np.average(base, weights=sw))
+
+    def _half_deviance(self, y: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """Per-sample half deviance at the means mu (the loss's, through its log link)."""
+        out: np.ndarray = get_loss(self._loss).reference_terms(np.log(mu), y)[0]
+        return out
 
     def summary(self, level: float = 0.95) -> Summary:
         """The coefficient table: estimate, standard error, z (or t), p-value and interval.
@@ -868,7 +887,7 @@ class _GLMRegressor(RegressorMixin, _LinearModel):
         se = ([self.intercept_stderr_] if info.fit_intercept else []) + list(self.coef_stderr_)
         df = info.df_resid
         dof = "" if df is None else f", {df:g} residual degrees of freedom"
-        title = (f"{type(self).__name__} ({get_loss(self._loss).model_name}, log link): "
+        title = (f"{type(self).__name__} ({get_loss(self._loss).model_name}, {self._link_name} link): "
                  f"{info.total_weight:g} observations{dof}, alpha={info.alpha:g}, "
                  f"solver={info.solver!r}, {self.status_} after {_iterations([self.n_iter_])}")
         fit = self.goodness_of_fit_
@@ -898,6 +917,138 @@ class GammaRegressor(_GLMRegressor):
                 "information=\"observed\")`` gives those of the Hessian at the optimum."))
 
     _loss = "gamma"
+
+
+class TweedieRegressor(_GLMRegressor):
+    """Tweedie regression with power p and the log or identity link, fitted by gdfast: a
+    drop-in for scikit-learn's ``TweedieRegressor``.
+
+    Minimises the (sample-weighted) mean half Tweedie deviance plus ``alpha/2 ||coef||^2``
+    (the loss ``gdfast.losses.Tweedie(power)`` of :class:`gdfast.Objective`). ``power=0`` is
+    the normal distribution, 1 Poisson, 1 < p < 2 compound Poisson-Gamma (y >= 0 with exact
+    zeros), 2 Gamma, 3 inverse Gaussian; powers in (0, 1) are refused (``power`` named).
+    ``predict`` gives the mean ``mu``.
+
+    Parameters
+    ----------
+    power : float, default 0.0
+        The power of the variance function ``V(mu) = mu^power``: 0 or at least 1.
+    link : {"auto", "log", "identity"}, default "auto"
+        "auto" is scikit-learn's rule: the identity link for ``power <= 0``, else the log link.
+        The identity link is available for ``power=0`` only (the other families would need the
+        mean kept positive); with it the fit is least squares on half the squared error, which
+        gdfast's ``loss="squared_error"`` (the full squared error) minimises with
+        ``2 * alpha``.
+{parameters}
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+        0.0 when ``fit_intercept=False``.
+    coef_stderr_ : ndarray of shape (n_features,)
+    intercept_stderr_ : float
+        Standard errors from the Hessian of the cost at the optimum (see :mod:`gdfast.stats`):
+        the observed information times the Pearson dispersion ``sum sw (y - mu)^2 / mu^p /
+        (W - n_params)`` (t statistics), as statsmodels' GLM ``fit(method="newton")``; for the
+        identity link (least squares) ``RSS / (W - n_params)``. NaN for the intercept when it
+        is not fitted, and everywhere when the Hessian is singular or there are more than
+        ``MAX_STDERR_PARAMS`` parameters.
+    n_iter_ : int
+    status_ : str
+        How the fit ended ("converged", "max_iter", "diverged", "stalled").
+    cost_ : float
+        The final cost of the objective that was minimised: the mean half deviance plus the
+        penalty for the log link; for the identity link gdfast's squared-error cost, twice
+        that.
+    history_ : dict of str to ndarray
+        The per-iteration history of :class:`gdfast.OptimizeResult` ("cost" always).
+{attributes}
+
+    Notes
+    -----
+    ``alpha`` maps one to one to scikit-learn's ``TweedieRegressor(alpha=a)`` (and to glum's
+    ``alpha`` with ``l1_ratio=0``): scikit-learn minimises ``1/(2 n) sum_i deviance_i + a/2
+    ||w||^2``, gdfast the mean *half* deviance plus ``alpha/2 ||coef||^2``, the same function.
+    The parameters and defaults are scikit-learn's (``power=0.0``, ``alpha=1.0``,
+    ``link="auto"``, ``fit_intercept``, ``warm_start``, ``verbose``) except: ``tol`` is
+    gdfast's (stop when ``max|gradient| <= tol * max|gradient at the start|``, default 1e-8,
+    not scikit-learn's 1e-4 on a different criterion); ``solver`` takes the
+    :func:`gdfast.minimize` methods (default "auto"; "lbfgs" is one, scikit-learn's
+    "newton-cholesky" is "newton" here); ``max_iter`` defaults to the method's own (None);
+    ``link="identity"`` only with ``power=0`` (scikit-learn allows it for any power). For
+    ``power=0`` with the log link and for ``power > 2`` the loss is not convex in the
+    coefficients; the solvers find a local minimum (scikit-learn's too). ``score`` is D^2,
+    the fraction of the deviance explained, as scikit-learn's. A fit that does not converge
+    emits scikit-learn's ``ConvergenceWarning``.
+    """
+
+    def __init__(self, *, power: float = 0.0, alpha: float = 1.0, fit_intercept: bool = True,
+                 link: str = "auto", solver: str = "auto", max_iter: int | None = None,
+                 tol: float = 1e-8, warm_start: bool = False, verbose: int = 0,
+                 learning_rate: Any = "auto", batch_size: int | None = None,
+                 random_state: Any = None, n_threads: int | None = None) -> None:
+        super().__init__(solver=solver, alpha=alpha, fit_intercept=fit_intercept,
+                         max_iter=max_iter, tol=tol, learning_rate=learning_rate,
+                         batch_size=batch_size, random_state=random_state, n_threads=n_threads,
+                         verbose=verbose, warm_start=warm_start)
+        self.power = power
+        self.link = link
+
+    def _family(self) -> tuple[Tweedie, str]:
+        """The Tweedie loss of ``power`` and the link's name, checked (in fit, not __init__)."""
+        loss = Tweedie(self.power)
+        link = self.link
+        if not isinstance(link, str) or link not in ("auto", "log", "identity"):
+            raise ValueError(f"link must be 'auto', 'log' or 'identity'; got {link!r}")
+        if link == "auto":
+            link = "identity" if loss.power <= 0 else "log"
+        if link == "identity" and loss.power != 0.0:
+            raise ValueError(f"link='identity' is available for power=0 only (the normal "
+                             f"distribution); got power={self.power!r}: use link='log'")
+        return loss, link
+
+    @property
+    def _loss(self) -> str | Loss:  # type: ignore[override]  # a class attribute elsewhere
+        loss, link = self._family()
+        return "squared_error" if link == "identity" else loss
+
+    @property
+    def _link_name(self) -> str:  # type: ignore[override]  # a class attribute elsewhere
+        return self._family()[1]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        try:
+            tags.target_tags.positive_only = bool(self._family()[0].invalid_targets(
+                np.array([-1.0]))[0])
+        except (TypeError, ValueError):
+            pass                       # an invalid power or link: fit will say so
+        return tags
+
+    def _settings(self) -> _Settings:
+        s = super()._settings()
+        if self._family()[1] == "identity":
+            # half the squared error with alpha is the squared error with 2 alpha, halved
+            s = _Settings(**{**s.__dict__, "alpha": 2.0 * s.alpha})
+        return s
+
+    def _fit_info(self, obj: ObjectiveLike, s: _Settings, weighted: bool) -> _FitInfo:
+        info = super()._fit_info(obj, s, weighted)
+        if self._family()[1] == "identity":
+            info = _FitInfo(**{**info.__dict__, "alpha": 0.5 * s.alpha})    # the user's alpha
+        return info
+
+    def _half_deviance(self, y: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        loss, link = self._family()
+        if link == "identity":
+            out: np.ndarray = 0.5 * (y - mu) ** 2
+            return out
+        return loss.reference_terms(np.log(mu), y)[0]
+
+
+TweedieRegressor.__doc__ = (TweedieRegressor.__doc__ or "").replace(
+    "{parameters}", _GLM_PARAMETERS).replace("{attributes}", _FIT_ATTRIBUTES)
 
 
 def _hessian_affordable(obj: Any) -> bool:

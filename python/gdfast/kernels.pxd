@@ -18,7 +18,7 @@
 from libc.math cimport fabs, fmax, sqrt
 from scipy.linalg.cython_blas cimport dsyrk
 
-from gdfast._loss cimport exp_nonpos, log1p_unit, rows_terms, SQUARED_ERROR, LOG_LOSS
+from gdfast._loss cimport exp_nonpos, log1p_unit, rows_terms_param, SQUARED_ERROR, LOG_LOSS
 
 # Dot products of four rows with one vector, in C with the instruction set's intrinsics when the
 # module is compiled for AVX2 or AVX-512 (gdfast builds one module per instruction set and picks
@@ -92,6 +92,8 @@ cdef struct Problem:
     double alpha           # the L2 penalty's strength (the compiled form of gdfast.Penalty)
     double xmax            # max |X|, for float32 X: float sums are used only where they cannot overflow
     double cost_offset     # the loss's constant term (gdfast.losses.Loss.cost_offset), added to the cost
+    double loss_param      # the loss's parameter (gdfast.losses.Loss.param: Tweedie's power), else 0
+    const double* offset   # a fixed term added to every row's z at w (log exposure); NULL: none
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,17 +305,19 @@ cdef inline void block_transpose_add(const floating* X, const Problem* P, Py_ssi
         g[d] += sum_f64(r, m)
 
 
-cdef inline double rows_loss(int loss, const double* y, const double* sw, Py_ssize_t m,
-                             double* z, double* r, double* h) noexcept nogil:
+cdef inline double rows_loss_param(int loss, double loss_param, const double* y,
+                                   const double* sw, Py_ssize_t m, double* z, double* r,
+                                   double* h) noexcept nogil:
     """Weighted loss sum of m rows with predictions z and targets y; r = weighted loss',
-    h = weighted loss'' (sw may be NULL: unit weights).
+    h = weighted loss'' (sw may be NULL: unit weights). loss_param: the loss's parameter
+    (Tweedie's power; ignored by the losses that have none).
 
     z is overwritten with the per-row losses (the flat loop stays free of reductions, so it
     vectorises; the sum is taken afterwards). Shared by the dense and the sparse kernels.
     """
     cdef Py_ssize_t k
     cdef double wk
-    rows_terms(loss, y, m, z, r, h)
+    rows_terms_param(loss, loss_param, y, m, z, r, h)
     if sw != NULL:
         for k in range(m):
             wk = sw[k]
@@ -323,12 +327,19 @@ cdef inline double rows_loss(int loss, const double* y, const double* sw, Py_ssi
     return sum_f64(z, m)
 
 
-cdef inline double loss_at(int loss, const double* y, const double* sw, double scale,
-                           double cost_offset, Py_ssize_t n, const double* z, double* r,
-                           double* h) noexcept nogil:
+cdef inline double rows_loss(int loss, const double* y, const double* sw, Py_ssize_t m,
+                             double* z, double* r, double* h) noexcept nogil:
+    """rows_loss_param for a loss without a parameter."""
+    return rows_loss_param(loss, 0.0, y, sw, m, z, r, h)
+
+
+cdef inline double loss_at_param(int loss, double loss_param, const double* y, const double* sw,
+                                 double scale, double cost_offset, Py_ssize_t n, const double* z,
+                                 double* r, double* h) noexcept nogil:
     """Mean weighted loss (plus cost_offset) at predictions z; r and h, unless NULL, get
     scale * sw * loss' and scale * sw * loss''. O(n), no pass over X: what a line search on
-    cached predictions evaluates. Blocks of rows go through rows_loss, the passes' own loop."""
+    cached predictions evaluates. Blocks of rows go through rows_loss_param, the passes' own
+    loop."""
     cdef Py_ssize_t i0 = 0, m, k
     cdef double total = 0
     cdef double zb[BLOCK_ROWS]
@@ -338,7 +349,8 @@ cdef inline double loss_at(int loss, const double* y, const double* sw, double s
         m = min(<Py_ssize_t>BLOCK_ROWS, n - i0)
         for k in range(m):
             zb[k] = z[i0 + k]
-        total += rows_loss(loss, y + i0, sw + i0 if sw != NULL else NULL, m, zb, rb, hb)
+        total += rows_loss_param(loss, loss_param, y + i0, sw + i0 if sw != NULL else NULL, m,
+                                 zb, rb, hb)
         if r != NULL:
             for k in range(m):
                 r[i0 + k] = rb[k] * scale
@@ -347,6 +359,13 @@ cdef inline double loss_at(int loss, const double* y, const double* sw, double s
                 h[i0 + k] = hb[k] * scale
         i0 += m
     return total * scale + cost_offset
+
+
+cdef inline double loss_at(int loss, const double* y, const double* sw, double scale,
+                           double cost_offset, Py_ssize_t n, const double* z, double* r,
+                           double* h) noexcept nogil:
+    """loss_at_param for a loss without a parameter."""
+    return loss_at_param(loss, 0.0, y, sw, scale, cost_offset, n, z, r, h)
 
 
 cdef inline double add_penalty(double alpha, Py_ssize_t d, Py_ssize_t D, const double* w,
@@ -372,8 +391,9 @@ cdef inline double add_penalty(double alpha, Py_ssize_t d, Py_ssize_t D, const d
 
 cdef inline double block_loss(const Problem* P, Py_ssize_t i0, Py_ssize_t m, double* z,
                               double* r, double* h) noexcept nogil:
-    """rows_loss for the block of rows i0 .. i0 + m - 1 of the problem."""
-    return rows_loss(P.loss, P.y + i0, P.sw + i0 if P.sw != NULL else NULL, m, z, r, h)
+    """rows_loss_param for the block of rows i0 .. i0 + m - 1 of the problem."""
+    return rows_loss_param(P.loss, P.loss_param, P.y + i0, P.sw + i0 if P.sw != NULL else NULL,
+                           m, z, r, h)
 
 
 cdef inline void hessian_rows(const floating* X, const Problem* P, Py_ssize_t i0, Py_ssize_t m,
@@ -385,7 +405,9 @@ cdef inline void hessian_rows(const floating* X, const Problem* P, Py_ssize_t i0
     cdef double* dst
     cdef const floating* src
     for k in range(m):
-        sk = sqrt(h[k])                 # h >= 0 for both losses and non-negative weights
+        # a row of negative weight (a loss not convex in z, e.g. Tweedie with p > 2) cannot be
+        # scaled by sqrt(h): it gets 0 here and is added on its own (dense_hessian)
+        sk = sqrt(h[k]) if h[k] > 0 else 0.0
         dst = buf + k * D
         if P.cs == 1:
             src = X + (i0 + k) * P.rs

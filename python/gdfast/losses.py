@@ -27,8 +27,8 @@ import scipy.special
 
 from . import _dispatch
 
-__all__ = ["Loss", "SquaredError", "LogLoss", "Poisson", "Gamma", "LOSSES", "get_loss",
-           "register"]
+__all__ = ["Loss", "SquaredError", "LogLoss", "Binomial", "Poisson", "Gamma", "Tweedie",
+           "LOSSES", "get_loss", "register"]
 
 #: The registered losses by name, in the order of registration.
 LOSSES: dict[str, type[Loss]] = {}
@@ -93,9 +93,10 @@ class Loss(ABC):
     """A per-sample loss of a linear model and what depends on it.
 
     Subclasses set the class attributes and override the methods that differ; the per-sample
-    value and derivatives are compiled (see the module notes). Instances carry no state: two
-    instances of one class are equal, and an instance equals its name, so that
-    ``Objective(...).loss == "log_loss"`` holds.
+    value and derivatives are compiled (see the module notes). An instance carries at most one
+    number, :attr:`param` (Tweedie's power; 0 for the losses without a parameter): two
+    instances of one class with the same parameter are equal, and an instance equals its name,
+    so that ``Objective(...).loss == "log_loss"`` holds.
 
     Attributes
     ----------
@@ -127,6 +128,9 @@ class Loss(ABC):
     def __init__(self) -> None:
         pass            # stateless: every instance of a class is the same loss
 
+    #: The loss's parameter, passed to its compiled per-sample function beside the code
+    #: (Tweedie's power); 0 for the losses without one.
+    param: float = 0.0
     name: ClassVar[str]
     n_outputs: ClassVar[int] = 1
     curvature: ClassVar[float | None] = None
@@ -388,10 +392,10 @@ class Loss(ABC):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, str):
             return other == self.name
-        return type(other) is type(self)
+        return type(other) is type(self) and other.param == self.param
 
     def __hash__(self) -> int:
-        return hash(self.name)
+        return hash(self.name)      # equal objects (and a loss and its name) hash alike
 
     def __str__(self) -> str:
         return self.name
@@ -488,6 +492,58 @@ class LogLoss(Loss):
 
     def separates(self, z: np.ndarray, y: np.ndarray) -> bool:
         return bool(np.all((2.0 * y - 1.0) * z > 0))
+
+
+@register
+class Binomial(Loss):
+    """The binomial loss of proportions y in [0, 1] with the logit link: half the binomial
+    deviance ``y log(y / p) + (1 - y) log((1 - y) / (1 - p))`` with ``p = sigmoid(z)``, so that
+    a perfect fit costs 0. The number of trials of each row goes in ``sample_weight`` (a row of
+    k successes in m trials is ``y = k / m`` with weight m: statsmodels' ``var_weights`` and
+    R's ``weights`` with the dispersion fixed at 1).
+
+    The compiled per-sample function is the log loss's, ``log(1 + e^z) - y z`` (its own entry
+    of the list of compiled losses, on the same C function); the binomial
+    entropy of y (``-y log y - (1 - y) log(1 - y)``, 0 for labels) is its cost_offset. For
+    labels 0 and 1 the two losses are the same function. Unlike :class:`LogLoss` it takes
+    proportions and is no classifier; a separation (an optimum at infinity with alpha = 0) is
+    claimed only when every row of positive weight is a label strictly on its side (a row with
+    0 < y < 1 has a loss that grows without bound as z goes to either infinity); with
+    fractional rows, data whose labels are quasi-separated are not detected, and a fit then
+    ends at max_iter.
+    """
+
+    name = "binomial"
+    model_name = "binomial regression"
+    curvature = 0.25
+    can_separate = True
+    separation_floor = math.log(2.0)      # a label on the wrong side (or z = 0) loses >= log 2
+    separation_message = LogLoss.separation_message
+    target_description = "proportions in [0, 1]"
+    target_hint = " (the number of trials of each row goes in sample_weight)"
+
+    def invalid_targets(self, y: np.ndarray) -> np.ndarray:
+        mask: np.ndarray = ~((y >= 0) & (y <= 1))
+        return mask
+
+    def title(self, target: str, classes: list[str] | None) -> str:
+        return f"{self.model_name}, log-odds of {target}"
+
+    def inverse_link(self, z: np.ndarray) -> np.ndarray:
+        return _sigmoid(np.asarray(z, dtype=np.float64))
+
+    def cost_offset(self, y: np.ndarray, weights: np.ndarray | None, scale: float) -> float:
+        c = -_binomial_entropy(y)
+        return scale * float(np.sum(c if weights is None else weights * c))
+
+    def reference_terms(self, z: np.ndarray, y: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p = _sigmoid(z)
+        return np.logaddexp(0.0, z) - y * z - _binomial_entropy(y), p - y, p * (1.0 - p)
+
+    def separates(self, z: np.ndarray, y: np.ndarray) -> bool:
+        labels = (y == 0) | (y == 1)
+        return bool(np.all(labels) and np.all((2.0 * y - 1.0) * z > 0))
 
 
 @register
@@ -631,8 +687,150 @@ def _weighted_sum(values: np.ndarray, weights: np.ndarray | None) -> float:
     return float(np.sum(values if weights is None else weights * values))
 
 
+@register
+class Tweedie(Loss):
+    """The Tweedie loss with power p and the log link: half the Tweedie unit deviance
+
+    ``y^(2-p) / ((1-p)(2-p)) - y mu^(1-p) / (1-p) + mu^(2-p) / (2-p)``, ``mu = e^z``
+
+    (its limits at p = 1 and p = 2), so that a perfect fit costs 0. p = 0 is the normal
+    distribution (half the squared error ``(y - mu)^2 / 2``, any real y), p = 1 Poisson (y >= 0;
+    the same as :class:`Poisson`), 1 < p < 2 compound Poisson-Gamma (y >= 0, exact zeros
+    allowed), p = 2 Gamma (y > 0; the same as :class:`Gamma`), p > 2 y > 0. Powers in (0, 1)
+    have no distribution and are refused. p = 1 and p = 2 run the Poisson and Gamma per-sample
+    functions; every other power runs the compiled Tweedie function with p beside the code.
+
+    Parameters
+    ----------
+    power : float, default 1.5
+        The power p of the variance function ``V(mu) = mu^p``: 0 or at least 1.
+
+    Notes
+    -----
+    The second derivative in z is ``(2-p) mu^(2-p) - (1-p) y mu^(1-p)``: unbounded (so
+    ``learning_rate="auto"`` is a backtracking line search for gd), and for p = 0 and p > 2
+    negative on some rows (the loss is then not convex in z; Newton's method falls back to a
+    gradient step where the Hessian is not positive definite). The dispersion is estimated
+    (Pearson's chi^2 ``sum sw (y - mu)^2 / mu^p`` over ``W - n_params``, as statsmodels' GLM).
+    For 1 <= p < 2 with alpha = 0 the optimum can lie at infinity (as for :class:`Poisson`:
+    some direction lowers the means of zero targets only); the data decide it at the end of a
+    run. Near p = 1 and p = 2 (|p - 1| or |p - 2| below about 1e-3) the two terms the kernels
+    add are large and of opposite sign, and the cost's rounding error grows like eps / |p - 1|
+    (or / |p - 2|); use :class:`Poisson` or :class:`Gamma` there.
+    """
+
+    name = "tweedie"
+    model_name = "Tweedie regression"
+    fixed_dispersion = False
+    separation_floor = -math.inf
+    separation_message = Poisson.separation_message.replace("Poisson", "Tweedie").replace(
+        "zero counts", "zero targets")
+
+    def __init__(self, power: float = 1.5) -> None:
+        if isinstance(power, bool) or not isinstance(power, (int, float, np.integer,
+                                                               np.floating)):
+            raise TypeError(f"power must be a real number; got {type(power).__name__}")
+        p = float(power)
+        if not math.isfinite(p) or not (p == 0.0 or p >= 1.0):
+            raise ValueError(f"power must be 0 or at least 1 (no Tweedie distribution has a "
+                             f"power in (0, 1)); got {power!r}")
+        self.param = p
+
+    @property
+    def power(self) -> float:
+        """The power p (the same number as :attr:`param`)."""
+        return self.param
+
+    @property
+    def code(self) -> int:
+        name = {1.0: "poisson", 2.0: "gamma"}.get(self.param, self.name)
+        return int(_dispatch.core.loss_codes()[name])
+
+    @property
+    def can_separate(self) -> bool:  # type: ignore[override]  # a ClassVar elsewhere, by power here
+        return 1.0 <= self.param < 2.0
+
+    @property
+    def separation_from_data(self) -> bool:  # type: ignore[override]  # a ClassVar elsewhere, by power here
+        return self.can_separate
+
+    @property
+    def target_description(self) -> str:  # type: ignore[override]  # a ClassVar elsewhere, by power here
+        p = self.param
+        return ("finite numbers" if p == 0.0 else "non-negative numbers" if p < 2.0
+                else "positive numbers")
+
+    @property
+    def target_hint(self) -> str:  # type: ignore[override]  # a ClassVar elsewhere, by power here
+        return f" (Tweedie power {self.param:g})"
+
+    def title(self, target: str, classes: list[str] | None) -> str:
+        return f"{self.model_name} (power {self.param:g}), {target}"
+
+    def invalid_targets(self, y: np.ndarray) -> np.ndarray:
+        p = self.param
+        mask: np.ndarray = (np.zeros(y.shape, dtype=bool) if p == 0.0 else y < 0 if p < 2.0
+                            else ~(y > 0))
+        return mask
+
+    def inverse_link(self, z: np.ndarray) -> np.ndarray:
+        mu: np.ndarray = np.exp(np.asarray(z, dtype=np.float64))
+        return mu
+
+    def _constant(self, y: np.ndarray) -> np.ndarray:
+        """The terms of the half deviance that depend on y only."""
+        p = self.param
+        out: np.ndarray
+        if p == 1.0:
+            out = _y_log_y(y) - y
+            return out
+        if p == 2.0:
+            out = -np.log(y) - 1.0
+            return out
+        # y^(2-p) / ((1-p)(2-p)); 0 at y = 0 for 1 < p < 2 (p = 0: y^2 / 2 for any sign of y)
+        out = np.power(y, 2.0 - p) / ((1.0 - p) * (2.0 - p))
+        return out
+
+    def cost_offset(self, y: np.ndarray, weights: np.ndarray | None, scale: float) -> float:
+        c = self._constant(y)
+        return scale * float(np.sum(c if weights is None else weights * c))
+
+    def reference_terms(self, z: np.ndarray, y: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p = self.param
+        mu = np.exp(z)
+        if p == 1.0:
+            return Poisson().reference_terms(z, y)
+        if p == 2.0:
+            return Gamma().reference_terms(z, y)
+        a, b = mu ** (2.0 - p), y * mu ** (1.0 - p)
+        loss = self._constant(y) - b / (1.0 - p) + a / (2.0 - p)
+        return loss, a - b, (2.0 - p) * a - (1.0 - p) * b
+
+    def pearson_terms(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        mu = np.exp(z)
+        out: np.ndarray = (y - mu) ** 2 / mu ** self.param
+        return out
+
+    def separates(self, z: np.ndarray, y: np.ndarray) -> bool:
+        return self.can_separate          # no certificate in the predictions: the data decide
+
+    def confirm_separation(self, X: Any, y: np.ndarray, rows: np.ndarray | None,
+                           fit_intercept: bool) -> bool:
+        return self.can_separate and _zero_targets_recede(X, y, rows, fit_intercept)
+
+    def __repr__(self) -> str:
+        return f"Tweedie(power={self.param!r})"
+
+
 def _y_log_y(y: np.ndarray) -> np.ndarray:
     out: np.ndarray = scipy.special.xlogy(y, y)          # 0 log 0 = 0
+    return out
+
+
+def _binomial_entropy(y: np.ndarray) -> np.ndarray:
+    """``-y log y - (1 - y) log(1 - y)`` for y in [0, 1] (0 at 0 and 1)."""
+    out: np.ndarray = -(_y_log_y(y) + _y_log_y(1.0 - y))
     return out
 
 

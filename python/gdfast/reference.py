@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_sample_weight, check_X, check_y
+from ._validation import check_offset, check_sample_weight, check_X, check_y
 from .losses import Loss, get_loss
 
 __all__ = ["Objective", "gradient_descent", "newton"]
@@ -34,7 +34,7 @@ class Objective:
 
     Parameters
     ----------
-    X, y, loss, sample_weight
+    X, y, loss, sample_weight, offset
         As for :class:`gdfast.Objective`, and validated the same way.
     alpha : float, default 0.0
         Strength of the L2 penalty ``alpha / 2 * ||coef||^2`` (not validated).
@@ -57,7 +57,7 @@ class Objective:
 
     def __init__(self, X: Any, y: Any, loss: str | Loss = "log_loss", alpha: float = 0.0,
                  fit_intercept: bool = True, sample_weight: Any = None,
-                 n_threads: int | None = None) -> None:
+                 n_threads: int | None = None, offset: Any = None) -> None:
         self.loss = get_loss(loss)
         self.alpha = float(alpha)
         self.fit_intercept = bool(fit_intercept)
@@ -67,6 +67,8 @@ class Objective:
         sw = check_sample_weight(sample_weight, self.n_samples)
         sw = np.ones(self.n_samples) if sw is None else sw
         self.s = sw / sw.sum()
+        offset = check_offset(offset, self.n_samples)
+        self.offset = np.zeros(self.n_samples) if offset is None else offset
         self.n_params = self.n_features + int(self.fit_intercept)
 
     def _split(self, w: Any) -> tuple[np.ndarray, float]:
@@ -74,7 +76,9 @@ class Objective:
         return (w[:-1], float(w[-1])) if self.fit_intercept else (w, 0.0)
 
     def _z(self, w: Any) -> np.ndarray:
-        return self._z_of(*self._split(w))
+        """The predictions at w: Xa w plus the offset."""
+        z: np.ndarray = self._z_of(*self._split(w)) + self.offset
+        return z
 
     def _terms(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-sample loss, first and second derivative with respect to z."""

@@ -10,7 +10,7 @@ from cython.parallel cimport prange
 from libc.math cimport fabs
 
 from gdfast._descent cimport descent_loop, check_descent_buffers
-from gdfast._loss cimport exp_nonpos, log1p_unit, loss_terms as one_loss_terms, n_losses, loss_name
+from gdfast._loss cimport exp_nonpos, log1p_unit, loss_terms_param, n_losses, loss_name
 from gdfast.kernels cimport Problem
 from gdfast._dense_rows cimport DenseRows, dense_rows
 from gdfast._kernel cimport (
@@ -68,10 +68,11 @@ def max_threads():
     return gd_max_threads()
 
 
-def loss_terms(int loss, double z, double y):
-    """(loss, d loss/dz, d2 loss/dz2) of one sample: the per-sample math, for tests and users."""
+def loss_terms(int loss, double z, double y, double param=0.0):
+    """(loss, d loss/dz, d2 loss/dz2) of one sample: the per-sample math, for tests and users.
+    param: the loss's parameter (gdfast.losses.Loss.param; Tweedie's power)."""
     cdef double r, h, l
-    l = one_loss_terms(loss, z, y, &r, &h)
+    l = loss_terms_param(loss, param, z, y, &r, &h)
     return l, r, h
 
 
@@ -143,13 +144,15 @@ cdef class Kernel:
     cdef readonly Py_ssize_t n_params
 
     def __cinit__(self, X, const double[::1] y, sample_weight, double scale, int loss,
-                  bint fit_intercept, double alpha, double cost_offset=0.0):
+                  bint fit_intercept, double alpha, double cost_offset=0.0, double loss_param=0.0,
+                  offset=None):
         if not 0 <= loss < n_losses():
             raise ValueError(f"loss must be a compiled loss code (gdfast._core.loss_codes()); got {loss}")
         cdef Problem P
         cdef const float[:, :] Xf
         cdef const double[:, :] Xd
         cdef const double[::1] sw
+        cdef const double[::1] off
         cdef Py_ssize_t itemsize
         if X.dtype == np.float32:
             Xf = X
@@ -184,10 +187,18 @@ cdef class Kernel:
         P.fit_intercept = fit_intercept
         P.alpha = alpha
         P.cost_offset = cost_offset
+        P.loss_param = loss_param
+        if offset is None:
+            P.offset = NULL
+        else:
+            off = offset
+            if off.shape[0] != P.n:
+                raise ValueError(f"offset has length {off.shape[0]}, expected {P.n}")
+            P.offset = &off[0]
         P.xmax = max(float(X.max()), -float(X.min())) if P.f32 else 0.0
         self.R = dense_rows(&P)
         self.n_params = P.d + (1 if fit_intercept else 0)
-        self._keep = (X, y, sample_weight)
+        self._keep = (X, y, sample_weight, offset)
 
     cdef int _threads(self, n_threads) except -1:
         if n_threads is None:

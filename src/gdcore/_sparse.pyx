@@ -142,7 +142,8 @@ cdef class SparseKernel:
     cdef readonly Py_ssize_t n_params
 
     def __cinit__(self, X, const double[::1] y, sample_weight, double scale, int loss,
-                  bint fit_intercept, double alpha, double cost_offset=0.0):
+                  bint fit_intercept, double alpha, double cost_offset=0.0, double loss_param=0.0,
+                  offset=None):
         if not 0 <= loss < n_losses():
             raise ValueError(f"loss must be a compiled loss code (gdfast._sparse.loss_codes()); got {loss}")
         cdef const float[::1] df
@@ -150,6 +151,7 @@ cdef class SparseKernel:
         cdef const int32_t[::1] i32, p32
         cdef const int64_t[::1] i64, p64
         cdef const double[::1] sw
+        cdef const double[::1] off
         if getattr(X, "format", None) != "csr":
             raise TypeError("SparseKernel needs a scipy.sparse CSR matrix or array")
         n, d = X.shape
@@ -201,9 +203,17 @@ cdef class SparseKernel:
         self.R.P.fit_intercept = fit_intercept
         self.R.P.alpha = alpha
         self.R.P.cost_offset = cost_offset
+        self.R.P.loss_param = loss_param
+        if offset is None:
+            self.R.P.offset = NULL
+        else:
+            off = offset
+            if off.shape[0] != n:
+                raise ValueError(f"offset has length {off.shape[0]}, expected {n}")
+            self.R.P.offset = &off[0]
         self.R.P.duplicates = has_duplicates(indptr, indices, d)
         self.n_params = d + (1 if fit_intercept else 0)
-        self._keep = (X, data, indices, indptr, y, sample_weight)
+        self._keep = (X, data, indices, indptr, y, sample_weight, offset)
 
     cdef int _threads(self, n_threads) except -1:
         if n_threads is None:

@@ -22,7 +22,7 @@ from cpython.exc cimport PyErr_CheckSignals
 from libc.math cimport sqrt, pow, isfinite, fabs
 from libc.stdint cimport int32_t, int64_t
 
-from gdfast._loss cimport loss_terms, n_losses, loss_name
+from gdfast._loss cimport loss_terms_param, n_losses, loss_name
 
 import numpy as np
 
@@ -61,9 +61,10 @@ DEF RESCALE_BELOW = 1e-4
 
 cdef void _batch_gradient(const floating* X, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t d,
                           const double* y, const double* cw, const Py_ssize_t* rows,
-                          Py_ssize_t m, int loss, bint fit_intercept, const double* w,
-                          double* g) noexcept nogil:
-    """g = (1/m) sum over the m rows of (n s_i) loss'(z_i) xa_i (no penalty)."""
+                          Py_ssize_t m, int loss, double loss_param, const double* offset,
+                          bint fit_intercept, const double* w, double* g) noexcept nogil:
+    """g = (1/m) sum over the m rows of (n s_i) loss'(z_i) xa_i (no penalty); z_i includes
+    offset_i unless offset is NULL."""
     cdef Py_ssize_t k, j, i
     cdef Py_ssize_t D = d + fit_intercept
     cdef const floating* x
@@ -73,10 +74,10 @@ cdef void _batch_gradient(const floating* X, Py_ssize_t rs, Py_ssize_t cs, Py_ss
     for k in range(m):
         i = rows[k]
         x = X + i * rs
-        z = b
+        z = b if offset == NULL else b + offset[i]
         for j in range(d):
             z += x[j * cs] * w[j]
-        loss_terms(loss, z, y[i], &r, &h)
+        loss_terms_param(loss, loss_param, z, y[i], &r, &h)
         if cw != NULL:
             r *= cw[i]
         for j in range(d):
@@ -93,9 +94,11 @@ cdef void _batch_gradient(const floating* X, Py_ssize_t rs, Py_ssize_t cs, Py_ss
 
 cdef Py_ssize_t _csr_residuals(const floating* data, const index_t* ind, const index_t* ptr,
                                const double* y, const double* cw, const Py_ssize_t* rows,
-                               Py_ssize_t m, int loss, const double* v, double scale, double b,
+                               Py_ssize_t m, int loss, double loss_param, const double* offset,
+                               const double* v, double scale, double b,
                                double* r) noexcept nogil:
-    """r[k] = (n s_i) loss'(z_i) for the rows i = rows[k], z_i = scale (x_i . v) + b.
+    """r[k] = (n s_i) loss'(z_i) for the rows i = rows[k], z_i = scale (x_i . v) + b (+ offset_i
+    unless offset is NULL).
 
     Returns the number of stored entries read.
     """
@@ -107,7 +110,10 @@ cdef Py_ssize_t _csr_residuals(const floating* data, const index_t* ind, const i
         for p in range(ptr[i], ptr[i + 1]):
             z += data[p] * v[ind[p]]
         read += ptr[i + 1] - ptr[i]
-        loss_terms(loss, scale * z + b, y[i], &r[k], &h)
+        z = scale * z + b
+        if offset != NULL:
+            z += offset[i]
+        loss_terms_param(loss, loss_param, z, y[i], &r[k], &h)
         if cw != NULL:
             r[k] *= cw[i]
     return read
@@ -165,7 +171,7 @@ cdef class Stepper:
     """
     cdef readonly int method, loss, schedule
     cdef readonly bint fit_intercept
-    cdef readonly double alpha, power_t, momentum, beta1, beta2, eps
+    cdef readonly double alpha, power_t, momentum, beta1, beta2, eps, loss_param
     cdef readonly Py_ssize_t batch_size
     cdef public double learning_rate
     cdef public bint averaging
@@ -181,12 +187,14 @@ cdef class Stepper:
     cdef double* _acc
     cdef double* _wavg
     cdef double* _resid
+    cdef const double* _offset   # the offset of the epoch being run (NULL: none)
     cdef readonly object w_avg
     cdef object _checked         # the CSR arrays whose structure was last checked
 
     def __cinit__(self, int method, int loss, bint fit_intercept, double alpha, Py_ssize_t n_params,
                   Py_ssize_t batch_size, double learning_rate, int schedule, double power_t,
-                  double momentum=0.0, double beta1=0.9, double beta2=0.999, double eps=1e-8):
+                  double momentum=0.0, double beta1=0.9, double beta2=0.999, double eps=1e-8,
+                  double loss_param=0.0):
         cdef double[::1] wavg
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
@@ -196,6 +204,7 @@ cdef class Stepper:
             raise ValueError("n_params must be >= 1")
         self.method = method
         self.loss = loss
+        self.loss_param = loss_param
         self.fit_intercept = fit_intercept
         self.alpha = alpha
         self.batch_size = batch_size
@@ -223,6 +232,7 @@ cdef class Stepper:
         self.resid_buf = np.zeros(1)                 # grown to the batch by run_epoch_csr
         self._resid = &self.resid_buf[0]
         self._checked = None
+        self._offset = NULL
 
     cdef inline double _rate(self, double steps_per_epoch) noexcept nogil:
         """The step of the next update under the schedule; counts the update."""
@@ -289,18 +299,22 @@ cdef class Stepper:
             raise ValueError(f"perm holds the row {lo if lo < 0 else hi}, outside [0, {n})")
         return D - self.fit_intercept
 
-    def run_epoch(self, X, const double[::1] y, cw, const Py_ssize_t[::1] perm, double[::1] w):
+    def run_epoch(self, X, const double[::1] y, cw, const Py_ssize_t[::1] perm, double[::1] w,
+                  offset=None):
         """One pass over the rows in the order perm; updates w (and w_avg when averaging).
 
         X is float32 or float64 with contiguous rows or columns; cw is None (unit weights) or
-        n * s_i per row. Returns False if w stopped being finite (the epoch is then cut short and
-        w must be discarded by the caller), True otherwise. Each batch costs O(batch_size * d).
+        n * s_i per row; offset is None or n float64 added to the rows' predictions. Returns
+        False if w stopped being finite (the epoch is then cut short and w must be discarded
+        by the caller), True otherwise. Each batch costs O(batch_size * d).
         """
         cdef const float[:, :] Xf
         cdef const double[:, :] Xd
         cdef const void* Xp
         cdef const double[::1] cwv
         cdef const double* cwp = NULL
+        cdef const double[::1] offv
+        cdef const double* offp = NULL
         cdef bint f32 = X.dtype == np.float32
         cdef Py_ssize_t n = X.shape[0], d = X.shape[1], itemsize
         cdef Py_ssize_t rs, cs
@@ -330,6 +344,11 @@ cdef class Stepper:
             if cwv.shape[0] != n:
                 raise ValueError(f"cw has {cwv.shape[0]} elements, expected {n}")
             cwp = &cwv[0]
+        if offset is not None:
+            offv = offset
+            if offv.shape[0] != n:
+                raise ValueError(f"offset has {offv.shape[0]} elements, expected {n}")
+            offp = &offv[0]
         steps_per_epoch = <double>((n + self.batch_size - 1) // self.batch_size)
         check_every = max(1, SIGNAL_EVERY_ELEMENTS // max(1, self.batch_size * d))
         with nogil:
@@ -338,10 +357,10 @@ cdef class Stepper:
                 m = min(self.batch_size, n - start)
                 if f32:
                     _batch_gradient(<const float*>Xp, rs, cs, d, &y[0], cwp, &perm[start], m,
-                                    self.loss, self.fit_intercept, wp, g)
+                                    self.loss, self.loss_param, offp, self.fit_intercept, wp, g)
                 else:
                     _batch_gradient(<const double*>Xp, rs, cs, d, &y[0], cwp, &perm[start], m,
-                                    self.loss, self.fit_intercept, wp, g)
+                                    self.loss, self.loss_param, offp, self.fit_intercept, wp, g)
                 lr = self._rate(steps_per_epoch)
                 if not self._update(g, wp, d, lr):
                     finite = False
@@ -354,7 +373,7 @@ cdef class Stepper:
         return finite
 
     def run_epoch_csr(self, data, indices, indptr, const double[::1] y, cw,
-                      const Py_ssize_t[::1] perm, double[::1] w):
+                      const Py_ssize_t[::1] perm, double[::1] w, offset=None):
         """One pass over the rows of a CSR X in the order perm; updates w (and w_avg when
         averaging). The same updates and return value as run_epoch on X densified.
 
@@ -383,6 +402,7 @@ cdef class Stepper:
         cdef const void* pp = NULL
         cdef const double[::1] cwv
         cdef const double* cwp = NULL
+        cdef const double[::1] offv
         cdef Py_ssize_t n = y.shape[0], d, j, nnz
         cdef double* wp
         cdef bint lazy = self.method == C_SGD and self.momentum == 0
@@ -434,6 +454,12 @@ cdef class Stepper:
             if cwv.shape[0] != n:
                 raise ValueError(f"cw has {cwv.shape[0]} elements, expected {n}")
             cwp = &cwv[0]
+        self._offset = NULL
+        if offset is not None:
+            offv = offset
+            if offv.shape[0] != n:
+                raise ValueError(f"offset has {offv.shape[0]} elements, expected {n}")
+            self._offset = &offv[0]
         if self.resid_buf.shape[0] < min(self.batch_size, n):
             self.resid_buf = np.zeros(min(self.batch_size, n))
             self._resid = &self.resid_buf[0]
@@ -457,6 +483,7 @@ cdef class Stepper:
                     ok = _csr_epoch(self, <const double*>dp, <const int32_t*>ip,
                                     <const int32_t*>pp, n, d, &y[0], cwp, &perm[0], wp, lazy, &L)
         finally:
+            self._offset = NULL          # it points into offset, which this call kept alive
             if lazy:
                 # also after an error (Ctrl-C): w always holds the true coefficients
                 _fold(&L, wp, self._acc, d, averaging)
@@ -526,8 +553,8 @@ cdef int _csr_epoch(Stepper st, const floating* data, const index_t* ind, const 
         m = min(st.batch_size, n - start)
         rows = perm + start
         b = w[d] if st.fit_intercept else 0.0
-        work += m + _csr_residuals(data, ind, ptr, y, cw, rows, m, st.loss, w, L.scale, b,
-                                   st._resid)
+        work += m + _csr_residuals(data, ind, ptr, y, cw, rows, m, st.loss, st.loss_param,
+                                   st._offset, w, L.scale, b, st._resid)
         lr = st._rate(steps_per_epoch)
         if lazy:
             if not _lazy_step(st, data, ind, ptr, d, rows, m, st._resid, lr, w, L):
