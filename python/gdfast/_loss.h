@@ -2,6 +2,7 @@
 #ifndef GDFAST_LOSS_H
 #define GDFAST_LOSS_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -166,6 +167,92 @@ static inline double gd_tweedie_terms(double z, double y, double p, double *r, d
     return a_out / k2 - b_out / k1;
 }
 
+/* log Phi(x) (Phi the standard normal distribution function), the inverse Mills ratio
+   m = phi(x) / Phi(x) and x + m, for any finite x (the probit link's pieces).
+   For x >= -20: Phi(x) = erfc(-x / sqrt 2) / 2 (libm's erfc keeps its relative accuracy in the
+   tail) and phi(x) = e^(-x^2/2) / sqrt(2 pi) with x^2 split exactly into x2 + err by an fma, so
+   that phi carries no rounding of x^2/2 (which would be 2e-14 relative at x = -20). Below -20,
+   the asymptotic series Phi(x) = phi(x) / (-x) S(x), S = 1 + sum_k (-1)^k (2k-1)!! / x^(2k)
+   to k = 12 (the next term is below 1e-15 of S - 1 there): then log Phi comes from log(-x)
+   and x^2 / 2, m = -x / S, and x + m = x (S - 1) / S with S - 1 summed as it is, free of the
+   cancellation of x + m (~ -1/x). Between -20 and 0 that difference loses about log10(x^2)
+   digits (1e-13 relative at -20). x is clamped to +-1e150 so that x^2 stays finite.
+   Scalar libm calls (erfc, exp, log, fma): a loop over these rows does not vectorise. */
+static inline void gd_probit_half(double x, double *log_phi, double *mills, double *x_plus_m) {
+    x = x < 1e150 ? (x > -1e150 ? x : -1e150) : 1e150;
+    if (x >= -20.0) {
+        double x2 = x * x, err = fma(x, x, -x2);                   /* x^2 = x2 + err exactly */
+        double pdf = 0.39894228040143267794 * exp(-0.5 * x2) * (1.0 - 0.5 * err);
+        /* erfc's argument -x / sqrt 2 rounded to a, with its rounding d (1/sqrt 2 = C_HI + C_LO):
+           erfc(a + d) = erfc(a) - d 2/sqrt(pi) e^(-a^2), and 2/sqrt(pi) e^(-x^2/2) is
+           2 sqrt 2 phi(x). Without it the rounding of a would cost 2 a^2 eps relative (4e-14
+           at x = -20). */
+        double a = -x * 0.70710678118654757274;
+        double d = fma(-x, 0.70710678118654757274, -a) + (-x) * -4.8336466567264567e-17;
+        double slope = 2.8284271247461900976 * pdf * d;
+        double tail = 0.5 * (erfc(a) - slope);                     /* Phi(x) */
+        /* Phi near 1: log1p of minus the small complement erfc(-a - d) / 2 */
+        *log_phi = x > 0 ? log1p(-0.5 * (erfc(-a) + slope)) : log(tail);
+        *mills = pdf / tail;
+        *x_plus_m = x + *mills;
+    } else {
+        double u = 1.0 / (x * x);
+        double s1 = u * (-1.0 + u * (3.0 + u * (-15.0 + u * (105.0 + u * (-945.0 + u * (
+            10395.0 + u * (-135135.0 + u * (2027025.0 + u * (-34459425.0 + u * (
+            654729075.0 + u * (-13749310575.0 + u * 316234143225.0)))))))))));   /* S - 1 */
+        double x2 = x * x, err = fma(x, x, -x2);
+        *log_phi = (-0.5 * x2 - 0.5 * err - log(-x) - 0.91893853320467274178) + log1p(s1);
+        *mills = -x / (1.0 + s1);
+        *x_plus_m = x * s1 / (1.0 + s1);
+    }
+}
+
+/* Binomial, probit link: loss = -y log Phi(z) - (1 - y) log Phi(-z) (the log loss's terms with
+   p = Phi(z); the binomial entropy of y is the loss's cost_offset, as for the logit). With
+   m(x) = phi(x) / Phi(x): d/dz = -y m(z) + (1 - y) m(-z), and as m'(x) = -m (x + m),
+   d2/dz2 = y m(z) (z + m(z)) + (1 - y) m(-z) (-z + m(-z)), in [0, 1]. */
+static inline double gd_probit_terms(double z, double y, double *r, double *h) {
+    double lp, mp, xp, ln, mn, xn;
+    gd_probit_half(z, &lp, &mp, &xp);
+    gd_probit_half(-z, &ln, &mn, &xn);
+    *r = -y * mp + (1.0 - y) * mn;
+    *h = y * mp * xp + (1.0 - y) * mn * xn;
+    return -y * lp - (1.0 - y) * ln;
+}
+
+/* Binomial, complementary log-log link: p = 1 - e^-t with t = e^z, so
+   loss = -y log(1 - e^-t) + (1 - y) t. log(1 - e^-t) is log(-expm1(-t)) for t <= log 2 and
+   log1p(-e^-t) above (each where it keeps its digits), and z - t/2 + t^2/24 for t < 1e-4 (the
+   series of log((1 - e^-t) / t): also where t underflows, so the loss stays -y z). With
+   g = t / expm1(t) and q = 1 - t / (1 - e^-t) (g's logarithmic derivative is q, so
+   dg/dz = g q): d/dz = (1 - y) t - y g and d2/dz2 = (1 - y) t - y g q; below t = 0.1, q and g by
+   their series (q = -(t/2 + t^2/12 - t^4/720 + t^6/30240 - t^8/1209600), g = 1 - t/2 + t^2/12
+   - t^4/720 + t^6/30240 - t^8/1209600: Bernoulli numbers), which avoid 0/0 at t = 0 and the
+   cancellation of 1 - t / (1 - e^-t).
+   t is e^z clamped at e^708: (1 - y) t stays finite. */
+static inline double gd_cloglog_terms(double z, double y, double *r, double *h) {
+    double t = gd_exp_clamped(z);
+    double t2 = t * t;
+    double logp, g, q;
+    if (t < 1e-4)
+        logp = z - 0.5 * t + t2 / 24.0;
+    else if (t <= 0.69314718055994530942)
+        logp = log(-expm1(-t));
+    else
+        logp = log1p(-exp(-t));
+    if (t < 0.1) {
+        double even = t2 / 12.0 - t2 * t2 / 720.0 + t2 * t2 * t2 / 30240.0;
+        q = -(0.5 * t + even - t2 * t2 * t2 * t2 / 1209600.0);
+        g = 1.0 - 0.5 * t + even - t2 * t2 * t2 * t2 / 1209600.0;
+    } else {
+        q = 1.0 - t / (-expm1(-t));
+        g = t / expm1(t);                        /* 0 where expm1(t) overflows: t > 709 */
+    }
+    *r = (1.0 - y) * t - y * g;
+    *h = (1.0 - y) * t - y * g * q;
+    return -y * logp + (1.0 - y) * t;
+}
+
 /* The losses without a parameter, in the form the list below calls: (z, y, param, &r, &h). */
 #define GD_NO_PARAM(fn_) \
     static inline double fn_##_p(double z, double y, double param, double *r, double *h) { \
@@ -174,6 +261,8 @@ GD_NO_PARAM(gd_squared_terms)
 GD_NO_PARAM(gd_log_loss_terms)
 GD_NO_PARAM(gd_poisson_terms)
 GD_NO_PARAM(gd_gamma_terms)
+GD_NO_PARAM(gd_probit_terms)
+GD_NO_PARAM(gd_cloglog_terms)
 #undef GD_NO_PARAM
 
 /* The compiled losses: X(code, name, per-sample function). Codes run 0, 1, 2, ... in list
@@ -189,7 +278,9 @@ GD_NO_PARAM(gd_gamma_terms)
     X(2, poisson, gd_poisson_terms_p) \
     X(3, gamma, gd_gamma_terms_p) \
     X(4, tweedie, gd_tweedie_terms) \
-    X(5, binomial, gd_log_loss_terms_p)     /* proportions: the log loss's terms */
+    X(5, binomial, gd_log_loss_terms_p)     /* proportions: the log loss's terms */ \
+    X(6, binomial_probit, gd_probit_terms_p) \
+    X(7, binomial_cloglog, gd_cloglog_terms_p)
 
 #define GD_LOSS_CODE(code_, name_, fn_) GD_LOSS_##name_ = code_,
 enum { GD_LOSSES(GD_LOSS_CODE) };

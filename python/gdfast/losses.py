@@ -27,8 +27,8 @@ import scipy.special
 
 from . import _dispatch
 
-__all__ = ["Loss", "SquaredError", "LogLoss", "Binomial", "Poisson", "Gamma", "Tweedie",
-           "LOSSES", "get_loss", "register"]
+__all__ = ["Loss", "SquaredError", "LogLoss", "Binomial", "BinomialProbit", "BinomialCloglog",
+           "Poisson", "Gamma", "Tweedie", "LOSSES", "get_loss", "register"]
 
 #: The registered losses by name, in the order of registration.
 LOSSES: dict[str, type[Loss]] = {}
@@ -515,7 +515,7 @@ class Binomial(Loss):
 
     name = "binomial"
     model_name = "binomial regression"
-    curvature = 0.25
+    curvature: ClassVar[float | None] = 0.25
     can_separate = True
     separation_floor = math.log(2.0)      # a label on the wrong side (or z = 0) loses >= log 2
     separation_message = LogLoss.separation_message
@@ -545,6 +545,74 @@ class Binomial(Loss):
         labels = (y == 0) | (y == 1)
         return bool(np.all(labels) and np.all((2.0 * y - 1.0) * z > 0))
 
+
+
+@register
+class BinomialProbit(Binomial):
+    """Binomial proportions y in [0, 1] (trials as ``sample_weight``) with the probit link:
+    ``p = Phi(z)``, the standard normal distribution function; the mean half binomial
+    deviance, as :class:`Binomial`.
+
+    The per-sample function ``-y log Phi(z) - (1 - y) log Phi(-z)`` is compiled with
+    ``log Phi`` from erfc and, below z = -37, its asymptotic series (finite for any finite z).
+    The second derivative lies in [0, 1] (the variance of a truncated normal), so the
+    curvature bound is 1.
+    """
+
+    name = "binomial_probit"
+    model_name = "binomial regression (probit link)"
+    curvature = 1.0
+
+    def title(self, target: str, classes: list[str] | None) -> str:
+        return f"{self.model_name}, {target}"
+
+    def inverse_link(self, z: np.ndarray) -> np.ndarray:
+        import scipy.special
+        out: np.ndarray = scipy.special.ndtr(np.asarray(z, dtype=np.float64))
+        return out
+
+    def reference_terms(self, z: np.ndarray, y: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        import scipy.special
+        log_up, log_down = scipy.special.log_ndtr(z), scipy.special.log_ndtr(-z)
+        log_pdf = -0.5 * z * z - 0.5 * math.log(2.0 * math.pi)
+        m_up, m_down = np.exp(log_pdf - log_up), np.exp(log_pdf - log_down)   # phi / Phi
+        loss = -y * log_up - (1.0 - y) * log_down - _binomial_entropy(y)
+        return (loss, -y * m_up + (1.0 - y) * m_down,
+                y * m_up * (z + m_up) + (1.0 - y) * m_down * (m_down - z))
+
+
+@register
+class BinomialCloglog(Binomial):
+    """Binomial proportions y in [0, 1] (trials as ``sample_weight``) with the complementary
+    log-log link: ``p = 1 - exp(-e^z)``; the mean half binomial deviance, as :class:`Binomial`.
+
+    The per-sample function ``-y log(1 - exp(-e^z)) + (1 - y) e^z`` is compiled with the
+    accurate branches of log(1 - e^-t) and series near t = e^z = 0 (finite for any finite z).
+    Its second derivative grows like e^z: no curvature bound (``learning_rate="auto"`` is a
+    backtracking line search for gd). The boundary of a separation is z = 0 (p = 1 - 1/e), where
+    a label on the wrong side loses at least ``-log(1 - 1/e)``.
+    """
+
+    name = "binomial_cloglog"
+    model_name = "binomial regression (complementary log-log link)"
+    curvature = None
+    separation_floor = -math.log1p(-math.exp(-1.0))
+
+    def title(self, target: str, classes: list[str] | None) -> str:
+        return f"{self.model_name}, {target}"
+
+    def inverse_link(self, z: np.ndarray) -> np.ndarray:
+        out: np.ndarray = -np.expm1(-np.exp(np.asarray(z, dtype=np.float64)))
+        return out
+
+    def reference_terms(self, z: np.ndarray, y: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        t = np.exp(z)
+        p = -np.expm1(-t)
+        g = t / np.expm1(t)
+        loss = -y * np.log(p) + (1.0 - y) * t - _binomial_entropy(y)
+        return loss, (1.0 - y) * t - y * g, (1.0 - y) * t - y * g * (1.0 - t / p)
 
 @register
 class Poisson(Loss):
