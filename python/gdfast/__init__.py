@@ -4,6 +4,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from typing import TYPE_CHECKING, Any
 
 from ._objective import Objective
+from ._multinomial_objective import MultinomialObjective
 from ._result import (DivergenceWarning, IterationState, OptimizeResult, RankDeficientWarning,
                       SeparationWarning)
 from ._solvers import minimize
@@ -41,7 +42,7 @@ _LAZY_ATTRIBUTES = {"LogisticRegression": "estimators", "LinearRegression": "est
                     "PoissonRegressor": "estimators", "GammaRegressor": "estimators"}
 _LAZY_MODULES = ("estimators", "plot", "stats")
 
-__all__ = ["Objective", "minimize", "OptimizeResult", "IterationState", "DivergenceWarning",
+__all__ = ["Objective", "MultinomialObjective", "minimize", "OptimizeResult", "IterationState", "DivergenceWarning",
            "SeparationWarning", "RankDeficientWarning", "LogisticRegression", "LinearRegression",
            "PoissonRegressor", "GammaRegressor", "get_include", "__version__"]
 
