@@ -4,7 +4,6 @@ Against the in-memory gdfast.Objective: values to 1e-12 relative, Newton fits to
 data-movement tests count the graphs the scheduler receives per evaluation and read every
 transfer the workers made and everything the client gathered.
 """
-import functools
 import subprocess
 import sys
 
@@ -497,8 +496,6 @@ def estimator_case(case, seed):
         y = np.where(y == 1, "yes", "no")
     Estimator = {"regression": LinearRegression, "poisson": PoissonRegressor,
                  "gamma": GammaRegressor}.get(case, LogisticRegression)
-    if case == "3-class":           # multinomial fits do not run on dask arrays (yet)
-        Estimator = functools.partial(LogisticRegression, multi_class="ovr")
     return Estimator, X, y
 
 

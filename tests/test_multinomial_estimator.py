@@ -178,11 +178,3 @@ def test_separable_classes_warn():
         with pytest.warns(ConvergenceWarning, match="separated.*use alpha > 0"):
             clf = LogisticRegression(alpha=0.0).fit(X, y)
     assert list(clf.status_) == ["separated"]
-
-
-def test_dask_input_asks_for_one_vs_rest():
-    import dask.array as da
-    X = da.from_array(np.random.default_rng(0).standard_normal((60, 2)), chunks=(30, 2))
-    y = da.from_array(np.arange(60) % 3, chunks=30)
-    with pytest.raises(ValueError, match="multi_class='multinomial' does not run on dask"):
-        LogisticRegression().fit(X, y)

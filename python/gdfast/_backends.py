@@ -200,11 +200,16 @@ class Dask:
                       w0: np.ndarray | None, max_iter: int | None, tol: float,
                       learning_rate: Any, batch_size: int | None, random_state: int | None,
                       callback: Any, n_classes: int | None = None
-                      ) -> tuple[gdd.Objective, OptimizeResult]:
+                      ) -> tuple[Any, OptimizeResult]:
         if loss == "multinomial":
-            raise ValueError("multi_class='multinomial' does not run on dask arrays yet; use "
-                             "multi_class='ovr' (one-vs-rest) for dask input with more than two "
-                             "classes")
+            from ._dask_multinomial import MultinomialObjective as DaskMultinomial
+            obj = DaskMultinomial(X, y, n_classes=n_classes, alpha=alpha,
+                                  fit_intercept=fit_intercept, sample_weight=sample_weight,
+                                  n_threads=n_threads)
+            res = fit_objective(obj, solver, w0=w0, max_iter=max_iter, tol=tol,
+                                learning_rate=learning_rate, batch_size=batch_size,
+                                random_state=random_state, callback=callback)
+            return obj, res
         return gdd.fit_objective(
             X, y, loss=loss, alpha=alpha, fit_intercept=fit_intercept,
             sample_weight=sample_weight, method=solver, w0=w0, max_iter=max_iter, tol=tol,

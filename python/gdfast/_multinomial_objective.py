@@ -186,7 +186,98 @@ def free_mask(n_features: int, n_classes: int, fit_intercept: bool, reference: b
     return mask
 
 
-class MultinomialObjective(ObjectiveBase):
+class MultinomialParameters:
+    """The parameter vector of the multinomial model (see the module notes): which entries of
+    Theta are free, and the maps between ``w`` and Theta. Shared by the in-memory and the Dask
+    objectives."""
+
+    n_features: int
+    n_classes: int
+    fit_intercept: bool
+    reference: bool
+    free: np.ndarray
+    n_free_coef: int
+    n_params: int
+
+    def _set_parameters(self) -> None:
+        self.free = free_mask(self.n_features, self.n_classes, self.fit_intercept, self.reference)
+        self._index = np.flatnonzero(self.free.ravel())
+        self.n_free_coef = int(self.free[:self.n_features].sum())
+        self.n_params = int(self._index.size)
+        self._D = self.n_features + int(self.fit_intercept)
+
+    # -- parameters ----------------------------------------------------------------------------
+
+    def _w(self, w: Any, name: str = "w") -> np.ndarray:
+        return check_vector(w, self.n_params, name, "MultinomialObjective.n_params")
+
+    def theta(self, w: Any) -> np.ndarray:
+        """The full (D, n_classes) matrix ``[W; b]`` for the parameters ``w`` (fixed entries 0).
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+
+        Returns
+        -------
+        ndarray of shape (n_features + fit_intercept, n_classes)
+        """
+        w = self._w(w)
+        return self._theta_flat(w).reshape(self._D, self.n_classes)
+
+    def _theta_flat(self, w: np.ndarray) -> np.ndarray:
+        theta = np.zeros(self._D * self.n_classes)
+        theta[self._index] = w
+        return theta
+
+    def pack(self, theta: Any) -> np.ndarray:
+        """``w`` from a full (D, n_classes) matrix: its free entries (the others are ignored).
+
+        Parameters
+        ----------
+        theta : array-like of shape (n_features + fit_intercept, n_classes)
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+
+        Raises
+        ------
+        ValueError
+            When theta does not have shape (D, n_classes).
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.shape != (self._D, self.n_classes):
+            raise ValueError(f"theta must have shape {(self._D, self.n_classes)}; got "
+                             f"{theta.shape}")
+        w: np.ndarray = theta.ravel()[self._index].copy()
+        return w
+
+    def coef_intercept(self, w: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``coef`` of shape (n_classes, n_features) and ``intercept`` (n_classes,) for ``w``.
+
+        With ``reference=True`` the row and intercept of class 0 are 0; with ``reference=False``
+        the intercepts are shifted to sum to zero (scikit-learn's convention; the same
+        probabilities).
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+
+        Returns
+        -------
+        coef : ndarray of shape (n_classes, n_features)
+        intercept : ndarray of shape (n_classes,)
+        """
+        theta = self.theta(w)
+        coef = theta[:self.n_features].T.copy()
+        intercept = theta[self.n_features].copy() if self.fit_intercept else np.zeros(self.n_classes)
+        if self.fit_intercept and not self.reference:
+            intercept -= intercept.mean()
+        return coef, intercept
+
+
+class MultinomialObjective(MultinomialParameters, ObjectiveBase):
     """Cost, gradient and Hessian of the multinomial (softmax) logistic model with an L2 penalty.
 
     With ``z_i = x_i W + b`` (K numbers), ``p_i = softmax(z_i)`` and ``s = sample_weight /
@@ -260,11 +351,7 @@ class MultinomialObjective(ObjectiveBase):
         sw = self.sample_weight
         self.weight_sum = float(self.n_samples if sw is None else sw.sum())
         self.min_positive_weight = 1.0 if sw is None else float(np.min(sw[sw > 0]))
-        self.free = free_mask(self.n_features, self.n_classes, self.fit_intercept, self.reference)
-        self._index = np.flatnonzero(self.free.ravel())
-        self.n_free_coef = int(self.free[:self.n_features].sum())
-        self.n_params = int(self._index.size)
-        self._D = self.n_features + int(self.fit_intercept)
+        self._set_parameters()
         self._kernel = self._build_kernel(_dispatch.multinomial)
         if self.X.dtype == np.float32:
             self.cost_rounding = FLOAT32_COST_ROUNDING
@@ -279,76 +366,6 @@ class MultinomialObjective(ObjectiveBase):
                 f"n_classes={self.n_classes}, alpha={self.alpha!r}, "
                 f"fit_intercept={self.fit_intercept}, reference={self.reference}, "
                 f"dtype={self.X.dtype.name})")
-
-    # -- parameters ----------------------------------------------------------------------------
-
-    def _w(self, w: Any, name: str = "w") -> np.ndarray:
-        return check_vector(w, self.n_params, name, "MultinomialObjective.n_params")
-
-    def theta(self, w: Any) -> np.ndarray:
-        """The full (D, n_classes) matrix ``[W; b]`` for the parameters ``w`` (fixed entries 0).
-
-        Parameters
-        ----------
-        w : array-like of shape (n_params,)
-
-        Returns
-        -------
-        ndarray of shape (n_features + fit_intercept, n_classes)
-        """
-        w = self._w(w)
-        return self._theta_flat(w).reshape(self._D, self.n_classes)
-
-    def _theta_flat(self, w: np.ndarray) -> np.ndarray:
-        theta = np.zeros(self._D * self.n_classes)
-        theta[self._index] = w
-        return theta
-
-    def pack(self, theta: Any) -> np.ndarray:
-        """``w`` from a full (D, n_classes) matrix: its free entries (the others are ignored).
-
-        Parameters
-        ----------
-        theta : array-like of shape (n_features + fit_intercept, n_classes)
-
-        Returns
-        -------
-        ndarray of shape (n_params,)
-
-        Raises
-        ------
-        ValueError
-            When theta does not have shape (D, n_classes).
-        """
-        theta = np.asarray(theta, dtype=np.float64)
-        if theta.shape != (self._D, self.n_classes):
-            raise ValueError(f"theta must have shape {(self._D, self.n_classes)}; got "
-                             f"{theta.shape}")
-        w: np.ndarray = theta.ravel()[self._index].copy()
-        return w
-
-    def coef_intercept(self, w: Any) -> tuple[np.ndarray, np.ndarray]:
-        """``coef`` of shape (n_classes, n_features) and ``intercept`` (n_classes,) for ``w``.
-
-        With ``reference=True`` the row and intercept of class 0 are 0; with ``reference=False``
-        the intercepts are shifted to sum to zero (scikit-learn's convention; the same
-        probabilities).
-
-        Parameters
-        ----------
-        w : array-like of shape (n_params,)
-
-        Returns
-        -------
-        coef : ndarray of shape (n_classes, n_features)
-        intercept : ndarray of shape (n_classes,)
-        """
-        theta = self.theta(w)
-        coef = theta[:self.n_features].T.copy()
-        intercept = theta[self.n_features].copy() if self.fit_intercept else np.zeros(self.n_classes)
-        if self.fit_intercept and not self.reference:
-            intercept -= intercept.mean()
-        return coef, intercept
 
     # -- the required contract -------------------------------------------------------------------
 

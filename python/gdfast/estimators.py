@@ -287,8 +287,8 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         total sample weight.
     multi_class : {"multinomial", "ovr"}, default "multinomial"
         The model for more than two classes (unused for two): one multinomial (softmax) model,
-        or one binary model per class against the rest. Multinomial fits do not run on dask
-        arrays yet (use "ovr" there).
+        or one binary model per class against the rest. Both run on dask arrays (one graph
+        per evaluation, X stays on the workers).
 
     Attributes
     ----------
