@@ -276,3 +276,26 @@ def test_bad_input_names_the_argument():
         obj.hessp(np.zeros(obj.n_params), np.zeros(3))
     with pytest.raises(ValueError, match="^theta must have shape"):
         obj.pack(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("K", [2, 7, 8, 9, 16, 17])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_every_class_count_around_the_padding(K, sparse):
+    """The passes pad K to a multiple of 8: counts on both sides of it, with predictions all
+    negative (the padding's exp must not leak into the sums)."""
+    X, y, theta = make_multiclass(n=300, d=6, K=K, seed=K)
+    theta[-1] -= 5.0                                    # every z around -5
+    if sparse:
+        X[np.abs(X) < 0.6] = 0
+        X = scipy.sparse.csr_matrix(X)
+    fast = gdfast.MultinomialObjective(X, y, n_classes=K, alpha=0.1)
+    slow = reference.MultinomialObjective(X.toarray() if sparse else X, y, n_classes=K, alpha=0.1)
+    w = fast.pack(theta)
+    v = np.random.default_rng(0).standard_normal(len(w))
+    c, g, H = fast.cost_gradient_hessian(w)
+    c0, g0 = slow.cost_gradient(w)
+    assert rel(c, c0) < 1e-12 and rel(g, g0) < 1e-12 and rel(H, slow.hessian(w)) < 1e-12
+    assert rel(fast.hessp(w, v), slow.hessp(w, v)) < 1e-12
+    full = fast.theta(w)
+    Xd = X.toarray() if sparse else X
+    assert rel(fast.predictions(w), Xd @ full[:-1] + full[-1]) < 1e-13

@@ -24,6 +24,11 @@
 # neither is any constraint that makes the parameters identifiable: the passes work on the full
 # Theta; the objective picks the free entries.
 #
+# Inside a pass every K-wide row (of Theta, of the block's z, residuals and gradient) is padded
+# to KP columns, a multiple of 8, with zeros in the padding: the register tiles of
+# gdfast/_multinomial_simd.h then work on whole vectors. The caller's Theta and gradient are
+# unpadded (D x K); the pass copies Theta in and the gradient out.
+#
 # A pass cuts the rows into nc parts (contiguous row ranges) and runs one per thread; a part walks
 # its rows in blocks small enough that the block's rows are still in cache when they are read the
 # second time (z, then the gradient), so X is read from memory once per pass and nothing of size
@@ -31,11 +36,22 @@
 # parallel region: a given part count gives the same bits on any number of OpenMP threads.
 
 from cython.parallel cimport prange
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport calloc, free
 from libc.string cimport memset, memcpy
 from libc.math cimport log1p
 
-from gdfast._loss cimport exp_nonpos
+
+cdef extern from "gdfast/_multinomial_simd.h":
+    # four rows of X times the padded Theta, and their gradient contribution (register tiles)
+    void z4_f64 "gd_mn_z4_f64"(const double* x, Py_ssize_t rs, const double* T, Py_ssize_t d,
+                               Py_ssize_t KP, double* Z) noexcept nogil
+    void z4_f32 "gd_mn_z4_f32"(const float* x, Py_ssize_t rs, const double* T, Py_ssize_t d,
+                               Py_ssize_t KP, double* Z) noexcept nogil
+    void scatter4_f64 "gd_mn_scatter4_f64"(const double* x, Py_ssize_t rs, const double* R,
+                                           Py_ssize_t d, Py_ssize_t KP, double* G) noexcept nogil
+    void scatter4_f32 "gd_mn_scatter4_f32"(const float* x, Py_ssize_t rs, const double* R,
+                                           Py_ssize_t d, Py_ssize_t KP, double* G) noexcept nogil
+    void exp_row "gd_mn_exp_row"(double* z, Py_ssize_t K, Py_ssize_t KP, double mx) noexcept nogil
 
 import numpy as np
 
@@ -68,6 +84,7 @@ cdef struct MProblem:
     Py_ssize_t rs          # dense: row stride, in elements
     Py_ssize_t cs          # dense: column stride (one of rs, cs is 1)
     Py_ssize_t K
+    Py_ssize_t KP          # K rounded up to a multiple of 8: the stride of every n x K buffer
     const Py_ssize_t* y    # class index of each row, 0 .. K-1
     const double* sw       # NULL: unit weights
     double scale           # 1 / sum(weights)
@@ -87,82 +104,56 @@ cdef inline Py_ssize_t _pad(Py_ssize_t k) noexcept nogil:
 cdef inline void _init_rows(const MProblem* P, Py_ssize_t m, const double* T,
                             double* Z) noexcept nogil:
     """Z[r, :] = the intercepts (or 0) for the m rows."""
-    cdef Py_ssize_t r, k, K = P.K
+    cdef Py_ssize_t r, k, KP = P.KP
     if P.fit_intercept:
         for r in range(m):
-            for k in range(K):
-                Z[r * K + k] = T[P.d * K + k]
+            for k in range(KP):
+                Z[r * KP + k] = T[P.d * KP + k]
     else:
-        memset(Z, 0, m * K * sizeof(double))
+        memset(Z, 0, m * KP * sizeof(double))
 
 
 cdef inline void _dense_z(const real* X, const MProblem* P, Py_ssize_t i0, Py_ssize_t m,
                           const double* T, double* Z) noexcept nogil:
-    # Every Z[r, k] is summed over j in order 0 .. d-1 on both paths, so C and F order agree.
-    cdef Py_ssize_t r = 0, j, k, K = P.K, d = P.d, rs = P.rs, cs = P.cs
+    # Every Z[r, k] is summed over j in order 0 .. d-1 on every path.
+    cdef Py_ssize_t r = 0, j, k, KP = P.KP, d = P.d, rs = P.rs, cs = P.cs
     cdef const real* x0
-    cdef const real* x1
-    cdef const real* x2
-    cdef const real* x3
-    cdef double a0, a1, a2, a3, t
+    cdef double a0
     cdef double* z0
-    cdef double* z1
-    cdef double* z2
-    cdef double* z3
     cdef const double* tj
     _init_rows(P, m, T, Z)
     if cs == 1:
-        # four rows at a time: each load of Theta's row serves four rows
-        while r + 4 <= m:
-            x0 = X + (i0 + r) * rs
-            x1 = x0 + rs
-            x2 = x1 + rs
-            x3 = x2 + rs
-            z0 = Z + r * K
-            z1 = z0 + K
-            z2 = z1 + K
-            z3 = z2 + K
-            for j in range(d):
-                a0 = x0[j]
-                a1 = x1[j]
-                a2 = x2[j]
-                a3 = x3[j]
-                tj = T + j * K
-                for k in range(K):
-                    t = tj[k]
-                    z0[k] += a0 * t
-                    z1[k] += a1 * t
-                    z2[k] += a2 * t
-                    z3[k] += a3 * t
+        while r + 4 <= m:           # four rows at a time, in registers
+            if real is double:
+                z4_f64(X + (i0 + r) * rs, rs, T, d, KP, Z + r * KP)
+            else:
+                z4_f32(X + (i0 + r) * rs, rs, T, d, KP, Z + r * KP)
             r += 4
         while r < m:
             x0 = X + (i0 + r) * rs
-            z0 = Z + r * K
+            z0 = Z + r * KP
             for j in range(d):
                 a0 = x0[j]
-                tj = T + j * K
-                for k in range(K):
+                tj = T + j * KP
+                for k in range(KP):
                     z0[k] += a0 * tj[k]
             r += 1
     else:
         for j in range(d):
             x0 = X + j * cs + i0 * rs
-            tj = T + j * K
+            tj = T + j * KP
             for r in range(m):
                 a0 = x0[r * rs]
-                z0 = Z + r * K
-                for k in range(K):
+                z0 = Z + r * KP
+                for k in range(KP):
                     z0[k] += a0 * tj[k]
 
 
 cdef inline void _dense_scatter(const real* X, const MProblem* P, Py_ssize_t i0, Py_ssize_t m,
                                 const double* R, double* G) noexcept nogil:
     # G[j, k] gets the block's rows in groups of four, in row order, on both paths.
-    cdef Py_ssize_t r, j, k, K = P.K, d = P.d, rs = P.rs, cs = P.cs, m4 = m - m % 4
+    cdef Py_ssize_t r, j, k, KP = P.KP, d = P.d, rs = P.rs, cs = P.cs, m4 = m - m % 4
     cdef const real* x0
-    cdef const real* x1
-    cdef const real* x2
-    cdef const real* x3
     cdef double a0, a1, a2, a3
     cdef const double* r0
     cdef const double* r1
@@ -172,53 +163,41 @@ cdef inline void _dense_scatter(const real* X, const MProblem* P, Py_ssize_t i0,
     if cs == 1:
         r = 0
         while r < m4:
-            x0 = X + (i0 + r) * rs
-            x1 = x0 + rs
-            x2 = x1 + rs
-            x3 = x2 + rs
-            r0 = R + r * K
-            r1 = r0 + K
-            r2 = r1 + K
-            r3 = r2 + K
-            for j in range(d):
-                a0 = x0[j]
-                a1 = x1[j]
-                a2 = x2[j]
-                a3 = x3[j]
-                g = G + j * K
-                for k in range(K):
-                    g[k] += (a0 * r0[k] + a1 * r1[k]) + (a2 * r2[k] + a3 * r3[k])
+            if real is double:
+                scatter4_f64(X + (i0 + r) * rs, rs, R + r * KP, d, KP, G)
+            else:
+                scatter4_f32(X + (i0 + r) * rs, rs, R + r * KP, d, KP, G)
             r += 4
         while r < m:
             x0 = X + (i0 + r) * rs
-            r0 = R + r * K
+            r0 = R + r * KP
             for j in range(d):
                 a0 = x0[j]
-                g = G + j * K
-                for k in range(K):
+                g = G + j * KP
+                for k in range(KP):
                     g[k] += a0 * r0[k]
             r += 1
     else:
         for j in range(d):
             x0 = X + j * cs + i0 * rs
-            g = G + j * K
+            g = G + j * KP
             r = 0
             while r < m4:
                 a0 = x0[r * rs]
                 a1 = x0[(r + 1) * rs]
                 a2 = x0[(r + 2) * rs]
                 a3 = x0[(r + 3) * rs]
-                r0 = R + r * K
-                r1 = r0 + K
-                r2 = r1 + K
-                r3 = r2 + K
-                for k in range(K):
+                r0 = R + r * KP
+                r1 = r0 + KP
+                r2 = r1 + KP
+                r3 = r2 + KP
+                for k in range(KP):
                     g[k] += (a0 * r0[k] + a1 * r1[k]) + (a2 * r2[k] + a3 * r3[k])
                 r += 4
             while r < m:
                 a0 = x0[r * rs]
-                r0 = R + r * K
-                for k in range(K):
+                r0 = R + r * KP
+                for k in range(KP):
                     g[k] += a0 * r0[k]
                 r += 1
 
@@ -226,49 +205,49 @@ cdef inline void _dense_scatter(const real* X, const MProblem* P, Py_ssize_t i0,
 cdef inline void _csr_z(const real* data, const index_t* ind, const index_t* ptr,
                         const MProblem* P, Py_ssize_t i0, Py_ssize_t m, const double* T,
                         double* Z) noexcept nogil:
-    cdef Py_ssize_t r, q, k, K = P.K
+    cdef Py_ssize_t r, q, k, KP = P.KP
     cdef double a
     cdef double* z
     cdef const double* tj
     _init_rows(P, m, T, Z)
     for r in range(m):
-        z = Z + r * K
+        z = Z + r * KP
         for q in range(ptr[i0 + r], ptr[i0 + r + 1]):
             a = data[q]
-            tj = T + <Py_ssize_t>ind[q] * K
-            for k in range(K):
+            tj = T + <Py_ssize_t>ind[q] * KP
+            for k in range(KP):
                 z[k] += a * tj[k]
 
 
 cdef inline void _csr_scatter(const real* data, const index_t* ind, const index_t* ptr,
                               const MProblem* P, Py_ssize_t i0, Py_ssize_t m, const double* R,
                               double* G) noexcept nogil:
-    cdef Py_ssize_t r, q, k, K = P.K
+    cdef Py_ssize_t r, q, k, KP = P.KP
     cdef double a
     cdef double* g
     cdef const double* rr
     for r in range(m):
-        rr = R + r * K
+        rr = R + r * KP
         for q in range(ptr[i0 + r], ptr[i0 + r + 1]):
             a = data[q]
-            g = G + <Py_ssize_t>ind[q] * K
-            for k in range(K):
+            g = G + <Py_ssize_t>ind[q] * KP
+            for k in range(KP):
                 g[k] += a * rr[k]
 
 
 cdef inline void _intercept_scatter(const MProblem* P, Py_ssize_t m, const double* R,
                                     double* G) noexcept nogil:
-    cdef Py_ssize_t r, k, K = P.K
-    cdef double* g = G + P.d * K
+    cdef Py_ssize_t r, k, KP = P.KP
+    cdef double* g = G + P.d * KP
     if P.fit_intercept:
         for r in range(m):
-            for k in range(K):
-                g[k] += R[r * K + k]
+            for k in range(KP):
+                g[k] += R[r * KP + k]
 
 
 cdef inline void block_z(const MProblem* P, Py_ssize_t i0, Py_ssize_t m, const double* T,
                          double* Z) noexcept nogil:
-    """Z = Xa[i0:i0+m] Theta, shape (m, K)."""
+    """Z = Xa[i0:i0+m] Theta, shape (m, KP), Theta padded (D x KP)."""
     if P.csr:
         if P.f32:
             if P.idx64:
@@ -288,7 +267,7 @@ cdef inline void block_z(const MProblem* P, Py_ssize_t i0, Py_ssize_t m, const d
 
 cdef inline void block_scatter(const MProblem* P, Py_ssize_t i0, Py_ssize_t m, const double* R,
                                double* G) noexcept nogil:
-    """G += Xa[i0:i0+m]^T R, G of shape (D, K)."""
+    """G += Xa[i0:i0+m]^T R, G of shape (D, KP)."""
     if P.csr:
         if P.f32:
             if P.idx64:
@@ -316,10 +295,10 @@ cdef inline double block_softmax(const MProblem* P, Py_ssize_t i0, Py_ssize_t m,
     """Z (the block's predictions) becomes the probabilities p; R = s * (p - onehot(y)) unless
     NULL. Returns sum_r w_r loss_r (unnormalised weights)."""
     cdef Py_ssize_t r, k, a, K = P.K, yi
-    cdef double mx, e, others, inv, s, zy, total = 0
+    cdef double mx, others, inv, s, zy, total = 0
     cdef double* z
     for r in range(m):
-        z = Z + r * K
+        z = Z + r * P.KP
         a = 0
         mx = z[0]
         for k in range(1, K):
@@ -330,21 +309,20 @@ cdef inline double block_softmax(const MProblem* P, Py_ssize_t i0, Py_ssize_t m,
         zy = z[yi]
         # exp(z - max) <= 1: never overflows; the largest term is exactly 1 and left out of the
         # sum, so that log1p keeps the digits of a confident prediction's small loss
+        exp_row(z, K, P.KP, mx)     # z[a] = exp(0) = 1 exactly; the padding 0
         others = 0
         for k in range(K):
-            e = exp_nonpos(z[k] - mx)
-            z[k] = e
             if k != a:
-                others += e
+                others += z[k]
         s = 1.0 if P.sw == NULL else P.sw[i0 + r]
         total += s * (log1p(others) + (mx - zy))
         inv = 1.0 / (1.0 + others)
-        for k in range(K):
+        for k in range(P.KP):
             z[k] *= inv
-        if R != NULL:
+        if R != NULL:               # its padding stays 0
             for k in range(K):
-                R[r * K + k] = s * z[k]
-            R[r * K + yi] -= s
+                R[r * P.KP + k] = s * z[k]
+            R[r * P.KP + yi] -= s
     return total
 
 
@@ -356,8 +334,8 @@ cdef inline void block_hessp_weights(const MProblem* P, Py_ssize_t i0, Py_ssize_
     cdef const double* p
     cdef double* t
     for r in range(m):
-        p = Pr + r * K
-        t = T + r * K
+        p = Pr + r * P.KP
+        t = T + r * P.KP
         pt = 0
         for k in range(K):
             pt += p[k] * t[k]
@@ -409,7 +387,7 @@ cdef inline void block_hessian(const MProblem* P, Py_ssize_t i0, Py_ssize_t m, c
     cdef double* Hb
     cdef const double* Ak
     for r in range(m):
-        p = Pr + r * K
+        p = Pr + r * P.KP
         s = 1.0 if P.sw == NULL else P.sw[i0 + r]
         if s == 0:
             continue
@@ -457,26 +435,28 @@ cdef enum:
 
 
 cdef struct Part:
-    double* z          # BLOCK_ROWS * K each
+    double* z          # BLOCK_ROWS * KP each
     double* r
     double* t
     double* A          # K * K
     double* xb         # rowcap
     Py_ssize_t* idx    # rowcap
-    double* acc        # D * K (padded); NULL: none
+    double* acc        # D * KP; NULL: none
     double* H          # DK * DK; NULL: none
 
 
 cdef inline double _run_part(const MProblem* P, int job, const double* T, const double* V,
                              Py_ssize_t row0, Py_ssize_t row1, Part* W, double* out) noexcept nogil:
-    cdef Py_ssize_t i0 = row0, m, D = P.d + P.fit_intercept, K = P.K
+    cdef Py_ssize_t i0 = row0, m, D = P.d + P.fit_intercept, K = P.K, r
     cdef double cost = 0
     if W.acc != NULL:
-        memset(W.acc, 0, D * K * sizeof(double))
+        memset(W.acc, 0, D * P.KP * sizeof(double))
     while i0 < row1:
         m = min(P.bm, row1 - i0)
         if job == JOB_LINEAR:
-            block_z(P, i0, m, T, out + i0 * K)
+            block_z(P, i0, m, T, W.z)
+            for r in range(m):
+                memcpy(out + (i0 + r) * K, W.z + r * P.KP, K * sizeof(double))
         elif job == JOB_COST:
             block_z(P, i0, m, T, W.z)
             cost += block_softmax(P, i0, m, W.z, W.r if W.acc != NULL else NULL)
@@ -503,31 +483,43 @@ cdef int pass_parts(const MProblem* P, int nt, bint hess) noexcept nogil:
     return nt if nt >= 1 else 1
 
 
-cdef double run_pass(const MProblem* P, int job, const double* T, const double* V, double* grad,
-                     double* H, double* out, int nc, double* work) noexcept nogil:
+cdef inline void _pad_theta(const MProblem* P, const double* theta, double* padded) noexcept nogil:
+    """padded (D x KP) = theta (D x K) with zero columns appended."""
+    cdef Py_ssize_t j, D = P.d + P.fit_intercept
+    memset(padded, 0, D * P.KP * sizeof(double))
+    for j in range(D):
+        memcpy(padded + j * P.KP, theta + j * P.K, P.K * sizeof(double))
+
+
+cdef double run_pass(const MProblem* P, int job, const double* theta, const double* v,
+                     double* grad, double* H, double* out, int nc, double* work) noexcept nogil:
     """The job over nc parts (one per thread); grad (D K) and H ((D K)^2) get the parts' sums in
-    part order. work: see _workspace_size. Returns the unnormalised weighted loss sum."""
-    cdef Py_ssize_t D = P.d + P.fit_intercept, K = P.K, DK = D * K, j, c
+    part order. work: _workspace_size doubles, zeroed (the padding of the block buffers must
+    read 0). Returns the unnormalised weighted loss sum."""
+    cdef Py_ssize_t D = P.d + P.fit_intercept, K = P.K, KP = P.KP, DK = D * K, j, k, c
     cdef Py_ssize_t stride = _part_stride(P)
     cdef Part parts[MAX_PARTS]
     cdef double costs[MAX_PARTS]
     cdef Py_ssize_t bounds[MAX_PARTS + 1]
     cdef Py_ssize_t nblocks = (P.n + P.bm - 1) // P.bm
     cdef double* base
-    cdef double* hess_private = work + nc * stride
+    cdef double* T = work + nc * stride                  # Theta, then V, padded
+    cdef double* V = T + D * KP
+    cdef double* hess_private = V + D * KP
     cdef double total = 0
     cdef const double* a
+    _pad_theta(P, theta, T)
+    if v != NULL:
+        _pad_theta(P, v, V)
     for c in range(nc):
         base = work + c * stride
         parts[c].z = base
-        parts[c].r = base + BLOCK_ROWS * K
-        parts[c].t = base + 2 * BLOCK_ROWS * K
-        parts[c].A = base + 3 * BLOCK_ROWS * K
+        parts[c].r = base + BLOCK_ROWS * KP
+        parts[c].t = base + 2 * BLOCK_ROWS * KP
+        parts[c].A = base + 3 * BLOCK_ROWS * KP
         parts[c].xb = parts[c].A + _pad(K * K)
         parts[c].idx = <Py_ssize_t*>(parts[c].xb + _pad(P.rowcap))
-        parts[c].acc = NULL
-        if grad != NULL:
-            parts[c].acc = grad if nc == 1 else parts[c].xb + 2 * _pad(P.rowcap)
+        parts[c].acc = parts[c].xb + 2 * _pad(P.rowcap) if grad != NULL else NULL
         parts[c].H = NULL
         if H != NULL:
             parts[c].H = H if c == 0 else hess_private + (c - 1) * DK * DK
@@ -541,12 +533,15 @@ cdef double run_pass(const MProblem* P, int job, const double* T, const double* 
             costs[c] = _run_part(P, job, T, V, bounds[c], bounds[c + 1], &parts[c], out)
     for c in range(nc):
         total += costs[c]
-    if grad != NULL and nc > 1:
-        memcpy(grad, parts[0].acc, DK * sizeof(double))
+    if grad != NULL:
+        for j in range(D):
+            for k in range(K):
+                grad[j * K + k] = parts[0].acc[j * KP + k]
         for c in range(1, nc):
             a = parts[c].acc
-            for j in range(DK):
-                grad[j] += a[j]
+            for j in range(D):
+                for k in range(K):
+                    grad[j * K + k] += a[j * KP + k]
     if H != NULL:
         for c in range(1, nc):
             a = parts[c].H
@@ -558,12 +553,12 @@ cdef double run_pass(const MProblem* P, int job, const double* T, const double* 
 
 cdef inline Py_ssize_t _part_stride(const MProblem* P) noexcept nogil:
     cdef Py_ssize_t D = P.d + P.fit_intercept
-    return 3 * BLOCK_ROWS * P.K + _pad(P.K * P.K) + 2 * _pad(P.rowcap) + _pad(D * P.K)
+    return 3 * BLOCK_ROWS * P.KP + _pad(P.K * P.K) + 2 * _pad(P.rowcap) + _pad(D * P.KP)
 
 
 cdef inline Py_ssize_t _workspace_size(const MProblem* P, int nc, bint hess) noexcept nogil:
     cdef Py_ssize_t DK = (P.d + P.fit_intercept) * P.K
-    return nc * _part_stride(P) + ((nc - 1) * DK * DK if hess else 0)
+    return nc * _part_stride(P) + 2 * (P.d + P.fit_intercept) * P.KP + ((nc - 1) * DK * DK if hess else 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -683,6 +678,7 @@ cdef class MultinomialKernel:
             P.sw = &sw[0]
         P.scale = scale
         P.K = n_classes
+        P.KP = ((n_classes + 7) // 8) * 8
         P.fit_intercept = fit_intercept
         self.P = P
         self.n_theta = (P.d + (1 if fit_intercept else 0)) * n_classes
@@ -694,7 +690,8 @@ cdef class MultinomialKernel:
         return max(1, min(<int>MAX_PARTS, <int>n_threads))
 
     cdef double* _work(self, int nc, bint hess) except NULL:
-        cdef double* work = <double*>malloc(max(1, _workspace_size(&self.P, nc, hess)) * sizeof(double))
+        # zeroed: the padding columns of the block buffers must read 0
+        cdef double* work = <double*>calloc(max(1, _workspace_size(&self.P, nc, hess)), sizeof(double))
         if work == NULL:
             raise MemoryError("no memory for the multinomial kernels' workspace")
         return work
