@@ -586,8 +586,10 @@ def test_estimator_fit_never_gathers_x(client, monkeypatch):
     monkeypatch.setattr(client, "_gather", spy_gather)
     sent = sent_to_the_client(client)
     n_graphs = len(graphs_seen(client))
-    clf = LogisticRegression(alpha=1e-3, class_weight="balanced").fit(Xd, yd, sample_weight=swd)
-    ref = LogisticRegression(alpha=1e-3, class_weight="balanced").fit(X, y, sample_weight=sw)
+    clf = LogisticRegression(alpha=1e-3, class_weight="balanced",
+                             multi_class="ovr").fit(Xd, yd, sample_weight=swd)
+    ref = LogisticRegression(alpha=1e-3, class_weight="balanced",
+                             multi_class="ovr").fit(X, y, sample_weight=sw)
     assert_same_fit(clf, ref)
     assert len(graphs_seen(client)) - n_graphs > np.sum(clf.n_iter_)      # fitted on the cluster
     # What reached the client: sums (at most a Hessian's 1 + D + D^2 numbers), labels, totals.

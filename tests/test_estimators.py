@@ -152,7 +152,7 @@ def test_one_vs_rest_multiclass():
     iris = load_iris()
     X = (iris.data - iris.data.mean(0)) / iris.data.std(0)
     labels = iris.target_names[iris.target]
-    clf = LogisticRegression(alpha=1e-2).fit(X, labels)
+    clf = LogisticRegression(alpha=1e-2, multi_class="ovr").fit(X, labels)
     assert list(clf.classes_) == ["setosa", "versicolor", "virginica"]
     assert clf.coef_.shape == (3, 4) and clf.intercept_.shape == (3,)
     assert clf.coef_stderr_.shape == (3, 4) and clf.n_iter_.shape == (3,)
@@ -424,8 +424,8 @@ def test_sparse_one_vs_rest_equals_dense(container, objectives_built):
     A, dense, y, sw = sparse_problem("log_loss", n=450, seed=22, n_classes=3)
     labels = np.array(["low", "mid", "high"])[y]
     X = SPARSE_CONTAINERS[container](A)
-    ours = LogisticRegression(alpha=1e-3).fit(X, labels, sample_weight=sw)
-    twin = LogisticRegression(alpha=1e-3).fit(dense, labels, sample_weight=sw)
+    ours = LogisticRegression(alpha=1e-3, multi_class="ovr").fit(X, labels, sample_weight=sw)
+    twin = LogisticRegression(alpha=1e-3, multi_class="ovr").fit(dense, labels, sample_weight=sw)
     assert list(ours.classes_) == ["high", "low", "mid"] and ours.coef_.shape == (3, 8)
     # CSC is turned into CSR once for the three problems, not once per problem
     assert [X.format for X in objectives_built[:3]] == ["csr"] * 3

@@ -160,7 +160,8 @@ def test_summary_to_frame_without_pandas_says_so(monkeypatch):
 
 def test_one_vs_rest_summary_has_a_block_per_class():
     iris = load_iris(as_frame=True)
-    clf = LogisticRegression(alpha=1e-2).fit(iris.data, iris.target_names[iris.target])
+    clf = LogisticRegression(alpha=1e-2, multi_class="ovr").fit(iris.data,
+                                                                iris.target_names[iris.target])
     summary = clf.summary()
     assert summary.groups == ["setosa"] * 5 + ["versicolor"] * 5 + ["virginica"] * 5
     frame = summary.to_frame()

@@ -4,6 +4,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from typing import TYPE_CHECKING, Any
 
 from ._objective import Objective
+from ._multinomial_objective import MultinomialObjective
 from ._result import (DivergenceWarning, IterationState, OptimizeResult, RankDeficientWarning,
                       SeparationWarning)
 from ._solvers import minimize
@@ -43,7 +44,7 @@ _LAZY_ATTRIBUTES = {"LogisticRegression": "estimators", "LinearRegression": "est
                     "TweedieRegressor": "estimators"}
 _LAZY_MODULES = ("estimators", "plot", "stats")
 
-__all__ = ["Objective", "minimize", "OptimizeResult", "IterationState", "DivergenceWarning",
+__all__ = ["Objective", "MultinomialObjective", "minimize", "OptimizeResult", "IterationState", "DivergenceWarning",
            "SeparationWarning", "RankDeficientWarning", "LogisticRegression", "LinearRegression",
            "PoissonRegressor", "GammaRegressor", "TweedieRegressor", "get_include", "__version__"]
 

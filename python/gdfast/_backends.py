@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_array, validate_data
 
 from . import dask as gdd
 from ._fitting import STOCHASTIC_SOLVERS, fit_objective, solver_options
+from ._multinomial_objective import MultinomialObjective
 from ._objective import Objective
 from ._result import OptimizeResult
 from .losses import Loss
@@ -61,8 +62,11 @@ class Backend(Protocol):
                       sample_weight: Any, n_threads: int | None, solver: str,
                       w0: np.ndarray | None, max_iter: int | None, tol: float,
                       learning_rate: Any, batch_size: int | None, random_state: int | None,
-                      callback: Any, offset: Any = None) -> tuple[Any, OptimizeResult]:
-        """Build the objective of one problem and minimise it: the objective and the result."""
+                      callback: Any, offset: Any = None, n_classes: int | None = None
+                      ) -> tuple[Any, OptimizeResult]:
+        """Build the objective of one problem and minimise it: the objective and the result.
+
+        loss="multinomial" (with n_classes, y the class indices) builds the K-class model."""
 
     def linear_predictor(self, X: Any, coef: np.ndarray, intercept: Any) -> Any:
         """``X @ coef.T + intercept``: shape (n_samples,) for coef of shape (n_features,),
@@ -122,9 +126,16 @@ class InMemory:
                       sample_weight: Any, n_threads: int | None, solver: str,
                       w0: np.ndarray | None, max_iter: int | None, tol: float,
                       learning_rate: Any, batch_size: int | None, random_state: int | None,
-                      callback: Any, offset: Any = None) -> tuple[Objective, OptimizeResult]:
-        obj = Objective(X, y, loss=loss, alpha=alpha, fit_intercept=fit_intercept,
-                        sample_weight=sample_weight, n_threads=n_threads, offset=offset)
+                      callback: Any, offset: Any = None, n_classes: int | None = None
+                      ) -> tuple[Objective | MultinomialObjective, OptimizeResult]:
+        obj: Objective | MultinomialObjective
+        if loss == "multinomial":
+            obj = MultinomialObjective(X, y, n_classes=n_classes, alpha=alpha,
+                                       fit_intercept=fit_intercept, sample_weight=sample_weight,
+                                       n_threads=n_threads)
+        else:
+            obj = Objective(X, y, loss=loss, alpha=alpha, fit_intercept=fit_intercept,
+                            sample_weight=sample_weight, n_threads=n_threads, offset=offset)
         res = fit_objective(obj, solver, w0=w0, max_iter=max_iter, tol=tol,
                             learning_rate=learning_rate, batch_size=batch_size,
                             random_state=random_state, callback=callback)
@@ -199,7 +210,17 @@ class Dask:
                       sample_weight: Any, n_threads: int | None, solver: str,
                       w0: np.ndarray | None, max_iter: int | None, tol: float,
                       learning_rate: Any, batch_size: int | None, random_state: int | None,
-                      callback: Any, offset: Any = None) -> tuple[gdd.Objective, OptimizeResult]:
+                      callback: Any, offset: Any = None, n_classes: int | None = None
+                      ) -> tuple[Any, OptimizeResult]:
+        if loss == "multinomial":
+            from ._dask_multinomial import MultinomialObjective as DaskMultinomial
+            obj = DaskMultinomial(X, y, n_classes=n_classes, alpha=alpha,
+                                  fit_intercept=fit_intercept, sample_weight=sample_weight,
+                                  n_threads=n_threads)
+            res = fit_objective(obj, solver, w0=w0, max_iter=max_iter, tol=tol,
+                                learning_rate=learning_rate, batch_size=batch_size,
+                                random_state=random_state, callback=callback)
+            return obj, res
         return gdd.fit_objective(
             X, y, loss=loss, alpha=alpha, fit_intercept=fit_intercept,
             sample_weight=sample_weight, method=solver, w0=w0, max_iter=max_iter, tol=tol,

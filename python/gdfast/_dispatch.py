@@ -62,3 +62,21 @@ def _accurate_module() -> ModuleType:
 
 
 accurate = _accurate_module()
+
+
+def _multinomial_module(variant: str) -> ModuleType:
+    """The multinomial passes built for ``variant`` (same names as MODULES, prefix _multinomial)."""
+    return import_module("gdfast._multinomial" + ("" if variant == "baseline" else f"_{variant}"))
+
+
+def load_multinomial(isa: str) -> ModuleType:
+    """The multinomial kernel module for ``isa`` (ValueError as :func:`load`)."""
+    load(isa)                      # the same checks: known, supported, built
+    try:
+        return _multinomial_module(isa)
+    except ImportError:
+        raise ValueError(f"GDFAST_ISA={isa!r}: the multinomial kernels were not built "
+                         "in this install") from None
+
+
+multinomial = load_multinomial(isa)

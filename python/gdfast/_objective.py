@@ -289,7 +289,7 @@ class Objective(ObjectiveBase):
             return self.hessian(w)
         mu = self.loss.inverse_link(self.predictions(w))
         fitted = Objective(self.X, mu, self.loss, self.alpha, self.fit_intercept,
-                           self.sample_weight, self.n_threads)
+                           self.sample_weight, self.n_threads, offset=self.offset)
         return fitted.hessian(w)
 
     def row_sample(self, max_rows: int) -> Objective | None:
@@ -320,7 +320,8 @@ class Objective(ObjectiveBase):
         if sw is not None and not np.any(sw[rows] > 0):
             return None
         return Objective(self.X[rows], self.y[rows], self.loss, self.alpha, self.fit_intercept,
-                         None if sw is None else sw[rows], self.n_threads)
+                         None if sw is None else sw[rows], self.n_threads,
+                         offset=None if self.offset is None else self.offset[rows])
 
     def cost_gradient_hessian(self, w: Any) -> tuple[float, np.ndarray, np.ndarray]:
         """Cost, gradient and Hessian at ``w`` from one pass over X.

@@ -188,6 +188,7 @@ def sgd(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Call
     the result is the running mean of the iterates after ``average`` epochs (True: from the
     start), which removes most of the noise of a constant step.
     """
+    code = _loss_code(obj)                       # first: a loss without one refuses here
     batch_size, schedule, power_t, burn_in, rng = _check_options(batch_size, schedule, power_t,
                                                                  average, random_state)
     momentum = check_scalar(momentum, "momentum", low=0.0)
@@ -198,7 +199,7 @@ def sgd(obj: Objective, w: np.ndarray, max_iter: int, tol: float, callback: Call
         lr = (1.0 - momentum) * _auto_sgd_step(obj, batch_size, factors)
     else:
         lr = float(resolve_learning_rate(obj, learning_rate))
-    stepper = _stochastic.Stepper(_stochastic.METHOD_SGD, _loss_code(obj), obj.fit_intercept,
+    stepper = _stochastic.Stepper(_stochastic.METHOD_SGD, code, obj.fit_intercept,
                                   obj.penalty.l2, obj.n_params, batch_size, lr, _schedule_code(schedule),
                                   power_t, momentum=momentum, loss_param=obj.loss.param)
     return _run("sgd", obj, w, max_iter, tol, callback, stepper, rng, burn_in, schedule, factors,

@@ -236,7 +236,8 @@ def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
     if what == "expected":
         mu = block.loss.inverse_link(z)
         fitted = _dispatch.core.Kernel(block.X, mu, block.sw, 1.0, block.loss.code,
-                                       block.fit_intercept, 0.0, 0.0)
+                                       block.fit_intercept, 0.0, 0.0, block.loss.param,
+                                       block.offset)
         H = np.empty((D, D))
         fitted.cost_grad(w, None, H, n_threads)
         return H.ravel()

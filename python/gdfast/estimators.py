@@ -39,9 +39,11 @@ from ._protocols import ObjectiveLike, as_objective
 from ._progress import Progress
 from ._result import OptimizeResult
 from ._sparse_input import is_sparse
-from ._validation import check_bool, check_n_threads, check_random_state, check_scalar
+from ._validation import (check_bool, check_n_threads, check_name, check_random_state,
+                          check_scalar)
 from .losses import Loss, Tweedie, get_loss
-from .stats import GoodnessOfFit, Summary, goodness_of_fit, residual_df, standard_errors, total_weight
+from .stats import (GoodnessOfFit, Summary, covariance, goodness_of_fit, residual_df,
+                    standard_errors, total_weight)
 
 __all__ = ["LogisticRegression", "LinearRegression", "PoissonRegressor", "GammaRegressor",
            "MAX_STDERR_PARAMS"]
@@ -140,29 +142,37 @@ class _LinearModel(BaseEstimator):
         )
 
     def _solve(self, backend: Backend, X: Any, y: Any, sample_weight: Any, w0: np.ndarray | None,
-               s: _Settings, what: str, offset: Any = None) -> tuple[OptimizeResult, np.ndarray, Any]:
+               s: _Settings, what: str, offset: Any = None, n_classes: int | None = None
+               ) -> tuple[OptimizeResult, np.ndarray, Any]:
         """Fit one problem of the core: the result, the standard errors and the objective.
 
-        X in memory (dense or sparse) gets a :class:`gdfast.Objective`; a dask array gets a
-        :class:`gdfast.dask.Objective`, built and minimised by :func:`gdfast.dask.fit_objective`
-        on the cluster (y and sample_weight may then be dask arrays too).
+        X in memory (dense or sparse) gets a :class:`gdfast.Objective` (a
+        :class:`gdfast.MultinomialObjective` when n_classes is given: y then holds class
+        indices, and the errors are the covariance matrix, not its diagonal's root); a dask
+        array gets a :class:`gdfast.dask.Objective`, built and minimised by
+        :func:`gdfast.dask.fit_objective` on the cluster (y and sample_weight may then be dask
+        arrays too).
         """
         progress = (Progress(what, s.max_iter, verbose=s.verbose) if s.verbose
                     else contextlib.nullcontext(None))
         obj: ObjectiveLike
         with progress as callback:
             obj, res = backend.fit_objective(
-                X, y, loss=self._loss, alpha=s.alpha, fit_intercept=s.fit_intercept,
+                X, y, loss="multinomial" if n_classes else self._loss, alpha=s.alpha,
+                fit_intercept=s.fit_intercept,
                 sample_weight=sample_weight, n_threads=s.n_threads, solver=s.solver, w0=w0,
                 max_iter=s.max_iter, tol=s.tol, learning_rate=s.learning_rate,
-                batch_size=s.batch_size, random_state=s.seed, callback=callback, offset=offset)
+                batch_size=s.batch_size, random_state=s.seed, callback=callback, offset=offset,
+                n_classes=n_classes)
         if res.status != "converged":
             warnings.warn(f"{what} did not converge ({res.status}): {res.message}. "
                           f"{_advice(res.status, s.solver)}", ConvergenceWarning, stacklevel=3)
-        if _hessian_affordable(obj):
-            se = standard_errors(obj, res.w)
+        if not _hessian_affordable(obj):
+            se = np.full((obj.n_params,) * (2 if n_classes else 1), np.nan)
+        elif n_classes:
+            se = covariance(obj, res.w)
         else:
-            se = np.full(obj.n_params, np.nan)
+            se = standard_errors(obj, res.w)
         return res, se, obj
 
     def __sklearn_tags__(self) -> Any:
@@ -258,10 +268,16 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
 
     Minimises the (sample- and class-weighted) mean log loss plus ``alpha/2 ||coef||^2``.
     Labels may be of any type; ``classes_[1]`` is the positive class of a binary problem.
-    With more than two classes, one binary model is fitted per class against the rest
-    (one-vs-rest): ``coef_`` has one row per class, ``predict`` takes the class with the largest
-    ``decision_function``, and ``predict_proba`` normalises the per-class probabilities to sum
-    to one.
+    With more than two classes the model is multinomial by default (``multi_class=
+    "multinomial"``, as scikit-learn's ``LogisticRegression`` and statsmodels' ``MNLogit``):
+    ``p = softmax(X @ coef_.T + intercept_)``, one cost over all classes
+    (:class:`gdfast.MultinomialObjective`), probabilities that sum to one by construction.
+    With ``alpha > 0`` the coefficients of every class are estimated (the penalty makes them
+    unique, scikit-learn's parametrisation) and the intercepts, which the penalty does not
+    identify, are reported shifted to sum to zero. With ``alpha = 0`` class ``classes_[0]`` is
+    the reference: its row of ``coef_`` and its intercept are 0, and the others are log-odds
+    against it (statsmodels' ``MNLogit``, Stata's ``mlogit``). ``multi_class="ovr"`` fits one
+    binary model per class against the rest instead and normalises their probabilities.
 
     Parameters
     ----------
@@ -270,36 +286,44 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         Multiplies the sample weights of each class: a dict maps labels to weights (classes
         not in it weigh 1); "balanced" weighs class k by ``W / (n_classes * W_k)``, ``W_k`` its
         total sample weight.
+    multi_class : {"multinomial", "ovr"}, default "multinomial"
+        The model for more than two classes (unused for two): one multinomial (softmax) model,
+        or one binary model per class against the rest. Both run on dask arrays (one graph
+        per evaluation, X stays on the workers).
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
-        One row for a binary problem (the log-odds of ``classes_[1]``), one per class otherwise.
+        One row for a binary problem (the log-odds of ``classes_[1]``), one per class otherwise
+        (multinomial with ``alpha = 0``: the row of ``classes_[0]`` is 0).
     intercept_ : ndarray of shape (1,) or (n_classes,)
-        Zero when ``fit_intercept=False``.
+        Zero when ``fit_intercept=False``; multinomial with ``alpha > 0``: they sum to zero.
     coef_stderr_, intercept_stderr_ : ndarrays of the same shapes
-        Standard errors from the Hessian at the optimum, as statsmodels' ``Logit`` reports them
-        (with ``alpha=0`` and no weights; see :mod:`gdfast.stats` for what ``alpha > 0`` and
-        sample weights mean for them). NaN for the intercept when it is not fitted, and
-        everywhere when the Hessian is singular or there are more than ``MAX_STDERR_PARAMS``
-        parameters (or X is sparse and its dense Hessian would be too large to form).
+        Standard errors from the Hessian at the optimum, as statsmodels' ``Logit`` and
+        ``MNLogit`` report them (with ``alpha=0`` and no weights; see :mod:`gdfast.stats` for
+        what ``alpha > 0`` and sample weights mean for them). NaN for the intercept when it is
+        not fitted, for the reference class of a multinomial fit with ``alpha = 0`` (fixed, not
+        estimated), and everywhere when the Hessian is singular or there are more than
+        ``MAX_STDERR_PARAMS`` parameters (or X is sparse and its dense Hessian would be too
+        large to form).
     n_iter_ : ndarray of int, shape (1,) or (n_classes,)
-        Iterations per binary problem.
+        Iterations per problem (one problem for binary and multinomial fits, one per class for
+        one-vs-rest).
     status_ : ndarray of str, shape (1,) or (n_classes,)
-        How each binary fit ended ("converged", "max_iter", "diverged", "separated",
-        "stalled").
+        How each fit ended ("converged", "max_iter", "diverged", "separated", "stalled").
     cost_ : ndarray of shape (1,) or (n_classes,)
-        The final cost of each binary problem.
+        The final cost of each problem.
     history_ : list of dict
-        Per binary problem, the per-iteration history of :class:`gdfast.OptimizeResult`
-        ("cost" always).
+        Per problem, the per-iteration history of :class:`gdfast.OptimizeResult` ("cost"
+        always).
 {_FIT_ATTRIBUTES}
 
     Notes
     -----
     scikit-learn's ``LogisticRegression(C=C)`` on n unweighted samples is ``alpha = 1 / (C * n)``
-    here. A fit that does not converge emits scikit-learn's ``ConvergenceWarning``.
+    here, for two classes and for the multinomial model alike. A fit that does not converge
+    emits scikit-learn's ``ConvergenceWarning``.
 
     Examples
     --------
@@ -326,7 +350,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
                  max_iter: int | None = None, tol: float = 1e-8, learning_rate: Any = "auto",
                  batch_size: int | None = None, random_state: Any = None,
                  n_threads: int | None = None, verbose: int = 0, warm_start: bool = False,
-                 class_weight: Any = None) -> None:
+                 class_weight: Any = None, multi_class: str = "multinomial") -> None:
         self.solver = solver
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -339,6 +363,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         self.verbose = verbose
         self.warm_start = warm_start
         self.class_weight = class_weight
+        self.multi_class = multi_class
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "LogisticRegression":
         """Fit the model.
@@ -365,6 +390,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
             with positive weight.
         """
         s = self._settings()
+        multi_class = check_name(self.multi_class, "multi_class", ["multinomial", "ovr"])
         backend = backend_for(X)
         X, y = backend.check_fit(self, X, y, s.solver)
         classes, index, positives = backend.encode_labels(y)
@@ -380,9 +406,57 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         else:
             totals = np.ones(len(classes))      # each class of y has rows, all of weight 1
         _check_two_classes(classes, totals)
+        if len(classes) > 2 and multi_class == "multinomial":
+            return self._fit_multinomial(backend, X, classes, index, sw, weighted, s)
         if len(positives) > 1 and is_sparse(X) and X.format == "csc":
             X = X.tocsr()               # one conversion for all the problems, not one each
         return self._fit_problems(backend, X, classes, positives, sw, weighted, s)
+
+    def _fit_multinomial(self, backend: Backend, X: Any, classes: np.ndarray, index: Any,
+                         sw: Any, weighted: bool, s: _Settings) -> "LogisticRegression":
+        """One multinomial fit over all classes (gdfast.MultinomialObjective)."""
+        K, d = len(classes), X.shape[1]
+        same = (hasattr(self, "classes_") and np.array_equal(self.classes_, classes)
+                and getattr(self, "_model_", None) == "multinomial")
+        w0 = None
+        if s.warm_start and same and np.shape(self.coef_) == (K, d):
+            w0 = _multinomial_start(self.coef_, self.intercept_, s)
+        res, cov, obj = self._solve(backend, X, index, sw, w0, s,
+                                    "LogisticRegression (multinomial)", n_classes=K)
+        coef, intercept = obj.coef_intercept(res.w)
+        # coef_ and intercept_ are linear in w (A w: A picks entries, and centres the
+        # intercepts when they are shifted to sum to zero), so their covariance is A cov A^T;
+        # entries fixed at 0 have no error (NaN).
+        index_of = np.full(obj.free.size, -1)
+        index_of[np.flatnonzero(obj.free.ravel())] = np.arange(obj.n_params)
+        index_of = index_of.reshape(obj.free.shape)
+        var = np.diag(cov)
+
+        def variance(j: np.ndarray) -> np.ndarray:
+            out = np.full(j.shape, np.nan)
+            out[j >= 0] = var[j[j >= 0]]
+            return out
+
+        self.coef_stderr_ = np.sqrt(variance(index_of[:d].T))
+        if not s.fit_intercept:
+            self.intercept_stderr_ = np.full(K, np.nan)
+        elif obj.reference:
+            self.intercept_stderr_ = np.sqrt(variance(index_of[d]))
+        else:
+            A = np.zeros((K, obj.n_params))          # b = [0, w_b], then b - mean(b)
+            A[np.arange(1, K), index_of[d, 1:]] = 1.0
+            A -= A.mean(axis=0)
+            self.intercept_stderr_ = np.sqrt(np.einsum("ij,jk,ik->i", A, cov, A))
+        self.classes_ = classes
+        self.coef_ = coef
+        self.intercept_ = intercept
+        self.n_iter_ = np.array([res.n_iter])
+        self.status_ = np.array([res.status])
+        self.cost_ = np.array([res.cost])
+        self.history_ = [res.history]
+        self._fit_info_ = self._fit_info(obj, s, weighted)
+        self._model_ = "multinomial"
+        return self
 
     def _fit_problems(self, backend: Backend, X: Any, classes: np.ndarray, positives: list[Any],
                       sw: Any, weighted: bool, s: _Settings) -> "LogisticRegression":
@@ -411,6 +485,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         self.history_ = [res.history for res, _ in fits]
         assert info is not None                 # positives is never empty
         self._fit_info_ = info
+        self._model_ = "binary" if binary else "ovr"
         return self
 
     def decision_function(self, X: Any) -> Any:
@@ -455,7 +530,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
 
     def predict_log_proba(self, X: Any) -> Any:
         """Log-probabilities of each class, computed without overflow or ``log(0)`` for any
-        score (``log sigmoid(z) = -log(1 + exp(-z))``).
+        score (``log sigmoid(z) = -log(1 + exp(-z))``; multinomial: ``z - logsumexp(z)``).
 
         Parameters
         ----------
@@ -469,7 +544,8 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         """
         backend = backend_for(X)
         scores = self._decision_function(backend, X)
-        return backend.per_row(_log_proba, scores, dtype=np.float64, n_columns=len(self.classes_))
+        func = _log_softmax if getattr(self, "_model_", None) == "multinomial" else _log_proba
+        return backend.per_row(func, scores, dtype=np.float64, n_columns=len(self.classes_))
 
     def predict_proba(self, X: Any) -> Any:
         """Probabilities of each class; rows sum to one.
@@ -490,7 +566,9 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         """The coefficient table: estimate, standard error, z, p-value and confidence interval.
 
         Print it for the table, or use ``.to_dict()`` / ``.to_frame()`` (pandas). One block per
-        class for one-vs-rest models.
+        class for one-vs-rest models; for the multinomial model one block per class against
+        the reference class ``classes_[0]`` (K - 1 blocks) with ``alpha = 0``, one per class
+        with ``alpha > 0``.
 
         Parameters
         ----------
@@ -505,22 +583,35 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         info = self._fit_info_
         names = self._feature_names()
         terms, coef, se, groups = [], [], [], []
+        model = getattr(self, "_model_", "binary")
+        reference = model == "multinomial" and info.alpha == 0
         labels = self.classes_[1:] if len(self.classes_) == 2 else self.classes_
         for k, label in enumerate(labels):
+            if reference and k == 0:
+                continue                    # the reference class: fixed at 0, not estimated
             block = (["intercept"] if info.fit_intercept else []) + names
             terms += block
             coef += ([self.intercept_[k]] if info.fit_intercept else []) + list(self.coef_[k])
             se += ([self.intercept_stderr_[k]] if info.fit_intercept else []) + list(self.coef_stderr_[k])
             groups += [_plain(label)] * len(block)
         status = ", ".join(sorted(set(self.status_)))
-        what = (f"log-odds of class {_plain(self.classes_[1])!r}" if len(self.classes_) == 2
-                else f"one-vs-rest over {len(self.classes_)} classes")
+        if model == "multinomial":
+            what = (f"multinomial over {len(self.classes_)} classes, "
+                    + (f"reference class {_plain(self.classes_[0])!r}" if reference else
+                       "intercepts summing to zero"))
+        else:
+            what = (f"log-odds of class {_plain(self.classes_[1])!r}" if len(self.classes_) == 2
+                    else f"one-vs-rest over {len(self.classes_)} classes")
         title = (f"LogisticRegression ({what}): {info.total_weight:g} observations, "
                  f"alpha={info.alpha:g}, solver={info.solver!r}, {status} after "
                  f"{_iterations(self.n_iter_)}")
+        heading = "class {group!r} vs rest"
+        if model == "multinomial":
+            heading = ("class {group!r} vs " + repr(_plain(self.classes_[0])) if reference
+                       else "class {group!r}")
         return Summary.from_estimates(terms, coef, se, df_resid=None, level=level, title=title,
                                       groups=None if len(self.classes_) == 2 else groups,
-                                      notes=self._summary_notes())
+                                      notes=self._summary_notes(), group_heading=heading)
 
 
 class LinearRegression(RegressorMixin, _LinearModel):
@@ -1073,6 +1164,28 @@ def _log_proba(scores: np.ndarray) -> np.ndarray:
     log_sigmoid = -np.logaddexp(0.0, -scores)      # one-vs-rest, then normalised
     normalised: np.ndarray = log_sigmoid - logsumexp(log_sigmoid, axis=1, keepdims=True)
     return normalised
+
+
+def _log_softmax(scores: np.ndarray) -> np.ndarray:
+    """Log-probabilities of the multinomial model: ``z - logsumexp(z)``, stable for any z."""
+    out: np.ndarray = scores - logsumexp(scores, axis=1, keepdims=True)
+    return out
+
+
+def _multinomial_start(coef: np.ndarray, intercept: np.ndarray, s: _Settings) -> np.ndarray:
+    """The MultinomialObjective parameters of a previous fit's coef_ and intercept_: Theta
+    shifted (the same probabilities) so that its fixed entries are 0, then its free entries."""
+    d = coef.shape[1]
+    theta = np.vstack([coef.T, intercept[None, :]]) if s.fit_intercept else coef.T.copy()
+    w: np.ndarray
+    if s.alpha == 0:                       # class 0 is the reference: its column is 0
+        w = (theta - theta[:, :1])[:, 1:].ravel()
+    elif s.fit_intercept:                  # only class 0's intercept is fixed
+        theta[d] -= theta[d, 0]
+        w = np.append(theta[:d].ravel(), theta[d, 1:])
+    else:
+        w = theta.ravel()
+    return w
 
 
 def _check_two_classes(classes: np.ndarray, class_total: np.ndarray) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 from ._validation import check_offset, check_sample_weight, check_X, check_y
 from .losses import Loss, get_loss
 
-__all__ = ["Objective", "gradient_descent", "newton"]
+__all__ = ["Objective", "MultinomialObjective", "gradient_descent", "newton"]
 
 
 def _softplus(z: np.ndarray) -> np.ndarray:
@@ -202,6 +202,170 @@ class Objective:
     def _z_of(self, coef: np.ndarray, b: float) -> np.ndarray:
         z: np.ndarray = self.X.astype(np.float64, copy=False) @ coef + b
         return z
+
+
+class MultinomialObjective:
+    """Plain numpy twin of :class:`gdfast.MultinomialObjective` (same arguments and methods).
+
+    Textbook formulas with ``Xa`` and the one-hot targets formed: ``Z = Xa Theta``,
+    ``loss_i = logsumexp(Z_i) - Z_i,y_i``, gradient ``Xa^T S (P - Y)``, Hessian
+    ``sum_i s_i kron(xa_i xa_i^T, diag(p_i) - p_i p_i^T)`` by einsum. The parameters ``w`` are
+    the free entries of ``Theta`` (C order): without class 0's column when ``reference``, else
+    all but class 0's intercept.
+
+    Parameters
+    ----------
+    X, y, n_classes, alpha, fit_intercept, sample_weight, n_threads, reference
+        As for :class:`gdfast.MultinomialObjective` (n_threads is ignored).
+    """
+
+    def __init__(self, X: Any, y: Any, n_classes: int | None = None, alpha: float = 0.0,
+                 fit_intercept: bool = True, sample_weight: Any = None,
+                 n_threads: int | None = None, reference: bool | None = None) -> None:
+        self.X = check_X(X)
+        self.n_samples, self.n_features = self.X.shape
+        self.y = np.asarray(y).astype(np.intp)
+        self.n_classes = int(self.y.max()) + 1 if n_classes is None else int(n_classes)
+        self.alpha = float(alpha)
+        self.fit_intercept = bool(fit_intercept)
+        self.reference = self.alpha == 0.0 if reference is None else bool(reference)
+        sw = check_sample_weight(sample_weight, self.n_samples)
+        sw = np.ones(self.n_samples) if sw is None else sw
+        self.s = sw / sw.sum()
+        d, K = self.n_features, self.n_classes
+        self.Xa = self.X.astype(np.float64)
+        if self.fit_intercept:
+            self.Xa = np.hstack([self.Xa, np.ones((self.n_samples, 1))])
+        free = np.ones((self.Xa.shape[1], K), dtype=bool)
+        if self.reference:
+            free[:, 0] = False
+        elif self.fit_intercept:
+            free[d, 0] = False
+        self.free = free
+        self.n_params = int(free.sum())
+        penalised = np.zeros_like(free)
+        penalised[:d] = True
+        self.penalised = penalised[free]            # which entries of w the penalty covers
+        self.Y = np.eye(K)[self.y]
+
+    def theta(self, w: Any) -> np.ndarray:
+        """The full (D, n_classes) matrix with w in its free entries.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+
+        Returns
+        -------
+        ndarray of shape (D, n_classes)
+        """
+        theta = np.zeros(self.free.shape)
+        theta[self.free] = np.asarray(w, dtype=np.float64)
+        return theta
+
+    def _probabilities(self, w: Any) -> tuple[np.ndarray, np.ndarray]:
+        Z = self.Xa @ self.theta(w)
+        zmax = Z.max(axis=1, keepdims=True)
+        lse = zmax[:, 0] + np.log(np.exp(Z - zmax).sum(axis=1))
+        loss = lse - Z[np.arange(self.n_samples), self.y]
+        return loss, np.exp(Z - lse[:, None])
+
+    def cost(self, w: Any) -> float:
+        """The cost at ``w``.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+
+        Returns
+        -------
+        float
+        """
+        return self.cost_gradient(w)[0]
+
+    def gradient(self, w: Any) -> np.ndarray:
+        """The gradient at ``w``.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+        """
+        return self.cost_gradient(w)[1]
+
+    def cost_gradient(self, w: Any) -> tuple[float, np.ndarray]:
+        """The cost and its gradient at ``w``.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+
+        Returns
+        -------
+        cost : float
+        gradient : ndarray of shape (n_params,)
+        """
+        w = np.asarray(w, dtype=np.float64)
+        loss, P = self._probabilities(w)
+        G = self.Xa.T @ (self.s[:, None] * (P - self.Y))
+        pen = w * self.penalised
+        return float(self.s @ loss + 0.5 * self.alpha * pen @ pen), G[self.free] + self.alpha * pen
+
+    def hessian(self, w: Any) -> np.ndarray:
+        """The Hessian at ``w`` over the free entries.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+
+        Returns
+        -------
+        ndarray of shape (n_params, n_params)
+        """
+        _, P = self._probabilities(w)
+        D, K = self.free.shape
+        sX = self.s[:, None] * self.Xa
+        diag_part = np.einsum("ij,il,ik->jkl", sX, self.Xa, P)      # (j, k, l): k == m terms
+        H = -np.einsum("ij,ik,il,im->jklm", sX, P, self.Xa, P)
+        for k in range(K):
+            H[:, k, :, k] += diag_part[:, k, :]
+        Hf = H.reshape(D * K, D * K)
+        idx = np.flatnonzero(self.free.ravel())
+        out: np.ndarray = Hf[np.ix_(idx, idx)] + np.diag(self.alpha * self.penalised)
+        return out
+
+    def cost_gradient_hessian(self, w: Any) -> tuple[float, np.ndarray, np.ndarray]:
+        """Cost, gradient and Hessian at ``w``.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+
+        Returns
+        -------
+        cost : float
+        gradient : ndarray of shape (n_params,)
+        hessian : ndarray of shape (n_params, n_params)
+        """
+        return (*self.cost_gradient(w), self.hessian(w))
+
+    def hessp(self, w: Any, v: Any) -> np.ndarray:
+        """The Hessian at ``w`` times ``v``.
+
+        Parameters
+        ----------
+        w : array-like of shape (n_params,)
+        v : array-like of shape (n_params,)
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+        """
+        Hv: np.ndarray = self.hessian(w) @ np.asarray(v, dtype=np.float64)
+        return Hv
 
 
 def gradient_descent(obj: Objective, learning_rate: float, max_iter: int = 1000, tol: float = 0.0,

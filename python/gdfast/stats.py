@@ -193,7 +193,7 @@ class GoodnessOfFit:
         squares for the squared error.
     null_deviance : float
         The deviance of the intercept-only model, whose mean is the weighted mean of y
-        (``null_deviance``).
+        (``null_deviance``); NaN with an offset (that model then needs a fit of its own).
     pearson_chi2 : float
         ``sum w (y - mu)^2 / V(mu)`` (``pearson_chi2``).
     scale : float
@@ -278,7 +278,9 @@ def goodness_of_fit(obj: ObjectiveLike, w: Any) -> GoodnessOfFit:
 
     fitted = deviance(np.asarray(w, dtype=np.float64))
     z0 = float(loss.link(np.average(y, weights=sw)))
-    if obj.fit_intercept:
+    if getattr(full, "offset", None) is not None:
+        null = math.nan     # the intercept-only model with the offset needs a fit: not done here
+    elif obj.fit_intercept:
         null = deviance(np.r_[np.zeros(obj.n_features), z0])
     else:               # the intercept-only model all the same, as statsmodels fits it
         terms = loss.reference_terms(np.full_like(y, z0), y)[0] * (2.0 / loss.deviance_factor)
@@ -331,7 +333,10 @@ class Summary:
     level : float
         Coverage of the interval (0.95 for 95%).
     groups : list or None
-        For one-vs-rest models, the class each row belongs to.
+        For one-vs-rest and multinomial models, the class each row belongs to.
+    group_heading : str
+        The line above each group's rows, a format string of ``group`` (default
+        ``"class {group!r} vs rest"``).
     title : str
     notes : tuple of str
         Lines printed under the table.
@@ -348,13 +353,15 @@ class Summary:
     df_resid: float | None
     level: float
     groups: list[Any] | None = None
+    group_heading: str = "class {group!r} vs rest"
     title: str = ""
     notes: tuple[str, ...] = field(default=())
 
     @classmethod
     def from_estimates(cls, terms: Sequence[str], coef: Any, std_err: Any, *,
                        df_resid: float | None = None, level: float = 0.95, title: str = "",
-                       groups: Sequence[Any] | None = None, notes: Sequence[str] = ()) -> "Summary":
+                       groups: Sequence[Any] | None = None, notes: Sequence[str] = (),
+                       group_heading: str = "class {group!r} vs rest") -> "Summary":
         """The table for estimates and their standard errors.
 
         Parameters
@@ -368,9 +375,11 @@ class Summary:
             Coverage of the confidence interval, strictly between 0 and 1.
         title : str
         groups : sequence, optional
-            The class of each row (one-vs-rest).
+            The class of each row (one-vs-rest, multinomial).
         notes : sequence of str
             Lines printed under the table.
+        group_heading : str, default "class {group!r} vs rest"
+            The line above each group, a format string of ``group``.
 
         Returns
         -------
@@ -403,7 +412,8 @@ class Summary:
         return cls(terms=list(terms), coef=coef, std_err=std_err, statistic=statistic,
                    p_value=p_value, ci_low=coef - q * std_err, ci_high=coef + q * std_err,
                    statistic_name=name, df_resid=df_resid, level=level,
-                   groups=None if groups is None else list(groups), title=title, notes=tuple(notes))
+                   groups=None if groups is None else list(groups), title=title, notes=tuple(notes),
+                   group_heading=group_heading)
 
     def _column_names(self) -> list[str]:
         return ["coef", "std_err", self.statistic_name, "p_value", "ci_low", "ci_high"]
@@ -467,7 +477,7 @@ class Summary:
             if self.groups is not None and self.groups[i] != previous_group:
                 previous_group = self.groups[i]
                 lines.append("-" * row_width)
-                lines.append(f"class {previous_group!r} vs rest")
+                lines.append(self.group_heading.format(group=previous_group))
             elif i == 0:
                 lines.append("-" * row_width)
             lines.append(f"{term:<{name_width}}" +

@@ -1,0 +1,83 @@
+/* Register tiles of the multinomial passes (gdfast/_multinomial.pyx): four rows of X times the
+   K columns of Theta, and the four rows' contribution to the K-column gradient.
+
+   The K columns are padded to KP, a multiple of 8, so that a tile is one vector of eight
+   doubles (GCC's vector extension: one register with AVX-512, two with AVX2, four with SSE2; the
+   same source for every instruction set). A tile of four rows keeps four accumulators in
+   registers across the d features, and each load of a row of Theta serves the four rows. The
+   sums run over the features in order, so the results do not depend on the instruction set
+   beyond the contraction into FMA. Loads and stores go through memcpy: no alignment needed. */
+#ifndef GDFAST_MULTINOMIAL_SIMD_H
+#define GDFAST_MULTINOMIAL_SIMD_H
+
+#include <stddef.h>
+#include <string.h>
+
+#include "gdfast/_loss.h"      /* gd_exp_nonpos: branch-free, so the loop below vectorises */
+
+/* Passing a 64-byte vector by value would change the ABI without AVX-512 (-Wpsabi); these are
+   static inline functions, never called across an ABI boundary. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef double gd_mn_v8 __attribute__((vector_size(64)));
+
+static inline gd_mn_v8 gd_mn_load(const double *p) { gd_mn_v8 v; memcpy(&v, p, sizeof v); return v; }
+static inline void gd_mn_store(double *p, gd_mn_v8 v) { memcpy(p, &v, sizeof v); }
+
+/* Z[r * KP + k] += sum_j x_r[j] T[j * KP + k] for the four rows x_r = x0 + r * rs (Z holds the
+   intercepts, or 0, on entry). */
+#define GD_MN_Z4(NAME, REAL)                                                                   \
+static inline void NAME(const REAL *x0, ptrdiff_t rs, const double *T, ptrdiff_t d,          \
+                        ptrdiff_t KP, double *Z) {                                            \
+    const REAL *x1 = x0 + rs, *x2 = x1 + rs, *x3 = x2 + rs;                                   \
+    for (ptrdiff_t k0 = 0; k0 < KP; k0 += 8) {                                                \
+        gd_mn_v8 a0 = gd_mn_load(Z + k0), a1 = gd_mn_load(Z + KP + k0);                       \
+        gd_mn_v8 a2 = gd_mn_load(Z + 2 * KP + k0), a3 = gd_mn_load(Z + 3 * KP + k0);          \
+        const double *t = T + k0;                                                             \
+        for (ptrdiff_t j = 0; j < d; j++, t += KP) {                                          \
+            gd_mn_v8 tj = gd_mn_load(t);                                                      \
+            a0 += (double)x0[j] * tj;                                                         \
+            a1 += (double)x1[j] * tj;                                                         \
+            a2 += (double)x2[j] * tj;                                                         \
+            a3 += (double)x3[j] * tj;                                                         \
+        }                                                                                     \
+        gd_mn_store(Z + k0, a0);                                                              \
+        gd_mn_store(Z + KP + k0, a1);                                                         \
+        gd_mn_store(Z + 2 * KP + k0, a2);                                                     \
+        gd_mn_store(Z + 3 * KP + k0, a3);                                                     \
+    }                                                                                         \
+}
+
+/* G[j * KP + k] += sum_r x_r[j] R[r * KP + k] for the four rows: the rows' residual tiles stay
+   in registers while the gradient's rows stream through L1. */
+#define GD_MN_SCATTER4(NAME, REAL)                                                             \
+static inline void NAME(const REAL *x0, ptrdiff_t rs, const double *R, ptrdiff_t d,          \
+                        ptrdiff_t KP, double *G) {                                            \
+    const REAL *x1 = x0 + rs, *x2 = x1 + rs, *x3 = x2 + rs;                                   \
+    for (ptrdiff_t k0 = 0; k0 < KP; k0 += 8) {                                                \
+        gd_mn_v8 r0 = gd_mn_load(R + k0), r1 = gd_mn_load(R + KP + k0);                       \
+        gd_mn_v8 r2 = gd_mn_load(R + 2 * KP + k0), r3 = gd_mn_load(R + 3 * KP + k0);          \
+        double *g = G + k0;                                                                   \
+        for (ptrdiff_t j = 0; j < d; j++, g += KP) {                                          \
+            gd_mn_v8 acc = gd_mn_load(g);                                                     \
+            acc += ((double)x0[j] * r0 + (double)x1[j] * r1)                                  \
+                   + ((double)x2[j] * r2 + (double)x3[j] * r3);                               \
+            gd_mn_store(g, acc);                                                              \
+        }                                                                                     \
+    }                                                                                         \
+}
+
+/* z[k] = exp(z[k] - mx) for k < K, and 0 for the padding K <= k < KP (exp of -1000 is 0):
+   one flat loop over whole vectors, the select a ?: the vectoriser accepts. */
+static inline void gd_mn_exp_row(double *z, ptrdiff_t K, ptrdiff_t KP, double mx) {
+    for (ptrdiff_t k = 0; k < KP; k++) {
+        double u = k < K ? z[k] - mx : -1000.0;
+        z[k] = gd_exp_nonpos(u);
+    }
+}
+
+GD_MN_Z4(gd_mn_z4_f64, double)
+GD_MN_Z4(gd_mn_z4_f32, float)
+GD_MN_SCATTER4(gd_mn_scatter4_f64, double)
+GD_MN_SCATTER4(gd_mn_scatter4_f32, float)
+
+#endif
