@@ -207,13 +207,31 @@ class ObjectiveBase(ABC):
     def expected_hessian(self, w: np.ndarray) -> np.ndarray | None:
         """The Hessian of the cost with each target replaced by its fitted mean: the expected
         (Fisher) information's, up to the factor W / deviance_factor. For a canonical link it
-        is :meth:`hessian`; None when the objective cannot form it."""
+        is :meth:`hessian`; None when the objective cannot form it.
+
+        Parameters
+        ----------
+        w : ndarray of shape (n_params,)
+
+        Returns
+        -------
+        ndarray of shape (n_params, n_params) or None
+        """
         return self.hessian(w) if self.loss.canonical else None
 
     def row_sample(self, max_rows: int) -> ObjectiveBase | None:
         """The objective over at most ``max_rows`` rows spread evenly over the data (same loss,
         penalty and intercept; its cost the mean over those rows), whose Hessian estimates this
-        one's for a preconditioner; None when not available."""
+        one's for a preconditioner; None when not available.
+
+        Parameters
+        ----------
+        max_rows : int
+
+        Returns
+        -------
+        ObjectiveBase or None
+        """
         return None
 
     def gram_diagonal(self) -> np.ndarray | None:
