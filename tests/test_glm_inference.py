@@ -130,3 +130,23 @@ def test_estimators_carry_the_goodness_of_fit_and_print_it(case, estimator):
     np.testing.assert_allclose(reg.coef_stderr_, theirs.bse[:-1], rtol=1e-7)
     text = str(reg.summary())
     assert f"Deviance {theirs.deviance:.6g}" in text and f"AIC {theirs.aic:.6g}" in text
+
+
+@pytest.mark.parametrize("loss,link", [("binomial", "Logit"), ("binomial_probit", "Probit"),
+                                       ("binomial_cloglog", "CLogLog")])
+def test_binomial_proportions_goodness_of_fit_and_errors_match_statsmodels(loss, link):
+    d = sm.datasets.star98.load_pandas()
+    succ, fail = d.endog.iloc[:, 0].to_numpy(float), d.endog.iloc[:, 1].to_numpy(float)
+    trials = succ + fail
+    X = d.exog.to_numpy(float)
+    X = (X - X.mean(0)) / X.std(0)
+    obj = gdfast.Objective(X, succ / trials, loss=loss, sample_weight=trials)
+    res = gdfast.minimize(obj, method="newton", tol=1e-13)
+    theirs = sm.GLM(succ / trials, sm.add_constant(X, prepend=False),
+                    family=sm.families.Binomial(getattr(sm.families.links, link)()),
+                    var_weights=trials).fit(tol=1e-14, maxiter=500)
+    fit = stats.goodness_of_fit(obj, res.w)
+    for name in ("deviance", "null_deviance", "pearson_chi2"):
+        assert getattr(fit, name) == pytest.approx(getattr(theirs, name), rel=1e-8), name
+    # probit and cloglog are not canonical: these are the expected information's errors
+    np.testing.assert_allclose(stats.standard_errors(obj, res.w), theirs.bse, rtol=1e-8)

@@ -474,21 +474,11 @@ class LogLoss(Loss):
         return out
 
     def link(self, mu: np.ndarray) -> np.ndarray:
-        mu = np.asarray(mu, dtype=np.float64)
-        out: np.ndarray = np.log(mu) - np.log1p(-mu)
-        return out
+        return _logit(mu)
 
     def log_likelihood(self, y: np.ndarray, mu: np.ndarray, weights: np.ndarray | None,
                        scale: float) -> float:
-        # binomial with n = weight trials and y n successes: the binomial coefficient is 1
-        # for y in {0, 1}, so that frequency weights and trials give the same value there
-        n = np.ones_like(y) if weights is None else weights
-        k = n * y
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ll = (scipy.special.gammaln(n + 1.0) - scipy.special.gammaln(k + 1.0)
-                  - scipy.special.gammaln(n - k + 1.0)
-                  + scipy.special.xlogy(k, mu) + scipy.special.xlog1py(n - k, -mu))
-        return float(np.sum(ll))
+        return _binomial_log_likelihood(y, mu, weights)
 
     def separates(self, z: np.ndarray, y: np.ndarray) -> bool:
         return bool(np.all((2.0 * y - 1.0) * z > 0))
@@ -529,6 +519,20 @@ class Binomial(Loss):
     def title(self, target: str, classes: list[str] | None) -> str:
         return f"{self.model_name}, log-odds of {target}"
 
+    canonical = True                  # the logit link (probit and cloglog are not)
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        mu = np.asarray(mu, dtype=np.float64)
+        out: np.ndarray = mu * (1.0 - mu)
+        return out
+
+    def link(self, mu: np.ndarray) -> np.ndarray:
+        return _logit(mu)
+
+    def log_likelihood(self, y: np.ndarray, mu: np.ndarray, weights: np.ndarray | None,
+                       scale: float) -> float:
+        return _binomial_log_likelihood(y, mu, weights)
+
     def inverse_link(self, z: np.ndarray) -> np.ndarray:
         return _sigmoid(np.asarray(z, dtype=np.float64))
 
@@ -566,6 +570,13 @@ class BinomialProbit(Binomial):
     def title(self, target: str, classes: list[str] | None) -> str:
         return f"{self.model_name}, {target}"
 
+    canonical = False
+
+    def link(self, mu: np.ndarray) -> np.ndarray:
+        mu = np.asarray(mu, dtype=np.float64)
+        out: np.ndarray = scipy.special.ndtri(mu)
+        return out
+
     def inverse_link(self, z: np.ndarray) -> np.ndarray:
         import scipy.special
         out: np.ndarray = scipy.special.ndtr(np.asarray(z, dtype=np.float64))
@@ -601,6 +612,13 @@ class BinomialCloglog(Binomial):
 
     def title(self, target: str, classes: list[str] | None) -> str:
         return f"{self.model_name}, {target}"
+
+    canonical = False
+
+    def link(self, mu: np.ndarray) -> np.ndarray:
+        mu = np.asarray(mu, dtype=np.float64)
+        out: np.ndarray = np.log(-np.log1p(-mu))
+        return out
 
     def inverse_link(self, z: np.ndarray) -> np.ndarray:
         out: np.ndarray = -np.expm1(-np.exp(np.asarray(z, dtype=np.float64)))
@@ -738,6 +756,24 @@ class Gamma(Loss):
         k = 1.0 / scale
         ll = k * np.log(k * y / mu) - k * y / mu - np.log(y) - math.lgamma(k)
         return _weighted_sum(ll, weights)
+
+
+def _logit(mu: np.ndarray) -> np.ndarray:
+    mu = np.asarray(mu, dtype=np.float64)
+    out: np.ndarray = np.log(mu) - np.log1p(-mu)
+    return out
+
+
+def _binomial_log_likelihood(y: np.ndarray, mu: np.ndarray, weights: np.ndarray | None) -> float:
+    # binomial with n = weight trials and y n successes: the binomial coefficient is 1
+    # for y in {0, 1}, so that frequency weights and trials give the same value there
+    n = np.ones_like(y) if weights is None else weights
+    k = n * y
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ll = (scipy.special.gammaln(n + 1.0) - scipy.special.gammaln(k + 1.0)
+              - scipy.special.gammaln(n - k + 1.0)
+              + scipy.special.xlogy(k, mu) + scipy.special.xlog1py(n - k, -mu))
+    return float(np.sum(ll))
 
 
 def _log_factorial(y: np.ndarray) -> np.ndarray:
