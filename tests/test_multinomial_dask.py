@@ -82,3 +82,16 @@ def test_estimator_on_dask_equals_in_memory(client):
         proba = ours.predict_proba(Xd)
         assert rel(proba.compute(), ref.predict_proba(X)) < 1e-8
         assert str(ours.summary()).splitlines()[0] == str(ref.summary()).splitlines()[0]
+
+
+def test_public_name_is_the_dask_multinomial_objective(client):
+    # gdfast.dask exports it: the tests above run on the class this name refers to
+    import gdfast.dask
+    assert gdfast.dask.MultinomialObjective is DaskMultinomial
+    assert "MultinomialObjective" in gdfast.dask.__all__
+    X, y, theta = make_multiclass(n=500, d=3, K=3, seed=14)
+    Xd, yd, _ = dask_data(client, X, y)
+    obj = gdfast.dask.MultinomialObjective(Xd, yd, alpha=0.05)
+    mem = gdfast.MultinomialObjective(X, y, alpha=0.05)
+    w = mem.pack(theta)
+    assert rel(obj.cost_gradient(w)[1], mem.cost_gradient(w)[1]) < 1e-12

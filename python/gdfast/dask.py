@@ -22,13 +22,20 @@ Examples
 >>> X = da.from_zarr("X.zarr"); y = da.from_zarr("y.zarr")     # doctest: +SKIP
 >>> obj = gdfast.dask.Objective(X, y, loss="log_loss", alpha=1e-4)   # doctest: +SKIP
 >>> res = gdfast.minimize(obj, method="newton")                # doctest: +SKIP
+
+For more than two classes, :class:`MultinomialObjective` is the softmax model
+(:class:`gdfast.MultinomialObjective`) over a dask array, with the same guarantees: one graph
+per evaluation, X never gathered::
+
+    obj = gdfast.dask.MultinomialObjective(X, y, alpha=1e-4)     # y: class indices 0 .. K-1
+    res = gdfast.minimize(obj)
 """
 from __future__ import annotations
 
 import math
 import sys
 import uuid
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -41,7 +48,7 @@ from .losses import Loss, get_loss
 from ._validation import (check_bool, check_n_threads, check_offset, check_scalar, check_vector,
                           check_X, check_y)
 
-__all__ = ["Objective", "encode_labels", "fit_objective", "is_dask_array", "linear_predictor"]
+__all__ = ["MultinomialObjective", "Objective", "encode_labels", "fit_objective", "is_dask_array", "linear_predictor"]
 
 _LEVELS = {"cost": 0, "gradient": 1, "hessian": 2}
 
@@ -896,3 +903,17 @@ def linear_predictor(X: Any, coef: Any, intercept: float = 0.0) -> Any:
     if X.numblocks[1] > 1:
         X = X.rechunk({1: -1})
     return X.map_blocks(_linear_block, coef, intercept, drop_axis=1, dtype=np.float64)
+
+
+
+# The multinomial objective reuses this module's plumbing (its module imports the helpers
+# above), so it is looked up on first use rather than imported here.
+if TYPE_CHECKING:
+    from ._dask_multinomial import MultinomialObjective
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MultinomialObjective":
+        from ._dask_multinomial import MultinomialObjective
+        return MultinomialObjective
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
