@@ -26,6 +26,7 @@ import scipy.sparse
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import gdfast
+from gdbench.script import emit
 
 METHODS = ["newton", "newton-cg", "lbfgs"]
 TARGET = 1e-10          # time to a cost within this (relative) of the best
@@ -130,12 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 lines.append(f"| {label} | {nt} | {cells} | {t_auto:.3f} | {chosen} | "
                              f"{t_auto / fastest:.2f} | {before} | {t_before / fastest:.2f} |")
                 print(lines[-1], file=sys.stderr, flush=True)
-    text = "\n".join(lines)
-    print(text)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text + "\n")
-    return 0
+    return emit(lines, args.output)
 
 
 if __name__ == "__main__":

@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import statistics
 import subprocess
 import sys
-import time
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 import numpy as np
+
+from gdbench.script import emit, header_lines, median_time, thread_env
 
 ALPHA = 1e-4
 TOL = 1e-8
@@ -107,12 +104,8 @@ def child(family: str, n: int, d: int, threads: int, repeats: int) -> dict[str, 
     rows = {}
     with threadpool_limits(threads):
         for name, fit in contenders(family, X, y, threads).items():
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                w = fit()
-                times.append(time.perf_counter() - start)
-            rows[name] = {"time": statistics.median(times), "cost": obj.cost(w)}
+            t, w = median_time(fit, repeats)
+            rows[name] = {"time": t, "cost": obj.cost(w)}
     return rows
 
 
@@ -130,26 +123,15 @@ def main(argv: list[str] | None = None) -> int:
         family, threads, repeats = args.child[0], int(args.child[1]), int(args.child[2])
         print(json.dumps(child(family, args.n, args.d, threads, repeats)))
         return 0
-    import gdfast
-    from threadpoolctl import threadpool_info
-    lines = [f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; machine: "
-             f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical cores; "
-             f"load average before the run {os.getloadavg()[0]:.2f}",
-             f"- Command: `python benchmarks/glm.py {' '.join(argv or sys.argv[1:])}`",
-             f"- gdfast {gdfast.__version__}; BLAS "
-             f"{', '.join(i.get('internal_api', '?') for i in threadpool_info())}; each time the "
-             f"median of {args.repeats}",
-             ""]
+    lines = header_lines("glm.py", argv, args.repeats)
     for family in args.families:
         lines += [f"**{family}, {args.n} x {args.d}, alpha {ALPHA:g}, tol {TOL:g}**", "",
                   "| contender | threads | time (s) | cost - best (relative) | fastest peer / this |",
                   "|---|---|---|---|---|"]
         for threads in args.threads:
-            env = {**os.environ, "OMP_NUM_THREADS": str(threads),
-                   "OPENBLAS_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
             out = subprocess.run([sys.executable, __file__, "--n", str(args.n), "--d", str(args.d),
                                   "--child", family, str(threads), str(args.repeats)],
-                                 env=env, capture_output=True, text=True, check=True)
+                                 env=thread_env(threads), capture_output=True, text=True, check=True)
             rows = json.loads(out.stdout.strip().splitlines()[-1])
             best = min(r["cost"] for r in rows.values())
             peers = [r["time"] for name, r in rows.items() if not name.startswith("gdfast")
@@ -160,12 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                              f"{(r['cost'] - best) / abs(best):.1e} | {fastest_peer / r['time']:.2f} |")
                 print(lines[-1], file=sys.stderr, flush=True)
         lines.append("")
-    text = "\n".join(lines)
-    print(text)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text + "\n")
-    return 0
+    return emit(lines, args.output)
 
 
 if __name__ == "__main__":

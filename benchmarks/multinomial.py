@@ -23,17 +23,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 import warnings
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 import numpy as np
+
+from gdbench.script import emit, header_lines, median_time, thread_env
 
 TOL = 1e-8
 TOL_LADDER = (1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-10, 1e-12)
@@ -97,15 +96,6 @@ def peers() -> dict[str, Callable[[np.ndarray, np.ndarray, float], tuple[np.ndar
     return out
 
 
-def _median_time(fit: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fit()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
-
-
 def child_fits(n: int, d: int, K: int, threads: int, repeats: int) -> dict[str, Any]:
     from threadpoolctl import threadpool_limits
 
@@ -116,7 +106,7 @@ def child_fits(n: int, d: int, K: int, threads: int, repeats: int) -> dict[str, 
     warnings.simplefilter("ignore")
     with threadpool_limits(threads):
         for name, fit in ours(X, y, threads).items():
-            t, (coef, b) = _median_time(fit, repeats)
+            t, (coef, b) = median_time(fit, repeats)
             rows[name] = {"time": t, "cost": score(obj, coef, b), "tol": TOL,
                           "note": out_info.get(name, "")}
         target = rows["gdfast minimize (auto)"]["cost"]
@@ -127,7 +117,7 @@ def child_fits(n: int, d: int, K: int, threads: int, repeats: int) -> dict[str, 
                 if score(obj, coef, b) - target <= MATCH * abs(target):
                     chosen, note = tol, "loosest rung within 1e-10"
                     break
-            t, (coef, b) = _median_time(lambda: fit(X, y, chosen), repeats)
+            t, (coef, b) = median_time(lambda: fit(X, y, chosen), repeats)
             rows[name] = {"time": t, "cost": score(obj, coef, b), "tol": chosen, "note": note}
     return rows
 
@@ -182,12 +172,10 @@ def child_bandwidth(n: int, d: int, K: int, threads: int, repeats: int) -> dict[
 
 
 def _run_child(kind: str, args: argparse.Namespace, threads: int) -> dict[str, Any]:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
-           "MKL_NUM_THREADS": str(threads)}
     n = args.n if kind == "fits" else args.bandwidth_n
     cmd = [sys.executable, __file__, "--n", str(n), "--d", str(args.d), "--classes",
            str(args.classes), "--child", kind, str(threads), str(args.repeats)]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    out = subprocess.run(cmd, env=thread_env(threads), capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(out.stderr)
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -211,15 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         run = child_fits if kind == "fits" else child_bandwidth
         print(json.dumps(run(args.n, args.d, args.classes, threads, repeats)))
         return 0
-    import gdfast
-    from threadpoolctl import threadpool_info
-    lines = [f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; machine: "
-             f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical cores; "
-             f"load average before the run {os.getloadavg()[0]:.2f}",
-             f"- Command: `python benchmarks/multinomial.py {' '.join(argv or sys.argv[1:])}`",
-             f"- gdfast {gdfast.__version__}; BLAS "
-             f"{', '.join(i.get('internal_api', '?') for i in threadpool_info())}; each time the "
-             f"median of {args.repeats}", ""]
+    lines = header_lines("multinomial.py", argv, args.repeats)
     if "fits" not in args.skip:
         lines += [f"**make_classification {args.n} x {args.d}, {args.classes} classes, C = 1 "
                   f"(alpha = 1/n), gdfast tol {TOL:g}; peers at the loosest tol of "
@@ -253,12 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                              f"GB/s) | {base / t:.2f} |")
                 print(lines[-1], file=sys.stderr, flush=True)
         lines.append("")
-    text = "\n".join(lines)
-    print(text)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text + "\n")
-    return 0
+    return emit(lines, args.output)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,8 @@ from .losses import Loss, get_loss
 from ._validation import (check_bool, check_n_threads, check_offset, check_scalar, check_vector,
                           check_X, check_y)
 
-__all__ = ["MultinomialObjective", "Objective", "encode_labels", "fit_objective", "is_dask_array", "linear_predictor"]
+__all__ = ["MultinomialObjective", "Objective", "encode_labels", "fit_objective", "is_dask_array",
+           "linear_predictor"]
 
 _LEVELS = {"cost": 0, "gradient": 1, "hessian": 2}
 
@@ -903,7 +904,6 @@ def linear_predictor(X: Any, coef: Any, intercept: float = 0.0) -> Any:
     if X.numblocks[1] > 1:
         X = X.rechunk({1: -1})
     return X.map_blocks(_linear_block, coef, intercept, drop_axis=1, dtype=np.float64)
-
 
 
 # The multinomial objective reuses this module's plumbing (its module imports the helpers
