@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ._overflow import OverflowInputError
-from ._protocols import ObjectiveBase, ObjectiveLike
+from ._protocols import ObjectiveBase, ObjectiveLike, as_objective
 from ._result import DivergenceWarning, IterationState, OptimizeResult, SeparationWarning
 
 Callback = Callable[[IterationState], Any]
@@ -76,7 +76,8 @@ class Start:
     scale : float
         G in the stopping rule ``max|gradient| <= tol * G``.
     cost_at_zero : float
-        The cost at w = 0 (inf when it overflows there): every optimum of a convex cost costs
+        The cost at the default start (w = 0, or the intercept-only point of a loss with a
+        restricted domain; inf when it overflows there): every optimum of a convex cost costs
         at most this, so it bounds the magnitude of the cost that rounding is judged against.
     grad : ndarray
         The gradient at the start (a method may begin from it instead of evaluating again).
@@ -91,7 +92,9 @@ class Start:
 def check_start(obj: ObjectiveLike, w: np.ndarray) -> Start:
     """Evaluate the start, refuse it unless its cost and gradient are finite, and find G.
 
-    G is the largest gradient component at w = 0: the stopping rule's target is then the same
+    G is the largest gradient component at the default start (w = 0, or the intercept-only
+    point of a loss with a restricted domain: ``ObjectiveBase.start_point``): the stopping
+    rule's target is then the same
     whatever the start, so a start far from the optimum (whose gradient is huge) cannot make
     "converged" easy, and a start near it cannot make tol unreachable. G is the gradient at
     the start only when the gradient at w = 0 is zero (or overflows). It is 0 only when both
@@ -107,10 +110,11 @@ def check_start(obj: ObjectiveLike, w: np.ndarray) -> Start:
         cost, grad = obj.cost_gradient(w)
         cost, gmax = float(cost), _max_abs(grad)
         refuse_unless_finite(cost, gmax)
-    if not np.any(w != 0):
+    reference = as_objective(obj).start_point()
+    if np.array_equal(w, reference):
         return Start(cost, gmax, cost, grad)
     try:
-        cost0, grad0 = obj.cost_gradient(np.zeros_like(w))
+        cost0, grad0 = obj.cost_gradient(reference)
         cost0, gmax0 = float(cost0), _max_abs(grad0)
     except OverflowInputError:
         cost0, gmax0 = math.inf, math.inf

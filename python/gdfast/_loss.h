@@ -253,6 +253,48 @@ static inline double gd_cloglog_terms(double z, double y, double *r, double *h) 
     return -y * logp + (1.0 - y) * t;
 }
 
+/* The links whose mean must stay positive, mu = 1/z (inverse) or mu = z (identity): defined for
+   z > 0 only. Outside, the loss is +inf and both derivatives 0 (no step of a line search is
+   accepted there, and a run starts inside, at the intercept-only fit); zs is z where it is
+   defined and 1 elsewhere, so that no branch divides by 0 or takes log of a non-positive
+   number, and each function stays a chain of selects. Scalar libm log: no vectorised loop. */
+
+/* Gamma, inverse (canonical) link: the half deviance y/mu - log(y/mu) - 1 with mu = 1/z is
+   y z - log z - log y - 1; the terms here are y z - log z (the rest is the cost_offset, as for
+   the log link), d/dz = y - 1/z, d2/dz2 = 1/z^2 (free of y: canonical). */
+static inline double gd_gamma_inverse_terms(double z, double y, double *r, double *h) {
+    int inside = z > 0;
+    double zs = inside ? z : 1.0;
+    double mu = 1.0 / zs;
+    *r = inside ? y - mu : 0.0;
+    *h = inside ? mu * mu : 0.0;
+    return inside ? y * zs - log(zs) : __builtin_inf();
+}
+
+/* Poisson, identity link: the half deviance y log(y/mu) - (y - mu) with mu = z has the terms
+   z - y log z (the rest, y log y - y, is the cost_offset, as for the log link);
+   d/dz = 1 - y/z, d2/dz2 = y/z^2. */
+static inline double gd_poisson_identity_terms(double z, double y, double *r, double *h) {
+    int inside = z > 0;
+    double zs = inside ? z : 1.0;
+    double q = y / zs;
+    *r = inside ? 1.0 - q : 0.0;
+    *h = inside ? q / zs : 0.0;
+    return inside ? zs - y * log(zs) : __builtin_inf();
+}
+
+/* Gamma, identity link: the terms y/z + log z of the half deviance (cost_offset -log y - 1);
+   d/dz = (1 - y/z)/z, d2/dz2 = (2 y/z - 1)/z^2, negative where z > 2y (the loss is not convex
+   in z there; the solvers find a local minimum, as for Tweedie p = 0 with the log link). */
+static inline double gd_gamma_identity_terms(double z, double y, double *r, double *h) {
+    int inside = z > 0;
+    double zs = inside ? z : 1.0;
+    double inv = 1.0 / zs, q = y * inv;
+    *r = inside ? (1.0 - q) * inv : 0.0;
+    *h = inside ? (2.0 * q - 1.0) * inv * inv : 0.0;
+    return inside ? q + log(zs) : __builtin_inf();
+}
+
 /* The losses without a parameter, in the form the list below calls: (z, y, param, &r, &h). */
 #define GD_NO_PARAM(fn_) \
     static inline double fn_##_p(double z, double y, double param, double *r, double *h) { \
@@ -263,6 +305,9 @@ GD_NO_PARAM(gd_poisson_terms)
 GD_NO_PARAM(gd_gamma_terms)
 GD_NO_PARAM(gd_probit_terms)
 GD_NO_PARAM(gd_cloglog_terms)
+GD_NO_PARAM(gd_gamma_inverse_terms)
+GD_NO_PARAM(gd_poisson_identity_terms)
+GD_NO_PARAM(gd_gamma_identity_terms)
 #undef GD_NO_PARAM
 
 /* The compiled losses: X(code, name, per-sample function). Codes run 0, 1, 2, ... in list
@@ -280,7 +325,10 @@ GD_NO_PARAM(gd_cloglog_terms)
     X(4, tweedie, gd_tweedie_terms) \
     X(5, binomial, gd_log_loss_terms_p)     /* proportions: the log loss's terms */ \
     X(6, binomial_probit, gd_probit_terms_p) \
-    X(7, binomial_cloglog, gd_cloglog_terms_p)
+    X(7, binomial_cloglog, gd_cloglog_terms_p) \
+    X(8, gamma_inverse, gd_gamma_inverse_terms_p) \
+    X(9, poisson_identity, gd_poisson_identity_terms_p) \
+    X(10, gamma_identity, gd_gamma_identity_terms_p)
 
 #define GD_LOSS_CODE(code_, name_, fn_) GD_LOSS_##name_ = code_,
 enum { GD_LOSSES(GD_LOSS_CODE) };

@@ -529,6 +529,18 @@ class Objective(ObjectiveBase):
                                  at_w=False)
         return diag
 
+    def target_summary(self) -> tuple[float, float]:
+        """The weighted mean of y and the smallest offset: what :meth:`start_point` needs for
+        a loss with a restricted domain.
+
+        Returns
+        -------
+        (float, float)
+            The mean and the smallest offset (0 without an offset).
+        """
+        mean = float(np.average(self.y, weights=self.sample_weight))
+        return mean, 0.0 if self.offset is None else float(np.min(self.offset))
+
     def residual_sums(self, w: Any) -> tuple[np.ndarray, np.ndarray, float] | None:
         """For the squared error: ``G = Xa^T diag(sw) (y - Xa w)`` and ``RSS``, to twice the
         precision of double.
@@ -630,7 +642,7 @@ class Objective(ObjectiveBase):
         -------
         float or None
         """
-        if self.loss.pearson_terms(np.zeros(1), np.ones(1)) is None:
+        if self.loss.pearson_terms(np.ones(1), np.ones(1)) is None:
             return None                             # before a pass over X
         terms = self.loss.pearson_terms(self.predictions(w), self.y)
         assert terms is not None

@@ -57,19 +57,23 @@ class Magnitudes:
         ``max|X @ coef + intercept|``; inf when some prediction overflowed (or is NaN).
     loss : float
         The largest per-sample ``|loss|``; inf when one overflowed.
+    outside : float
+        1 when some prediction gives no mean (outside the link's domain: the cost is +inf
+        there by definition, not by overflow), else 0.
     """
 
     x: float
     y: float
     z: float
     loss: float
+    outside: float = 0.0
 
     @staticmethod
     def combine(parts: Iterable["Magnitudes"]) -> "Magnitudes":
         """The magnitudes of the union of blocks of rows."""
         parts = list(parts)
         return Magnitudes(*(max((getattr(p, f) for p in parts), default=0.0)
-                            for f in ("x", "y", "z", "loss")))
+                            for f in ("x", "y", "z", "loss", "outside")))
 
 
 def _max_abs(a: np.ndarray) -> float:
@@ -91,10 +95,11 @@ def magnitudes(X: Any, y: np.ndarray, z: np.ndarray, loss: Any, rows: int = 4096
                    default=0.0)
     zmax = _max_abs(z)
     lmax = math.inf
-    if math.isfinite(zmax):
+    outside = float(bool(np.any(loss.outside_domain(z))))
+    if math.isfinite(zmax) and not outside:
         with np.errstate(all="ignore"):
             lmax = _max_abs(loss.reference_terms(z, y)[0])
-    return Magnitudes(x=xmax, y=_max_abs(y), z=zmax, loss=lmax)
+    return Magnitudes(x=xmax, y=_max_abs(y), z=zmax, loss=lmax, outside=outside)
 
 
 def results_finite(cost: float, *arrays: np.ndarray | None) -> bool:
@@ -130,6 +135,13 @@ def overflow_error(what: str, m: Magnitudes, w: np.ndarray, n_features: int, alp
     if what in ("the gradient", "the Hessian", "the Hessian-vector product") and not (
             math.isfinite(m.z) and math.isfinite(penalty) and math.isfinite(m.loss)):
         what = "the cost"                  # the cost at w overflows: every method meets that first
+    if m.outside and math.isfinite(m.z):
+        link = getattr(loss, "link_name", "")
+        message = (f"{name}: the {link} link gives no mean at this {name}: some raw predictions "
+                   f"X @ coef + intercept are <= 0, where mu must be positive, so {what} is "
+                   f"undefined (+inf). Start inside the domain (w0=None starts from the "
+                   f"intercept-only fit), or use link='log', which is defined for every z.")
+        return OverflowInputError(message, name, parts)
     if not math.isfinite(m.z):
         arg = largest("X", name)
         detail = (f"the raw predictions X @ coef + intercept overflow (max|X| = {m.x:.3g}, "

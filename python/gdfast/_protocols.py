@@ -234,6 +234,55 @@ class ObjectiveBase(ABC):
         """
         return None
 
+    def target_summary(self) -> tuple[float, float] | None:
+        """The weighted mean of y and the smallest offset, for :meth:`start_point`.
+
+        Returns
+        -------
+        (float, float) or None
+            The mean and the smallest offset (0 without an offset); None when the objective
+            cannot give them (a loss with a restricted domain then needs a w0).
+        """
+        return None
+
+    def start_point(self) -> np.ndarray:
+        """Where a run starts when no w0 is given, and where the stopping rule's G is measured.
+
+        w = 0 for every loss whose mean is defined at z = 0. For a loss defined for z > 0 only
+        (``Loss.restricted_domain``: the inverse and identity links of the Poisson and Gamma
+        families) w = 0 is outside the domain; the start is then the intercept-only point:
+        coef 0 and intercept ``link(mean y) - min(offset)`` (the weighted mean; with an offset
+        every ``z = offset + intercept >= link(mean y) > 0``).
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+
+        Raises
+        ------
+        ValueError
+            Naming ``w0`` when such a loss has no intercept (or the objective cannot give the
+            mean of y), and ``y`` when that mean gives no valid start (all targets 0).
+        """
+        w = np.zeros(self.n_params)
+        if not self.loss.restricted_domain:
+            return w
+        summary = self.target_summary() if self.fit_intercept else None
+        if summary is None:
+            raise ValueError(
+                f"w0: loss={self.loss.name!r} (the {self.loss.link_name} link) is defined where "
+                "every raw prediction X @ coef + intercept is > 0, and w = 0 is outside that "
+                "domain; without an intercept there is no default start: pass a w0 whose "
+                "predictions are all positive, set fit_intercept=True, or use the log link")
+        mean, low = summary
+        z0 = float(self.loss.link(np.array([mean]))[0])
+        if not (math.isfinite(z0) and z0 > 0):
+            raise ValueError(f"y: the weighted mean of the targets is {mean:g}, whose "
+                             f"{self.loss.link_name} link gives no start inside the domain "
+                             f"(a positive mean is needed for loss={self.loss.name!r})")
+        w[-1] = z0 - low
+        return w
+
     def gram_diagonal(self) -> np.ndarray | None:
         """``diag(Xa^T S Xa)``, the columns' weighted mean squares; None when not cheap."""
         return None

@@ -10,7 +10,9 @@ Stopping rule (all methods): the run has converged when
 
 the largest gradient component relative to its value at w = 0, whatever the start: a warm start
 near the optimum does not make tol unreachable, and a start far from it (whose gradient is huge)
-does not make "converged" easy. (G is the gradient at w0 only when the gradient at 0 is zero.)
+does not make "converged" easy. (G is the gradient at w0 only when the gradient at 0 is zero.
+For a loss defined for z > 0 only, the inverse and identity links, "0" is the intercept-only
+point the run starts from by default: ``Objective.start_point``.)
 Multiplying X by a constant (metres to millimetres) multiplies the coefficients' gradient and
 their part of G alike, so the rule is unit-free without an intercept; the intercept's gradient
 does not scale, so with one the rule is only close to unit-free (Newton's iteration counts do
@@ -207,8 +209,9 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
           (finished by "newton" or "newton-cg" if it stalls) for dense X and "newton-cg" for
           sparse X (see :func:`choose_method`).
     w0 : array-like, optional
-        Starting point (warm start); zeros by default. The cost and gradient there must be
-        finite (see Raises).
+        Starting point (warm start); zeros by default (for a loss defined for z > 0 only, the
+        inverse and identity links, the intercept-only point: see
+        ``Objective.start_point``). The cost and gradient there must be finite (see Raises).
     learning_rate : float, "auto" or "backtracking"
         The step of the first-order methods (see the table); an error for the others.
     max_iter : int, optional
@@ -307,5 +310,6 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
     tol = check_scalar(DEFAULT_TOL.get(method, 1e-8) if tol is None else tol, "tol", low=0.0)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable; got {callback!r}")
-    w = np.zeros(obj.n_params) if w0 is None else check_vector(w0, obj.n_params, "w0", "obj.n_params")
-    return func(as_objective(obj), w, max_iter, tol, callback, **options)
+    full = as_objective(obj)
+    w = full.start_point() if w0 is None else check_vector(w0, obj.n_params, "w0", "obj.n_params")
+    return func(full, w, max_iter, tol, callback, **options)

@@ -178,14 +178,20 @@ def _make_block(X: Any, y: Any, sw: Any, where: str, loss: Loss, fit_intercept: 
     return _Block(X, y, sw, loss, fit_intercept, n_params, offset)
 
 
-def _block_summary(block: _Block) -> tuple[int, float, float]:
-    """Rows, weight sum and smallest positive weight (inf when none) of one block."""
+def _block_summary(block: _Block) -> tuple[int, float, float, float, float]:
+    """Rows, weight sum, smallest positive weight (inf when none), the weighted sum of y and
+    the smallest offset (inf without one) of one block (the last two give the start of a loss
+    with a restricted domain: ObjectiveBase.start_point)."""
     if block.n_rows == 0:
-        return 0, 0.0, math.inf
+        return 0, 0.0, math.inf, 0.0, math.inf
+    assert block.y is not None
+    y_sum = float(math.fsum(block.y if block.sw is None else block.sw * block.y))
+    low = math.inf if block.offset is None else float(np.min(block.offset))
     if block.sw is None:
-        return block.n_rows, block.weight_sum, 1.0
+        return block.n_rows, block.weight_sum, 1.0, y_sum, low
     positive = block.sw[block.sw > 0]
-    return block.n_rows, block.weight_sum, float(positive.min()) if positive.size else math.inf
+    return (block.n_rows, block.weight_sum, float(positive.min()) if positive.size else math.inf,
+            y_sum, low)
 
 
 def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
@@ -196,13 +202,14 @@ def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
     "hessp": Xa^T diag(sw h(w)) Xa v (all NaN when the block's loss at w is not finite: an
     overflow of z that leaves h = 0 must not pass for a product); "gram": Xa^T diag(sw) Xa v;
     "separates": [1 if every row of positive weight is strictly on its side of the boundary at
-    w, else 0]; "pearson": [sum sw (y - mu)^2 / V(mu)] (Loss.pearson_terms); "magnitudes": [max|X|, max|y|, max|z|, max per-sample |loss|] (see
-    gdfast._overflow); "expected": Xa^T diag(sw h) Xa with h the curvature at y = mu(w), the
+    w, else 0]; "pearson": [sum sw (y - mu)^2 / V(mu)] (Loss.pearson_terms); "magnitudes":
+    [max|X|, max|y|, max|z|, max per-sample |loss|, 1 if some z is outside the link's domain]
+    (see gdfast._overflow); "expected": Xa^T diag(sw h) Xa with h the curvature at y = mu(w), the
     fitted means (the expected information; two passes over the block).
     """
     D = block.n_params
     sizes = {"cost": 1, "gradient": 1 + D, "hessian": 1 + D + D * D, "hessp": D, "gram": D,
-             "separates": 1, "pearson": 1, "magnitudes": 4, "accurate": 2 * D + 2, "normal": 2 * (D + 1) ** 2,
+             "separates": 1, "pearson": 1, "magnitudes": 5, "accurate": 2 * D + 2, "normal": 2 * (D + 1) ** 2,
              "expected": D * D}
     if block.n_rows == 0:
         return np.ones(1) if what == "separates" else np.zeros(sizes[what])
@@ -240,7 +247,7 @@ def _block_eval(block: _Block, what: str, w: np.ndarray, v: np.ndarray | None,
         z += block.offset
     if what == "magnitudes":
         m = magnitudes(block.X, block.y, z, block.loss)
-        return np.array([m.x, m.y, m.z, m.loss])
+        return np.array([m.x, m.y, m.z, m.loss, m.outside])
     if what == "expected":
         mu = block.loss.inverse_link(z)
         fitted = _dispatch.core.Kernel(block.X, mu, block.sw, 1.0, block.loss.code,
@@ -538,10 +545,24 @@ class Objective(ObjectiveBase):
         self.n_samples = int(sum(s[0] for s in summary))
         self.weight_sum = float(math.fsum(s[1] for s in summary))
         self.min_positive_weight = float(min((s[2] for s in summary), default=math.inf))
+        self._target_sum = float(math.fsum(s[3] for s in summary))
+        self._offset_min = float(min((s[4] for s in summary), default=math.inf))
         if weights_given and not self.weight_sum > 0:
             raise ValueError("sample_weight sums to zero: at least one weight must be positive")
         if self.n_samples == 0:
             raise ValueError("X has no rows; at least one sample is needed")
+
+    def target_summary(self) -> tuple[float, float]:
+        """The weighted mean of y and the smallest offset, from the block summaries made at
+        construction (no further computation).
+
+        Returns
+        -------
+        (float, float)
+            The mean and the smallest offset (0 without an offset).
+        """
+        low = self._offset_min if self.offset is not None else 0.0
+        return self._target_sum / self.weight_sum, low
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -769,7 +790,7 @@ class Objective(ObjectiveBase):
     def pearson_chi2(self, w: Any) -> float | None:
         """Pearson's chi^2 ``sum sw (y - mu)^2 / V(mu)`` at ``w`` (one round trip); None for
         a loss without Pearson residuals (``Loss.pearson_terms``)."""
-        if self.loss.pearson_terms(np.zeros(1), np.ones(1)) is None:
+        if self.loss.pearson_terms(np.ones(1), np.ones(1)) is None:
             return None
         w = self._w(w)
         self.n_computations += 1

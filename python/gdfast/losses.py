@@ -28,7 +28,8 @@ import scipy.special
 from . import _dispatch
 
 __all__ = ["Loss", "SquaredError", "LogLoss", "Binomial", "BinomialProbit", "BinomialCloglog",
-           "Poisson", "Gamma", "Tweedie", "LOSSES", "get_loss", "register"]
+           "Poisson", "PoissonIdentity", "Gamma", "GammaInverse", "GammaIdentity", "Tweedie",
+           "LOSSES", "get_loss", "register"]
 
 #: The registered losses by name, in the order of registration.
 LOSSES: dict[str, type[Loss]] = {}
@@ -154,6 +155,25 @@ class Loss(ABC):
     #: observed information then equals the expected one, and gdfast.stats skips a pass.
     #: False is always correct (the expected information is then formed at y = mu).
     canonical: ClassVar[bool] = False
+    #: The link's name ("identity", "log", "logit", "inverse", "probit", "cloglog").
+    link_name: ClassVar[str] = "identity"
+    #: True when the mean is defined for some z only (the inverse and identity links of a
+    #: positive family: z > 0). The cost is then +inf outside (:meth:`outside_domain`), a run
+    #: starts from the intercept-only fit instead of w = 0, and every line search keeps z inside.
+    restricted_domain: ClassVar[bool] = False
+
+    def outside_domain(self, z: np.ndarray) -> np.ndarray:
+        """Which raw predictions give no mean in the family's range (the cost is +inf there).
+
+        Parameters
+        ----------
+        z : ndarray of shape (n_samples,)
+
+        Returns
+        -------
+        ndarray of bool, shape (n_samples,)
+        """
+        return np.zeros(np.shape(z), dtype=bool)
 
     @property
     def code(self) -> int:
@@ -438,6 +458,7 @@ class LogLoss(Loss):
     logit link: the predicted probability is ``sigmoid(z)``)."""
 
     name = "log_loss"
+    link_name = "logit"
     canonical = True
     model_name = "logistic regression"
     curvature = 0.25
@@ -504,6 +525,7 @@ class Binomial(Loss):
     """
 
     name = "binomial"
+    link_name = "logit"
     model_name = "binomial regression"
     curvature: ClassVar[float | None] = 0.25
     can_separate = True
@@ -564,6 +586,7 @@ class BinomialProbit(Binomial):
     """
 
     name = "binomial_probit"
+    link_name = "probit"
     model_name = "binomial regression (probit link)"
     curvature = 1.0
 
@@ -606,6 +629,7 @@ class BinomialCloglog(Binomial):
     """
 
     name = "binomial_cloglog"
+    link_name = "cloglog"
     model_name = "binomial regression (complementary log-log link)"
     curvature = None
     separation_floor = -math.log1p(-math.exp(-1.0))
@@ -646,6 +670,7 @@ class Poisson(Loss):
     """
 
     name = "poisson"
+    link_name = "log"
     canonical = True
     model_name = "Poisson regression"
     can_separate = True
@@ -715,6 +740,7 @@ class Gamma(Loss):
     """
 
     name = "gamma"
+    link_name = "log"
     model_name = "Gamma regression"
     fixed_dispersion = False
     canonical = False                 # the log link; the Gamma's canonical link is 1 / mu
@@ -756,6 +782,123 @@ class Gamma(Loss):
         k = 1.0 / scale
         ll = k * np.log(k * y / mu) - k * y / mu - np.log(y) - math.lgamma(k)
         return _weighted_sum(ll, weights)
+
+
+class _PositiveMean(Loss):
+    """What the inverse and identity links of a positive family share: the mean is defined for
+    z > 0 only (see :attr:`Loss.restricted_domain`)."""
+
+    restricted_domain = True
+
+    def outside_domain(self, z: np.ndarray) -> np.ndarray:
+        mask: np.ndarray = ~(np.asarray(z) > 0)
+        return mask
+
+    def pearson_terms(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        mu = self.inverse_link(z)
+        out: np.ndarray = (y - mu) ** 2 / self.variance(mu)
+        return out
+
+
+def _inside(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """z > 0, and z where it holds (1 elsewhere: no division by 0 in the reference terms)."""
+    z = np.asarray(z, dtype=np.float64)
+    inside = z > 0
+    return inside, np.where(inside, z, 1.0)
+
+
+def _outside_is_infinite(inside: np.ndarray, loss: np.ndarray, first: np.ndarray,
+                         second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (np.where(inside, loss, np.inf), np.where(inside, first, 0.0),
+            np.where(inside, second, 0.0))
+
+
+@register
+class GammaInverse(_PositiveMean, Gamma):
+    """The Gamma loss of positive targets with the inverse link (the canonical link, the
+    default of statsmodels' and R's Gamma family): ``mu = 1 / z``, defined for z > 0 only.
+
+    The cost is the mean half Gamma deviance, ``y z - log z - log y - 1`` per sample; +inf where
+    z <= 0 (no mean there). Runs start from the intercept-only fit and the line searches keep
+    every z > 0; only the log link promises a finite cost for any z. Canonical: the observed and
+    expected information agree. Dispersion and log-likelihood as :class:`Gamma`.
+    """
+
+    name = "gamma_inverse"
+    link_name = "inverse"
+    canonical = True
+
+    def inverse_link(self, z: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            mu: np.ndarray = 1.0 / np.asarray(z, dtype=np.float64)
+        return mu
+
+    def link(self, mu: np.ndarray) -> np.ndarray:
+        out: np.ndarray = 1.0 / np.asarray(mu, dtype=np.float64)
+        return out
+
+    def reference_terms(self, z: np.ndarray, y: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        inside, zs = _inside(z)
+        return _outside_is_infinite(inside, y * zs - np.log(zs) - np.log(y) - 1.0,
+                                    y - 1.0 / zs, 1.0 / zs ** 2)
+
+
+@register
+class GammaIdentity(_PositiveMean, Gamma):
+    """The Gamma loss of positive targets with the identity link: ``mu = z``, defined for z > 0.
+
+    The cost is the mean half Gamma deviance ``y/z + log z - log y - 1`` per sample; +inf where
+    z <= 0. Not convex in z where z > 2y: the solvers find a local minimum.
+    """
+
+    name = "gamma_identity"
+    link_name = "identity"
+    canonical = False
+
+    def inverse_link(self, z: np.ndarray) -> np.ndarray:
+        return np.asarray(z, dtype=np.float64)
+
+    def link(self, mu: np.ndarray) -> np.ndarray:
+        return np.asarray(mu, dtype=np.float64)
+
+    def reference_terms(self, z: np.ndarray, y: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        inside, zs = _inside(z)
+        return _outside_is_infinite(inside, y / zs + np.log(zs) - np.log(y) - 1.0,
+                                    (1.0 - y / zs) / zs, (2.0 * y / zs - 1.0) / zs ** 2)
+
+
+@register
+class PoissonIdentity(_PositiveMean, Poisson):
+    """The Poisson loss of counts or rates with the identity link: ``mu = z``, defined for
+    z > 0.
+
+    The cost is the mean half Poisson deviance ``z - y log z - (y - y log y)`` per sample; +inf
+    where z <= 0. With the identity link the optimum is never at infinity (a mean cannot fall
+    below 0 along a direction), so no separation is looked for.
+    """
+
+    name = "poisson_identity"
+    link_name = "identity"
+    canonical = False
+    can_separate = False
+    separation_from_data = False
+
+    def inverse_link(self, z: np.ndarray) -> np.ndarray:
+        return np.asarray(z, dtype=np.float64)
+
+    def link(self, mu: np.ndarray) -> np.ndarray:
+        return np.asarray(mu, dtype=np.float64)
+
+    def reference_terms(self, z: np.ndarray, y: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        inside, zs = _inside(z)
+        return _outside_is_infinite(inside, zs - y * np.log(zs) + (_y_log_y(y) - y),
+                                    1.0 - y / zs, y / zs ** 2)
+
+    def separates(self, z: np.ndarray, y: np.ndarray) -> bool:
+        return False
 
 
 def _logit(mu: np.ndarray) -> np.ndarray:
@@ -824,6 +967,7 @@ class Tweedie(Loss):
     """
 
     name = "tweedie"
+    link_name = "log"
     model_name = "Tweedie regression"
     fixed_dispersion = False
     separation_floor = -math.inf
