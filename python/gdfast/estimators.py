@@ -34,6 +34,7 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
                       ">= 1.6: pip install 'gdfast[sklearn]'") from e
 
 from ._backends import Backend, backend_for
+from ._families import FAMILIES, LINKS, Family, family
 from ._fitting import STOCHASTIC_SOLVERS
 from ._protocols import ObjectiveLike, as_objective
 from ._progress import Progress
@@ -41,12 +42,12 @@ from ._result import OptimizeResult
 from ._sparse_input import is_sparse
 from ._validation import (check_bool, check_n_threads, check_name, check_random_state,
                           check_scalar)
-from .losses import Loss, Tweedie, get_loss
+from .losses import Loss, get_loss
 from .stats import (GoodnessOfFit, Summary, covariance, goodness_of_fit, residual_df,
                     standard_errors, total_weight)
 
 __all__ = ["LogisticRegression", "LinearRegression", "PoissonRegressor", "GammaRegressor",
-           "MAX_STDERR_PARAMS"]
+           "TweedieRegressor", "GeneralizedLinearRegressor", "MAX_STDERR_PARAMS"]
 
 #: Standard errors are computed in ``fit`` only up to this many parameters (features + intercept):
 #: they need the Hessian, ``n_params**2`` numbers and ``n_samples * n_params**2`` work. Above it
@@ -811,20 +812,35 @@ _GLM_DOC = """{title}
     A fit that does not converge emits scikit-learn's ``ConvergenceWarning``.
     """
 
+_GLM_ALPHA = """    alpha : float, default 1.0
+        Strength of the L2 penalty ``alpha/2 ||coef||^2`` added to the mean half deviance (the
+        intercept is not penalised); scikit-learn's default and meaning (see the Notes).
+"""
 _GLM_PARAMETERS = _PARAMETERS.replace(
     """    alpha : float, default 1e-4 (LogisticRegression) or 0.0 (LinearRegression)
         Strength of the L2 penalty ``alpha/2 ||coef||^2`` added to the mean loss (the intercept
         is not penalised). LinearRegression's default 0 is ordinary least squares, as
         scikit-learn's ``LinearRegression``.""",
-    """    alpha : float, default 1.0
-        Strength of the L2 penalty ``alpha/2 ||coef||^2`` added to the mean half deviance (the
-        intercept is not penalised); scikit-learn's default and meaning (see the Notes).""")
+    _GLM_ALPHA.rstrip("\n"))
 
 
 class _GLMRegressor(RegressorMixin, _LinearModel):
-    """A GLM regressor: what PoissonRegressor, GammaRegressor and TweedieRegressor share."""
+    """A GLM regressor: what PoissonRegressor, GammaRegressor, TweedieRegressor and
+    GeneralizedLinearRegressor share. Each says its family and link in :meth:`_family`."""
 
-    _link_name = "log"
+    _family_name = ""
+
+    def _family(self) -> Family:
+        """The loss and link fitted (checked in fit, not __init__)."""
+        return family(self._family_name, "log")
+
+    @property
+    def _loss(self) -> Loss:  # type: ignore[override]  # a class attribute elsewhere
+        return self._family().loss
+
+    @property
+    def _link_name(self) -> str:
+        return self._family().link
 
     intercept_: float
     coef_stderr_: np.ndarray
@@ -853,14 +869,29 @@ class _GLMRegressor(RegressorMixin, _LinearModel):
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.target_tags.positive_only = True
+        try:
+            tags.target_tags.positive_only = bool(self._family().loss.invalid_targets(
+                np.array([-1.0]))[0])
+        except (TypeError, ValueError):
+            pass                       # an invalid family, link or power: fit will say so
         return tags
 
     def _settings(self) -> _Settings:
         s = super()._settings()
         if s.solver == "newton-cholesky":         # scikit-learn's name for Newton's method
             s = _Settings(**{**s.__dict__, "solver": "newton"})
+        factor = self._family().alpha_factor
+        if factor != 1.0:
+            # half the squared error with alpha is the squared error with 2 alpha, halved
+            s = _Settings(**{**s.__dict__, "alpha": factor * s.alpha})
         return s
+
+    def _fit_info(self, obj: ObjectiveLike, s: _Settings, weighted: bool) -> _FitInfo:
+        info = super()._fit_info(obj, s, weighted)
+        factor = self._family().alpha_factor
+        if factor != 1.0:
+            info = _FitInfo(**{**info.__dict__, "alpha": s.alpha / factor})    # the user's alpha
+        return info
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None,
             offset: Any = None) -> "_GLMRegressor":
@@ -927,7 +958,7 @@ class _GLMRegressor(RegressorMixin, _LinearModel):
         backend = backend_for(X)
         X = backend.check_predict(self, X)
         z = backend.add_offset(backend.linear_predictor(X, self.coef_, self.intercept_), offset, X)
-        return backend.per_row(get_loss(self._loss).inverse_link, z, dtype=np.float64)
+        return backend.per_row(self._family().loss.inverse_link, z, dtype=np.float64)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None, offset: Any = None) -> float:
         """D^2, the fraction of the (weighted) deviance explained: ``1 - D(y, mu) / D(y, mean
@@ -946,7 +977,7 @@ class _GLMRegressor(RegressorMixin, _LinearModel):
         -------
         float
         """
-        loss = get_loss(self._loss)
+        loss = self._family().loss
         mu = np.asarray(self.predict(X, offset=offset), dtype=np.float64)
         y = loss.check_y(np.asarray(y, dtype=np.float64).reshape(-1))
         sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
@@ -955,8 +986,10 @@ class _GLMRegressor(RegressorMixin, _LinearModel):
         return float(1.0 - np.average(fitted, weights=sw) / np.average(base, weights=sw))
 
     def _half_deviance(self, y: np.ndarray, mu: np.ndarray) -> np.ndarray:
-        """Per-sample half deviance at the means mu (the loss's, through its log link)."""
-        out: np.ndarray = get_loss(self._loss).reference_terms(np.log(mu), y)[0]
+        """Per-sample half deviance at the means mu (the loss's, through its link)."""
+        loss = self._family().loss
+        with np.errstate(divide="ignore"):
+            out: np.ndarray = loss.reference_terms(loss.link(mu), y)[0] / loss.deviance_factor
         return out
 
     def summary(self, level: float = 0.95) -> Summary:
@@ -978,7 +1011,8 @@ class _GLMRegressor(RegressorMixin, _LinearModel):
         se = ([self.intercept_stderr_] if info.fit_intercept else []) + list(self.coef_stderr_)
         df = info.df_resid
         dof = "" if df is None else f", {df:g} residual degrees of freedom"
-        title = (f"{type(self).__name__} ({get_loss(self._loss).model_name}, {self._link_name} link): "
+        fam = self._family()
+        title = (f"{type(self).__name__} ({fam.loss.model_name}, {fam.link} link): "
                  f"{info.total_weight:g} observations{dof}, alpha={info.alpha:g}, "
                  f"solver={info.solver!r}, {self.status_} after {_iterations([self.n_iter_])}")
         fit = self.goodness_of_fit_
@@ -994,7 +1028,7 @@ class PoissonRegressor(_GLMRegressor):
         attributes=_FIT_ATTRIBUTES, peer="PoissonRegressor",
         errors="the dispersion is 1 (z statistics), as statsmodels' GLM.")
 
-    _loss = "poisson"
+    _family_name = "poisson"
 
 
 class GammaRegressor(_GLMRegressor):
@@ -1007,7 +1041,7 @@ class GammaRegressor(_GLMRegressor):
                 "same errors and reads them as z). ``gdfast.stats.standard_errors(obj, w, "
                 "information=\"observed\")`` gives those of the Hessian at the optimum."))
 
-    _loss = "gamma"
+    _family_name = "gamma"
 
 
 class TweedieRegressor(_GLMRegressor):
@@ -1086,60 +1120,134 @@ class TweedieRegressor(_GLMRegressor):
         self.power = power
         self.link = link
 
-    def _family(self) -> tuple[Tweedie, str]:
-        """The Tweedie loss of ``power`` and the link's name, checked (in fit, not __init__)."""
-        loss = Tweedie(self.power)
-        link = self.link
-        if not isinstance(link, str) or link not in ("auto", "log", "identity"):
-            raise ValueError(f"link must be 'auto', 'log' or 'identity'; got {link!r}")
-        if link == "auto":
-            link = "identity" if loss.power <= 0 else "log"
-        if link == "identity" and loss.power != 0.0:
-            raise ValueError(f"link='identity' is available for power=0 only (the normal "
-                             f"distribution); got power={self.power!r}: use link='log'")
-        return loss, link
-
-    @property
-    def _loss(self) -> str | Loss:  # type: ignore[override]  # a class attribute elsewhere
-        loss, link = self._family()
-        return "squared_error" if link == "identity" else loss
-
-    @property
-    def _link_name(self) -> str:  # type: ignore[override]  # a class attribute elsewhere
-        return self._family()[1]
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        try:
-            tags.target_tags.positive_only = bool(self._family()[0].invalid_targets(
-                np.array([-1.0]))[0])
-        except (TypeError, ValueError):
-            pass                       # an invalid power or link: fit will say so
-        return tags
-
-    def _settings(self) -> _Settings:
-        s = super()._settings()
-        if self._family()[1] == "identity":
-            # half the squared error with alpha is the squared error with 2 alpha, halved
-            s = _Settings(**{**s.__dict__, "alpha": 2.0 * s.alpha})
-        return s
-
-    def _fit_info(self, obj: ObjectiveLike, s: _Settings, weighted: bool) -> _FitInfo:
-        info = super()._fit_info(obj, s, weighted)
-        if self._family()[1] == "identity":
-            info = _FitInfo(**{**info.__dict__, "alpha": 0.5 * s.alpha})    # the user's alpha
-        return info
-
-    def _half_deviance(self, y: np.ndarray, mu: np.ndarray) -> np.ndarray:
-        loss, link = self._family()
-        if link == "identity":
-            out: np.ndarray = 0.5 * (y - mu) ** 2
-            return out
-        return loss.reference_terms(np.log(mu), y)[0]
+    def _family(self) -> Family:
+        """The Tweedie loss of ``power`` with its link (checked in fit, not __init__)."""
+        if not isinstance(self.link, str) or self.link not in ("auto", "log", "identity"):
+            raise ValueError(f"link must be 'auto', 'log' or 'identity'; got {self.link!r}")
+        return family("tweedie", self.link, self.power)
 
 
 TweedieRegressor.__doc__ = (TweedieRegressor.__doc__ or "").replace(
     "{parameters}", _GLM_PARAMETERS).replace("{attributes}", _FIT_ATTRIBUTES)
+
+
+class GeneralizedLinearRegressor(_GLMRegressor):
+    """A generalised linear model of any family and link, fitted by gdfast: statsmodels' and
+    R's ``glm`` in a scikit-learn estimator (glum's class of the same name is the closest peer).
+
+    Minimises the (sample-weighted) mean half deviance of the family at the means
+    ``mu = g^-1(X @ coef + intercept + offset)`` plus ``alpha/2 ||coef||^2``; ``predict`` gives
+    ``mu``. The default ``alpha=0`` fits the unpenalised model, whose ``summary()`` (standard
+    errors, z or t, p-values, intervals, deviance, Pearson's chi^2, dispersion, log-likelihood,
+    AIC) is statsmodels' ``GLM(...).fit()`` and R's ``glm``.
+
+    =========  ===================================  ==========================================
+    family     links (the first is "auto")          y and the loss (``gdfast.losses``)
+    =========  ===================================  ==========================================
+    normal     identity, log                        any real; SquaredError, Tweedie(0)
+    poisson    log, identity                        >= 0; Poisson, PoissonIdentity
+    gamma      log, inverse, identity               > 0; Gamma, GammaInverse, GammaIdentity
+    tweedie    log (identity for ``power <= 0``)    by power; Tweedie(power)
+    binomial   logit, probit, cloglog               proportions in [0, 1], trials as
+                                                    ``sample_weight``; Binomial, BinomialProbit,
+                                                    BinomialCloglog
+    =========  ===================================  ==========================================
+
+    The log and logit links give a finite cost for any coefficients. The inverse and identity
+    links of the Poisson and Gamma families define the mean for ``X @ coef + intercept > 0``
+    only: the fit starts from the intercept-only model and every line search keeps each
+    prediction positive (they need ``fit_intercept=True`` or a ``w0`` through ``warm_start``);
+    ``predict`` on new rows returns what the linear predictor gives, even where it leaves the
+    domain. "auto" on them runs Newton's method on small problems; "sgd" and "adam" cannot keep
+    the predictions inside and are refused for them.
+
+    Parameters
+    ----------
+    family : {"normal", "poisson", "gamma", "tweedie", "binomial"}, default "normal"
+    link : {"auto", "identity", "log", "inverse", "logit", "probit", "cloglog"}, default "auto"
+        "auto": identity for "normal" (and "tweedie" with ``power <= 0``, as scikit-learn's
+        ``TweedieRegressor``), logit for "binomial", log otherwise (as scikit-learn's
+        ``PoissonRegressor``/``GammaRegressor`` and glum; R's and statsmodels' Gamma default is
+        the canonical "inverse": pass it to match them).
+    power : float, default 1.5
+        The Tweedie power (0 or at least 1), used with ``family="tweedie"`` only.
+    alpha : float, default 0.0
+        Strength of the L2 penalty ``alpha/2 ||coef||^2`` added to the mean half deviance (the
+        intercept is not penalised). 0, the default, is the classical GLM (see the Notes for
+        scikit-learn's and glum's ``alpha``).
+{parameters}
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+        0.0 when ``fit_intercept=False``.
+    coef_stderr_ : ndarray of shape (n_features,)
+    intercept_stderr_ : float
+        Standard errors from the expected (Fisher) information at the optimum times the
+        dispersion (1 for Poisson and binomial, z statistics; Pearson's chi^2 over the residual
+        degrees of freedom for Gamma and Tweedie, the residual variance for the normal, t
+        statistics), as statsmodels' GLM (IRLS) and R's ``glm``. NaN for the intercept when it
+        is not fitted, and everywhere when the Hessian is singular or there are more than
+        ``MAX_STDERR_PARAMS`` parameters.
+    goodness_of_fit_ : gdfast.stats.GoodnessOfFit or None
+        Deviance, null deviance, Pearson's chi^2, dispersion, log-likelihood, AIC and BIC;
+        None for a dask array X or a family without a log-likelihood here (Tweedie with
+        ``power`` other than 0, 1, 2).
+    n_iter_ : int
+    status_ : str
+        How the fit ended ("converged", "max_iter", "diverged", "stalled", "separated").
+    cost_ : float
+        The final cost of the objective minimised: the mean half deviance plus the penalty
+        (for the normal family with the identity link, gdfast's squared-error cost: twice that).
+    history_ : dict of str to ndarray
+        The per-iteration history of :class:`gdfast.OptimizeResult` ("cost" always).
+{attributes}
+
+    Notes
+    -----
+    ``alpha`` maps one to one to scikit-learn's GLM regressors' and to glum's ``alpha`` with
+    ``l1_ratio=0``: both minimise ``1/(2 n) sum_i deviance_i + a/2 ||w||^2``, which is the mean
+    half deviance plus ``a/2 ||coef||^2``. The other parameters are those of
+    :class:`TweedieRegressor` (``tol`` is gdfast's criterion; ``solver`` takes the
+    :func:`gdfast.minimize` methods, "newton-cholesky" meaning "newton"). ``score`` is D^2, the
+    fraction of the deviance explained. With ``alpha=0`` a Poisson fit whose optimum is at
+    infinity ends "separated" (a :class:`gdfast.SeparationWarning`), as for the binomial with
+    separable labels.
+    """
+
+    _families = FAMILIES
+    _links = LINKS
+
+    def __init__(self, *, family: str = "normal", link: str = "auto", power: float = 1.5,
+                 alpha: float = 0.0, fit_intercept: bool = True, solver: str = "auto",
+                 max_iter: int | None = None, tol: float = 1e-8, warm_start: bool = False,
+                 verbose: int = 0, learning_rate: Any = "auto", batch_size: int | None = None,
+                 random_state: Any = None, n_threads: int | None = None) -> None:
+        super().__init__(solver=solver, alpha=alpha, fit_intercept=fit_intercept,
+                         max_iter=max_iter, tol=tol, learning_rate=learning_rate,
+                         batch_size=batch_size, random_state=random_state, n_threads=n_threads,
+                         verbose=verbose, warm_start=warm_start)
+        self.family = family
+        self.link = link
+        self.power = power
+
+    def _family(self) -> Family:
+        return family(self.family, self.link, self.power)
+
+    def _settings(self) -> _Settings:
+        s = super()._settings()
+        if self._family().loss.restricted_domain and s.solver in STOCHASTIC_SOLVERS:
+            raise ValueError(f"solver={s.solver!r} cannot keep the predictions inside the "
+                             f"domain of the {self._family().link} link of family="
+                             f"{self.family!r} (the mean must stay positive); use 'auto', "
+                             "'newton', 'newton-cg', 'lbfgs' or 'gd', or the log link")
+        return s
+
+
+GeneralizedLinearRegressor.__doc__ = (GeneralizedLinearRegressor.__doc__ or "").replace(
+    "{parameters}", _GLM_PARAMETERS.replace(_GLM_ALPHA, "")).replace(
+    "{attributes}", _FIT_ATTRIBUTES)
 
 
 def _hessian_affordable(obj: Any) -> bool:

@@ -1021,6 +1021,14 @@ class Tweedie(Loss):
                             else ~(y > 0))
         return mask
 
+    def link(self, mu: np.ndarray) -> np.ndarray:
+        out: np.ndarray = np.log(np.asarray(mu, dtype=np.float64))
+        return out
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        out: np.ndarray = np.asarray(mu, dtype=np.float64) ** self.param
+        return out
+
     def inverse_link(self, z: np.ndarray) -> np.ndarray:
         mu: np.ndarray = np.exp(np.asarray(z, dtype=np.float64))
         return mu
