@@ -110,7 +110,10 @@ def check_start(obj: ObjectiveLike, w: np.ndarray) -> Start:
         cost, grad = obj.cost_gradient(w)
         cost, gmax = float(cost), _max_abs(grad)
         refuse_unless_finite(cost, gmax)
-    reference = as_objective(obj).start_point()
+    try:
+        reference = as_objective(obj).start_point()
+    except ValueError:                      # no default start (a restricted domain, no intercept)
+        reference = w                       # G and the cost's magnitude are then the start's
     if np.array_equal(w, reference):
         return Start(cost, gmax, cost, grad)
     try:

@@ -34,7 +34,7 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
                       ">= 1.6: pip install 'gdfast[sklearn]'") from e
 
 from ._backends import Backend, backend_for
-from ._families import FAMILIES, LINKS, Family, family
+from ._families import Family, family
 from ._fitting import STOCHASTIC_SOLVERS
 from ._protocols import ObjectiveLike, as_objective
 from ._progress import Progress
@@ -1158,8 +1158,8 @@ class GeneralizedLinearRegressor(_GLMRegressor):
     only: the fit starts from the intercept-only model and every line search keeps each
     prediction positive (they need ``fit_intercept=True`` or a ``w0`` through ``warm_start``);
     ``predict`` on new rows returns what the linear predictor gives, even where it leaves the
-    domain. "auto" on them runs Newton's method on small problems; "sgd" and "adam" cannot keep
-    the predictions inside and are refused for them.
+    domain. "sgd" and "adam" have no line search: a step that leaves the domain gives those
+    rows no gradient, and the run returns its best epoch-end iterate of finite cost.
 
     Parameters
     ----------
@@ -1216,9 +1216,6 @@ class GeneralizedLinearRegressor(_GLMRegressor):
     separable labels.
     """
 
-    _families = FAMILIES
-    _links = LINKS
-
     def __init__(self, *, family: str = "normal", link: str = "auto", power: float = 1.5,
                  alpha: float = 0.0, fit_intercept: bool = True, solver: str = "auto",
                  max_iter: int | None = None, tol: float = 1e-8, warm_start: bool = False,
@@ -1234,15 +1231,6 @@ class GeneralizedLinearRegressor(_GLMRegressor):
 
     def _family(self) -> Family:
         return family(self.family, self.link, self.power)
-
-    def _settings(self) -> _Settings:
-        s = super()._settings()
-        if self._family().loss.restricted_domain and s.solver in STOCHASTIC_SOLVERS:
-            raise ValueError(f"solver={s.solver!r} cannot keep the predictions inside the "
-                             f"domain of the {self._family().link} link of family="
-                             f"{self.family!r} (the mean must stay positive); use 'auto', "
-                             "'newton', 'newton-cg', 'lbfgs' or 'gd', or the log link")
-        return s
 
 
 GeneralizedLinearRegressor.__doc__ = (GeneralizedLinearRegressor.__doc__ or "").replace(

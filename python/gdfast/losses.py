@@ -895,7 +895,7 @@ class PoissonIdentity(_PositiveMean, Poisson):
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         inside, zs = _inside(z)
         return _outside_is_infinite(inside, zs - y * np.log(zs) + (_y_log_y(y) - y),
-                                    1.0 - y / zs, y / zs ** 2)
+                                    1.0 - y / zs, y / zs / zs)
 
     def separates(self, z: np.ndarray, y: np.ndarray) -> bool:
         return False
