@@ -150,3 +150,28 @@ def test_binomial_proportions_goodness_of_fit_and_errors_match_statsmodels(loss,
         assert getattr(fit, name) == pytest.approx(getattr(theirs, name), rel=1e-8), name
     # probit and cloglog are not canonical: these are the expected information's errors
     np.testing.assert_allclose(stats.standard_errors(obj, res.w), theirs.bse, rtol=1e-8)
+
+
+@pytest.mark.parametrize("loss,family,fit_intercept", [
+    ("poisson", lambda: sm.families.Poisson(), True),
+    ("poisson", lambda: sm.families.Poisson(), False),
+    ("gamma", lambda: sm.families.Gamma(sm.families.links.Log()), True),
+    ("gamma_inverse", lambda: sm.families.Gamma(), True)])
+def test_null_deviance_with_an_offset_is_the_intercept_only_fit_with_it(loss, family,
+                                                                        fit_intercept):
+    X, y = _randhie() if loss == "poisson" else _scotland()
+    rng = np.random.default_rng(12)
+    off = (np.log(rng.uniform(0.5, 2.0, len(y))) if loss == "poisson"
+           else rng.uniform(-0.01, 0.01, len(y)))
+    sw = rng.integers(1, 4, len(y)).astype(float)
+    obj = gdfast.Objective(X, y, loss=loss, offset=off, fit_intercept=fit_intercept,
+                           sample_weight=sw)
+    res = gdfast.minimize(obj, method="newton", tol=1e-13)
+    exog = sm.add_constant(X, prepend=False) if fit_intercept else X
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                # DomainWarning for the inverse link
+        theirs = sm.GLM(y, exog, family=family(), offset=off, freq_weights=sw).fit(tol=1e-14)
+    fit = stats.goodness_of_fit(obj, res.w)
+    assert fit.null_deviance == pytest.approx(theirs.null_deviance, rel=1e-10)
+    assert fit.deviance == pytest.approx(theirs.deviance, rel=1e-8)

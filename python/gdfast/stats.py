@@ -192,8 +192,9 @@ class GoodnessOfFit:
         ``sum w d(y, mu)`` with d the unit deviance (``deviance``); the residual sum of
         squares for the squared error.
     null_deviance : float
-        The deviance of the intercept-only model, whose mean is the weighted mean of y
-        (``null_deviance``); NaN with an offset (that model then needs a fit of its own).
+        The deviance of the intercept-only model (``null_deviance``): its mean is the
+        weighted mean of y; with an offset, the intercept-only model with that offset, fitted
+        (whether or not the model has an intercept, as statsmodels).
     pearson_chi2 : float
         ``sum w (y - mu)^2 / V(mu)`` (``pearson_chi2``).
     scale : float
@@ -278,8 +279,13 @@ def goodness_of_fit(obj: ObjectiveLike, w: Any) -> GoodnessOfFit:
 
     fitted = deviance(np.asarray(w, dtype=np.float64))
     z0 = float(loss.link(np.average(y, weights=sw)))
-    if getattr(full, "offset", None) is not None:
-        null = math.nan     # the intercept-only model with the offset needs a fit: not done here
+    offset = getattr(full, "offset", None)
+    if offset is not None:
+        # the intercept-only model with the offset, fitted (with or without an intercept in
+        # the model, as statsmodels)
+        b = _intercept_only_fit(loss, y, sw, np.asarray(offset, dtype=np.float64))
+        terms = loss.reference_terms(b + offset, y)[0] * (2.0 / loss.deviance_factor)
+        null = float(np.sum(terms if sw is None else sw * terms))
     elif obj.fit_intercept:
         null = deviance(np.r_[np.zeros(obj.n_features), z0])
     else:               # the intercept-only model all the same, as statsmodels fits it
@@ -295,6 +301,39 @@ def goodness_of_fit(obj: ObjectiveLike, w: Any) -> GoodnessOfFit:
     return GoodnessOfFit(n_obs=W, df_model=k - int(obj.fit_intercept), df_resid=df_resid,
                          deviance=fitted, null_deviance=null, pearson_chi2=pearson, scale=scale,
                          log_likelihood=ll, aic=-2.0 * ll + 2.0 * k, bic=-2.0 * ll + k * math.log(W))
+
+
+def _intercept_only_fit(loss: Any, y: np.ndarray, sw: np.ndarray | None,
+                        offset: np.ndarray) -> float:
+    """The intercept b minimising ``sum sw loss(b + offset, y)``: Newton's method in one
+    dimension (a gradient step where the curvature is not positive), halving any step that
+    raises the cost or leaves the link's domain; O(n) per iteration, no pass over X."""
+    def terms(b: float) -> tuple[float, float, float]:
+        with np.errstate(all="ignore"):
+            value, first, second = loss.reference_terms(b + offset, y)
+        if sw is not None:
+            value, first, second = sw * value, sw * first, sw * second
+        return float(np.sum(value)), float(np.sum(first)), float(np.sum(second))
+
+    z0 = float(loss.link(np.array([np.average(y, weights=sw)]))[0])
+    b = z0 - (float(np.min(offset)) if loss.restricted_domain else float(np.average(offset,
+                                                                                   weights=sw)))
+    cost, g, h = terms(b)
+    for _ in range(200):
+        step = -g / h if h > 0 else -g / max(abs(h), 1.0)
+        t = 1.0
+        while t > 1e-20:
+            trial = terms(b + t * step)
+            if trial[0] <= cost:
+                break
+            t *= 0.5
+        else:
+            break
+        b += t * step
+        if abs(t * step) <= 1e-15 * max(1.0, abs(b)):
+            break
+        cost, g, h = trial
+    return b
 
 
 def _residual_variance(obj: ObjectiveLike, w: np.ndarray) -> float:
