@@ -1012,7 +1012,9 @@ class _GLMRegressor(RegressorMixin, _LinearModel):
         df = info.df_resid
         dof = "" if df is None else f", {df:g} residual degrees of freedom"
         fam = self._family()
-        title = (f"{type(self).__name__} ({fam.loss.model_name}, {fam.link} link): "
+        model = fam.loss.model_name
+        model = model if "link)" in model else f"{model}, {fam.link} link"
+        title = (f"{type(self).__name__} ({model}): "
                  f"{info.total_weight:g} observations{dof}, alpha={info.alpha:g}, "
                  f"solver={info.solver!r}, {self.status_} after {_iterations([self.n_iter_])}")
         fit = self.goodness_of_fit_

@@ -825,6 +825,7 @@ class GammaInverse(_PositiveMean, Gamma):
     """
 
     name = "gamma_inverse"
+    model_name = "Gamma regression (inverse link)"
     link_name = "inverse"
     canonical = True
 
@@ -853,6 +854,7 @@ class GammaIdentity(_PositiveMean, Gamma):
     """
 
     name = "gamma_identity"
+    model_name = "Gamma regression (identity link)"
     link_name = "identity"
     canonical = False
 
@@ -880,6 +882,7 @@ class PoissonIdentity(_PositiveMean, Poisson):
     """
 
     name = "poisson_identity"
+    model_name = "Poisson regression (identity link)"
     link_name = "identity"
     canonical = False
     can_separate = False
