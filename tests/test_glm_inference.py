@@ -150,6 +150,13 @@ def test_binomial_proportions_goodness_of_fit_and_errors_match_statsmodels(loss,
         assert getattr(fit, name) == pytest.approx(getattr(theirs, name), rel=1e-8), name
     # probit and cloglog are not canonical: these are the expected information's errors
     np.testing.assert_allclose(stats.standard_errors(obj, res.w), theirs.bse, rtol=1e-8)
+    # the log-likelihood is the binomial one of (successes, trials), as statsmodels gives it
+    # for a two-column endog (and R's glm); its var_weights form drops the binomial coefficients
+    counts = sm.GLM(np.c_[succ, fail], sm.add_constant(X, prepend=False),
+                    family=sm.families.Binomial(getattr(sm.families.links, link)())
+                    ).fit(tol=1e-14, maxiter=500)
+    assert fit.log_likelihood == pytest.approx(counts.llf, rel=1e-10)
+    assert fit.aic == pytest.approx(counts.aic, rel=1e-10)
 
 
 @pytest.mark.parametrize("loss,family,fit_intercept", [

@@ -511,7 +511,10 @@ class Binomial(Loss):
     deviance ``y log(y / p) + (1 - y) log((1 - y) / (1 - p))`` with ``p = sigmoid(z)``, so that
     a perfect fit costs 0. The number of trials of each row goes in ``sample_weight`` (a row of
     k successes in m trials is ``y = k / m`` with weight m: statsmodels' ``var_weights`` and
-    R's ``weights`` with the dispersion fixed at 1).
+    R's ``weights`` with the dispersion fixed at 1). The log-likelihood is the binomial one of
+    the counts (k successes in m trials, binomial coefficients included), as R's ``glm`` and
+    statsmodels with a two-column (successes, failures) target report it; statsmodels'
+    ``var_weights`` form leaves the coefficients out (the same deviance, another constant).
 
     The compiled per-sample function is the log loss's, ``log(1 + e^z) - y z`` (its own entry
     of the list of compiled losses, on the same C function); the binomial
