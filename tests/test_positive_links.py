@@ -301,3 +301,23 @@ def test_passes_check_estimator_for_the_other_families(family, link):
     assert [(r["check_name"], r["status"]) for r in results if r["status"] != "passed"
             and not (r["status"] == "skipped" and r["check_name"] in SKIPPED_BY_SKLEARN)] == []
     assert est.__sklearn_tags__().target_tags.positive_only
+
+
+def test_the_estimator_on_sparse_and_dask_input_equals_dense():
+    import dask.array as da
+    d = sm.datasets.scotland.load_pandas()
+    X, y = d.exog.to_numpy(float), d.endog.to_numpy(float)
+    off = np.random.default_rng(13).uniform(-0.002, 0.002, len(y))
+
+    def fit(A, yy, oo):
+        return gdfast.GeneralizedLinearRegressor(family="gamma", link="inverse").fit(
+            A, yy, offset=oo)
+    dense = fit(X, y, off)
+    for other in (fit(scipy.sparse.csr_matrix(X), y, off),
+                  fit(da.from_array(X, chunks=(10, 7)), da.from_array(y, chunks=10),
+                      da.from_array(off, chunks=10))):
+        assert rel(np.r_[other.coef_, other.intercept_], np.r_[dense.coef_, dense.intercept_]) \
+            < 1e-11
+    assert rel(np.asarray(other.predict(da.from_array(X, chunks=(10, 7)),
+                                        offset=da.from_array(off, chunks=10))),
+               dense.predict(X, offset=off)) < 1e-11
