@@ -182,3 +182,20 @@ def test_null_deviance_with_an_offset_is_the_intercept_only_fit_with_it(loss, fa
     fit = stats.goodness_of_fit(obj, res.w)
     assert fit.null_deviance == pytest.approx(theirs.null_deviance, rel=1e-10)
     assert fit.deviance == pytest.approx(theirs.deviance, rel=1e-8)
+
+
+def test_tweedie_goodness_of_fit_matches_statsmodels_without_a_likelihood():
+    rng = np.random.default_rng(14)
+    X = rng.standard_normal((500, 3))
+    mu = np.exp(X @ [0.2, 0.1, -0.1])
+    y = np.where(rng.random(500) < 0.3, 0.0, rng.gamma(2.0, mu / 2.0))
+    reg = gdfast.TweedieRegressor(power=1.5, alpha=0.0).fit(X, y)
+    theirs = sm.GLM(y, sm.add_constant(X, prepend=False),
+                    family=sm.families.Tweedie(var_power=1.5)).fit(tol=1e-14)
+    fit = reg.goodness_of_fit_
+    for name in ("deviance", "null_deviance", "pearson_chi2", "scale"):
+        assert getattr(fit, name) == pytest.approx(getattr(theirs, name), rel=1e-8), name
+    np.testing.assert_allclose(np.r_[reg.coef_stderr_, reg.intercept_stderr_], theirs.bse,
+                               rtol=1e-8)
+    assert np.isnan(fit.log_likelihood) and np.isnan(fit.aic) and np.isnan(fit.bic)
+    assert "not available" in str(reg.summary())

@@ -1075,12 +1075,16 @@ class TweedieRegressor(_GLMRegressor):
         0.0 when ``fit_intercept=False``.
     coef_stderr_ : ndarray of shape (n_features,)
     intercept_stderr_ : float
-        Standard errors from the Hessian of the cost at the optimum (see :mod:`gdfast.stats`):
-        the observed information times the Pearson dispersion ``sum sw (y - mu)^2 / mu^p /
-        (W - n_params)`` (t statistics), as statsmodels' GLM ``fit(method="newton")``; for the
+        Standard errors from the expected (Fisher) information at the optimum (see
+        :mod:`gdfast.stats`) times the Pearson dispersion ``sum sw (y - mu)^2 / mu^p /
+        (W - n_params)`` (t statistics), as statsmodels' GLM (IRLS) and R's ``glm``; for the
         identity link (least squares) ``RSS / (W - n_params)``. NaN for the intercept when it
         is not fitted, and everywhere when the Hessian is singular or there are more than
         ``MAX_STDERR_PARAMS`` parameters.
+    goodness_of_fit_ : gdfast.stats.GoodnessOfFit or None
+        Deviance, null deviance, Pearson's chi^2 and dispersion as statsmodels' GLM reports
+        them; the log-likelihood, AIC and BIC are NaN (no closed-form density, R's NA). None
+        for a dask array X.
     n_iter_ : int
     status_ : str
         How the fit ended ("converged", "max_iter", "diverged", "stalled").
@@ -1193,9 +1197,8 @@ class GeneralizedLinearRegressor(_GLMRegressor):
         is not fitted, and everywhere when the Hessian is singular or there are more than
         ``MAX_STDERR_PARAMS`` parameters.
     goodness_of_fit_ : gdfast.stats.GoodnessOfFit or None
-        Deviance, null deviance, Pearson's chi^2, dispersion, log-likelihood, AIC and BIC;
-        None for a dask array X or a family without a log-likelihood here (Tweedie with
-        ``power`` other than 0, 1, 2).
+        Deviance, null deviance, Pearson's chi^2, dispersion, log-likelihood, AIC and BIC
+        (NaN for the Tweedie family, as R's NA); None for a dask array X.
     n_iter_ : int
     status_ : str
         How the fit ended ("converged", "max_iter", "diverged", "stalled", "separated").

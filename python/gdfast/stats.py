@@ -202,7 +202,8 @@ class GoodnessOfFit:
         others (``scale``).
     log_likelihood : float
         The family's log-likelihood at the fit, constants included, at ``scale`` (at the
-        maximum-likelihood ``deviance / W`` for the squared error) (``llf``).
+        maximum-likelihood ``deviance / W`` for the squared error) (``llf``); NaN, with
+        ``aic`` and ``bic``, for the Tweedie family, whose density has no closed form.
     aic : float
         ``-2 log_likelihood + 2 n_params`` (``aic``).
     bic : float
@@ -230,7 +231,10 @@ class GoodnessOfFit:
         return [f"Deviance {self.deviance:.6g} on {self.df_resid:g} residual degrees of freedom "
                 f"(null deviance {self.null_deviance:.6g}); Pearson chi2 {self.pearson_chi2:.6g}; "
                 f"dispersion {self.scale:.6g}.",
-                f"Log-likelihood {self.log_likelihood:.6g}; AIC {self.aic:.6g}; BIC {self.bic:.6g}."]
+                f"Log-likelihood {self.log_likelihood:.6g}; AIC {self.aic:.6g}; BIC {self.bic:.6g}."
+                if math.isfinite(self.log_likelihood) else
+                "Log-likelihood, AIC and BIC not available: the family's density has no closed "
+                "form (as R's tweedie family reports NA)."]
 
 
 def goodness_of_fit(obj: ObjectiveLike, w: Any) -> GoodnessOfFit:
@@ -256,7 +260,8 @@ def goodness_of_fit(obj: ObjectiveLike, w: Any) -> GoodnessOfFit:
     Raises
     ------
     ValueError
-        When the objective's targets are not in memory or its loss is not a likelihood's.
+        When the objective's targets are not in memory. A loss whose density has no closed
+        form (Tweedie) gets NaN for the log-likelihood, AIC and BIC (R's ``NA``).
     """
     full = as_objective(obj)
     y = getattr(full, "y", None)
@@ -296,8 +301,8 @@ def goodness_of_fit(obj: ObjectiveLike, w: Any) -> GoodnessOfFit:
     df_resid = W - k
     scale = 1.0 if loss.fixed_dispersion else (pearson / df_resid if df_resid > 0 else math.nan)
     ll = loss.log_likelihood(y, mu, sw, fitted / W if loss.quadratic else scale)
-    if ll is None:
-        raise ValueError(f"the {loss.name} loss is not a likelihood's: no goodness of fit")
+    if ll is None:                   # a density without a closed form (Tweedie): NaN, as R's NA
+        ll = math.nan
     return GoodnessOfFit(n_obs=W, df_model=k - int(obj.fit_intercept), df_resid=df_resid,
                          deviance=fitted, null_deviance=null, pearson_chi2=pearson, scale=scale,
                          log_likelihood=ll, aic=-2.0 * ll + 2.0 * k, bic=-2.0 * ll + k * math.log(W))
