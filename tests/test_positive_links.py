@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse
+import sklearn.linear_model
 import statsmodels.api as sm
 from sklearn.utils.estimator_checks import check_estimator
 
@@ -261,6 +262,9 @@ def test_it_equals_the_named_regressors_and_statsmodels_summary():
         a = gdfast.GeneralizedLinearRegressor(family=family, alpha=0.3).fit(X / 100, yy)
         b = named(alpha=0.3).fit(X / 100, yy)
         assert rel(a.coef_, b.coef_) < 1e-12 and a.intercept_ == pytest.approx(b.intercept_)
+        peer = getattr(sklearn.linear_model, named.__name__)(
+            alpha=0.3, tol=1e-12, solver="newton-cholesky", max_iter=1000).fit(X / 100, yy)
+        assert rel(a.coef_, peer.coef_) < 1e-6           # scikit-learn's alpha, one to one
     t = gdfast.GeneralizedLinearRegressor(family="tweedie", power=0, alpha=0.3).fit(X, y)
     assert rel(t.coef_, gdfast.TweedieRegressor(power=0, alpha=0.3).fit(X, y).coef_) < 1e-10
 
