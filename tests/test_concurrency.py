@@ -185,3 +185,17 @@ def test_thread_counts_agree_within_the_documented_tolerance(loss):
         assert rel(H, H1) <= KERNEL_RTOL and rel(hv, hv1) <= KERNEL_RTOL
         assert rel(gd.w, gd1.w) <= FIT_RTOL and rel(newton.w, newton1.w) <= FIT_RTOL
         assert newton.converged and newton1.converged
+
+
+def test_import_sets_a_short_openmp_spin_unless_the_user_chose_one():
+    import os
+    import subprocess
+    import sys
+    code = "import os, gdfast; print(os.environ['GOMP_SPINCOUNT'])"
+    env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[-1] == "3000"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "GOMP_SPINCOUNT": "123"},
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out[-1] == "123"

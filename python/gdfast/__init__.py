@@ -1,4 +1,13 @@
 """gdfast: linear models by gradient descent and Newton's method, with a compiled Cython core."""
+import os as _os
+
+# Before the compiled modules load libgomp (which reads it once): OpenMP threads that wait for
+# work spin briefly and then sleep, instead of libgomp's default long spin, which burns the time
+# slice a descheduled sibling needs when another process holds a core (2 threads then ran 1.6x
+# slower than 1; benchmarks/PROFILE.md, "Sparse fits slower at 2 threads"). A value the user
+# set is kept.
+_os.environ.setdefault("GOMP_SPINCOUNT", "3000")
+
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version as _version
 from typing import TYPE_CHECKING, Any
