@@ -816,6 +816,18 @@ def _outside_is_infinite(inside: np.ndarray, loss: np.ndarray, first: np.ndarray
             np.where(inside, second, 0.0))
 
 
+class _IdentityMean(_PositiveMean):
+    """The identity link of a positive family: mu = z, for z > 0."""
+
+    link_name = "identity"
+
+    def inverse_link(self, z: np.ndarray) -> np.ndarray:
+        return np.asarray(z, dtype=np.float64)
+
+    def link(self, mu: np.ndarray) -> np.ndarray:
+        return np.asarray(mu, dtype=np.float64)
+
+
 @register
 class GammaInverse(_PositiveMean, Gamma):
     """The Gamma loss of positive targets with the inverse link (the canonical link, the
@@ -849,7 +861,7 @@ class GammaInverse(_PositiveMean, Gamma):
 
 
 @register
-class GammaIdentity(_PositiveMean, Gamma):
+class GammaIdentity(_IdentityMean, Gamma):
     """The Gamma loss of positive targets with the identity link: ``mu = z``, defined for z > 0.
 
     The cost is the mean half Gamma deviance ``y/z + log z - log y - 1`` per sample; +inf where
@@ -858,14 +870,7 @@ class GammaIdentity(_PositiveMean, Gamma):
 
     name = "gamma_identity"
     model_name = "Gamma regression (identity link)"
-    link_name = "identity"
     canonical = False
-
-    def inverse_link(self, z: np.ndarray) -> np.ndarray:
-        return np.asarray(z, dtype=np.float64)
-
-    def link(self, mu: np.ndarray) -> np.ndarray:
-        return np.asarray(mu, dtype=np.float64)
 
     def reference_terms(self, z: np.ndarray, y: np.ndarray
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -875,7 +880,7 @@ class GammaIdentity(_PositiveMean, Gamma):
 
 
 @register
-class PoissonIdentity(_PositiveMean, Poisson):
+class PoissonIdentity(_IdentityMean, Poisson):
     """The Poisson loss of counts or rates with the identity link: ``mu = z``, defined for
     z > 0.
 
@@ -886,16 +891,9 @@ class PoissonIdentity(_PositiveMean, Poisson):
 
     name = "poisson_identity"
     model_name = "Poisson regression (identity link)"
-    link_name = "identity"
     canonical = False
     can_separate = False
     separation_from_data = False
-
-    def inverse_link(self, z: np.ndarray) -> np.ndarray:
-        return np.asarray(z, dtype=np.float64)
-
-    def link(self, mu: np.ndarray) -> np.ndarray:
-        return np.asarray(mu, dtype=np.float64)
 
     def reference_terms(self, z: np.ndarray, y: np.ndarray
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
