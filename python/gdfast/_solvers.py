@@ -37,6 +37,7 @@ from ._common import Callback
 from ._first_order import gd, nesterov
 from ._lbfgs import lbfgs, lbfgs_run
 from ._newton import newton, newton_cg
+from ._proximal import proximal
 from ._protocols import ObjectiveBase, ObjectiveLike, as_objective
 from ._result import OptimizeResult
 from ._sampled_hessian import SampledHessian
@@ -45,10 +46,12 @@ from ._validation import check_name, check_scalar, check_vector
 
 METHODS: dict[str, Callable[..., OptimizeResult]] = {
     "gd": gd, "nesterov": nesterov, "sgd": sgd, "adam": adam, "newton": newton,
-    "newton-cg": newton_cg, "lbfgs": lbfgs,
+    "newton-cg": newton_cg, "lbfgs": lbfgs, "proximal": proximal,
 }
+#: The methods that handle a penalty with an L1 part (``alpha * l1_ratio > 0``).
+NONSMOOTH_METHODS = ("proximal",)
 DEFAULT_MAX_ITER = {"gd": 10_000, "nesterov": 10_000, "sgd": 50, "adam": 50, "newton": 100,
-                    "newton-cg": 100, "lbfgs": 1_000}
+                    "newton-cg": 100, "lbfgs": 1_000, "proximal": 10_000}
 DEFAULT_TOL = {"sgd": 1e-4, "adam": 1e-4}           # the others: 1e-8
 AUTO_NEWTON_MAX_PARAMS = 500      # "auto": Newton needs a Hessian of at most this many parameters,
 AUTO_NEWTON_MAX_WORK = 2e8        # ... cheap to build: n * n_params^2 (syrk's flops) at most this
@@ -80,6 +83,8 @@ well-conditioned data.
     or Newton-CG, whose Jacobi preconditioner is insensitive to the units.
     """
     full = as_objective(obj)
+    if full.penalty.l1 > 0:
+        return "proximal"
     if full.costly_evaluations and full.n_params <= AUTO_REMOTE_NEWTON_MAX_PARAMS \
             and full.can_form_hessian:
         return "newton"            # fewest round trips: a handful of Newton steps
@@ -186,7 +191,7 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
     obj : gdfast.Objective or gdfast.dask.Objective
         Or any object with their attributes and methods (cost, gradient, Hessian ...); "sgd"
         and "adam" need a gdfast.Objective.
-    method : {"auto", "gd", "nesterov", "sgd", "adam", "newton", "newton-cg", "lbfgs"}
+    method : {"auto", "gd", "nesterov", "sgd", "adam", "newton", "newton-cg", "lbfgs", "proximal"}
         - "gd": gradient descent ``w <- w - step * gradient``; the loop runs in C.
         - "nesterov": accelerated gradient with step 1/L and adaptive restart; in C.
         - "sgd": mini-batch stochastic gradient with momentum and iterate averaging; epochs in C.
@@ -203,7 +208,11 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
         - "newton-cg": Hessian-free Newton, conjugate gradients preconditioned by diag(H) on
           Hessian-vector products, with a line search on cached predictions (O(n) per trial).
         - "lbfgs": limited-memory BFGS with a strong Wolfe line search.
-        - "auto" (default): "newton" where the Hessian is small and cheap, otherwise "lbfgs"
+        - "proximal": FISTA (accelerated proximal gradient) with backtracking and adaptive
+          restart, for a penalty with an L1 part (``l1_ratio * alpha > 0``; also any other
+          objective); each iteration one or two fused passes over X. The stopping rule is
+          then on the stationarity (:meth:`Objective.stationarity`) instead of the gradient.
+        - "auto" (default): for an L1 part, "proximal"; otherwise "newton" where the Hessian is small and cheap, otherwise "lbfgs"
           (finished by "newton" or "newton-cg" if it stalls) for dense X and "newton-cg" for
           sparse X (see :func:`choose_method`).
     w0 : array-like, optional
@@ -287,6 +296,12 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
             raise TypeError(f"method='auto' takes no solver options (got {', '.join(options)}); "
                             "name the method to pass them")
         method = choose_method(obj)
+    penalty = as_objective(obj).penalty
+    if penalty.l1 > 0 and method not in NONSMOOTH_METHODS:
+        raise ValueError(
+            f"method={method!r} needs a smooth cost, and this objective has an L1 part "
+            f"(alpha * l1_ratio = {penalty.l1:g} > 0); use method='auto' or one of "
+            f"{', '.join(map(repr, NONSMOOTH_METHODS))}")
     func = _auto if (requested == "auto" and method == "lbfgs") else METHODS[method]
     valid = _keywords(func)
     unknown = sorted(set(options) - set(valid))
