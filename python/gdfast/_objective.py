@@ -129,6 +129,7 @@ class Objective(ObjectiveBase):
     n_samples: int
     n_features: int
     n_params: int
+    penalty: ElasticNet
 
     def __init__(self, X: Any, y: Any, loss: str | Loss = "log_loss", alpha: float = 0.0,
                  fit_intercept: bool = True, sample_weight: Any = None,

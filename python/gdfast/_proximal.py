@@ -28,6 +28,10 @@ from ._result import OptimizeResult
 
 #: The trial L of an iteration: the last accepted one times this (slightly larger steps).
 _SHRINK = 0.9
+#: Iterations in a row that neither lower the cost beyond its rounding error nor the smallest
+#: stationarity seen, after which the run is at the rounding floor (float32 data: the gradient
+#: is known to about 1e-5 of G).
+_FLAT_ITER = 200
 
 
 def initial_curvature(obj: ObjectiveBase, w: np.ndarray) -> float:
@@ -42,6 +46,19 @@ def initial_curvature(obj: ObjectiveBase, w: np.ndarray) -> float:
         if trace > 0 and math.isfinite(trace):
             return trace
     return 1.0
+
+
+def _accepted(excess: float, step: np.ndarray, grad_change: np.ndarray, L: float,
+              rounding: float) -> bool:
+    """Whether L is large enough along the step: ``f(x+) - f(y) - grad f(y).step`` (the
+    ``excess`` over the linear model) at most ``L/2 ||step||^2``. Near the optimum that excess
+    is below the cost's rounding error and cannot be seen in computed costs; the test is then
+    on the gradients, ``step.(grad f(x+) - grad f(y)) <= L ||step||^2`` (exact for a quadratic,
+    whose excess is half the left side)."""
+    size = float(step @ step)
+    if abs(excess) <= 10.0 * rounding:
+        return float(step @ grad_change) <= L * size
+    return excess <= 0.5 * L * size
 
 
 def proximal(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
@@ -64,6 +81,7 @@ def proximal(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
     L = initial_curvature(obj, x) / _SHRINK
     y, fy, gy = x, fx, gx
     momentum = 1.0                     # FISTA's t_k
+    lowest, flat = Fx, 0
     g_trial = np.empty_like(x)
     for it in range(1, max_iter + 1):
         L *= _SHRINK
@@ -71,8 +89,8 @@ def proximal(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
             x_new = pen.l1_prox(y - gy / L, 1.0 / L, d)
             step = x_new - y
             f_new = smooth(x_new, g_trial)
-            model = fy + float(gy @ step) + 0.5 * L * float(step @ step)
-            if math.isfinite(f_new) and f_new <= model + monitor.rounding(fy):
+            if math.isfinite(f_new) and _accepted(f_new - fy - float(gy @ step), step,
+                                                  g_trial - gy, L, monitor.rounding(fy)):
                 break
             L *= 2.0
             if not math.isfinite(L) or L > 1e300:
@@ -83,7 +101,10 @@ def proximal(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
         monitor.stepped(1.0 / L)
         if monitor.observe(it, x_new, F_new, pen.min_norm_subgradient(x_new, g_new, d)):
             return monitor.result()
-        if not np.any(step):               # a fixed point of the step: nothing moves
+        flat = flat + 1 if (F_new >= lowest - monitor.rounding(lowest)
+                            and not monitor.improved) else 0
+        lowest = min(lowest, F_new)
+        if not np.any(step) or flat >= _FLAT_ITER:    # nothing moves, or the cost cannot fall
             monitor.no_decrease(0.0, F_new)
             return monitor.result()
         # adaptive restart: the step from y goes against the last move, or the cost rose
