@@ -16,7 +16,7 @@ from gdfast._penalty import ElasticNet
 
 from problems import make_problem
 
-L1_METHODS = ["proximal"]
+L1_METHODS = ["proximal", "cd"]
 LOSSES = ["squared_error", "log_loss", "poisson", "gamma"]
 
 
@@ -226,3 +226,33 @@ def test_agrees_with_sklearn_l1_logistic(method, fit_intercept):
     assert res.cost <= ref * (1 + 1e-9)
     assert abs(res.cost - ref) <= 1e-9 * ref
     assert np.array_equal(res.w[:10] != 0, np.abs(w_sk[:10]) > 1e-10)
+
+
+def test_auto_picks_cd_for_small_l1_problems():
+    X, y, _ = make_problem()
+    res = gdfast.minimize(gdfast.Objective(X, y, alpha=0.05, l1_ratio=1.0), tol=1e-10)
+    assert res.method == "cd" and res.converged
+
+
+@pytest.mark.parametrize("selection", ["cyclic", "random"])
+def test_cd_positive_matches_sklearn(selection):
+    X, y = sklearn_lasso_problem(2)
+    a = 0.05
+    sk = SkLasso(alpha=a, positive=True, tol=1e-14, max_iter=1_000_000).fit(X, y)
+    obj = gdfast.Objective(X, y, loss="squared_error", alpha=2 * a, l1_ratio=1.0)
+    res = gdfast.minimize(obj, method="cd", tol=1e-12, positive=True, selection=selection,
+                          random_state=0)
+    assert res.converged
+    assert np.all(res.w[:-1] >= 0) and np.any(res.w[:-1] == 0)
+    ref = obj.cost(np.r_[sk.coef_, sk.intercept_])
+    assert abs(res.cost - ref) <= 1e-9 * ref
+    assert np.array_equal(res.w[:-1] != 0, sk.coef_ != 0)
+
+
+def test_cd_bad_options():
+    X, y, _ = make_problem()
+    obj = gdfast.Objective(X, y, alpha=0.05, l1_ratio=1.0)
+    with pytest.raises(ValueError, match="selection"):
+        gdfast.minimize(obj, method="cd", selection="greedy")
+    with pytest.raises(TypeError, match="positive"):
+        gdfast.minimize(obj, method="cd", positive=1)

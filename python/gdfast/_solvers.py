@@ -34,6 +34,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ._common import Callback
+from ._coordinate import cd
 from ._first_order import gd, nesterov
 from ._lbfgs import lbfgs, lbfgs_run
 from ._newton import newton, newton_cg
@@ -46,12 +47,12 @@ from ._validation import check_name, check_scalar, check_vector
 
 METHODS: dict[str, Callable[..., OptimizeResult]] = {
     "gd": gd, "nesterov": nesterov, "sgd": sgd, "adam": adam, "newton": newton,
-    "newton-cg": newton_cg, "lbfgs": lbfgs, "proximal": proximal,
+    "newton-cg": newton_cg, "lbfgs": lbfgs, "proximal": proximal, "cd": cd,
 }
 #: The methods that handle a penalty with an L1 part (``alpha * l1_ratio > 0``).
-NONSMOOTH_METHODS = ("proximal",)
+NONSMOOTH_METHODS = ("proximal", "cd")
 DEFAULT_MAX_ITER = {"gd": 10_000, "nesterov": 10_000, "sgd": 50, "adam": 50, "newton": 100,
-                    "newton-cg": 100, "lbfgs": 1_000, "proximal": 10_000}
+                    "newton-cg": 100, "lbfgs": 1_000, "proximal": 10_000, "cd": 100}
 DEFAULT_TOL = {"sgd": 1e-4, "adam": 1e-4}           # the others: 1e-8
 AUTO_NEWTON_MAX_PARAMS = 500      # "auto": Newton needs a Hessian of at most this many parameters,
 AUTO_NEWTON_MAX_WORK = 2e8        # ... cheap to build: n * n_params^2 (syrk's flops) at most this
@@ -84,7 +85,9 @@ well-conditioned data.
     """
     full = as_objective(obj)
     if full.penalty.l1 > 0:
-        return "proximal"
+        # coordinate descent on the Hessian's model where the Hessian is small and cheap to form
+        # (the squared error's covariance updates; proximal Newton for the other losses)
+        return "cd" if _newton_can_run(full) else "proximal"
     if full.costly_evaluations and full.n_params <= AUTO_REMOTE_NEWTON_MAX_PARAMS \
             and full.can_form_hessian:
         return "newton"            # fewest round trips: a handful of Newton steps
@@ -191,7 +194,7 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
     obj : gdfast.Objective or gdfast.dask.Objective
         Or any object with their attributes and methods (cost, gradient, Hessian ...); "sgd"
         and "adam" need a gdfast.Objective.
-    method : {"auto", "gd", "nesterov", "sgd", "adam", "newton", "newton-cg", "lbfgs", "proximal"}
+    method : {"auto", "gd", "nesterov", "sgd", "adam", "newton", "newton-cg", "lbfgs", "proximal", "cd"}
         - "gd": gradient descent ``w <- w - step * gradient``; the loop runs in C.
         - "nesterov": accelerated gradient with step 1/L and adaptive restart; in C.
         - "sgd": mini-batch stochastic gradient with momentum and iterate averaging; epochs in C.
@@ -212,7 +215,12 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
           restart, for a penalty with an L1 part (``l1_ratio * alpha > 0``; also any other
           objective); each iteration one or two fused passes over X. The stopping rule is
           then on the stationarity (:meth:`Objective.stationarity`) instead of the gradient.
-        - "auto" (default): for an L1 part, "proximal"; otherwise "newton" where the Hessian is small and cheap, otherwise "lbfgs"
+        - "cd": coordinate descent for a penalty with an L1 part: proximal Newton, each outer
+          iteration one Hessian pass and coordinate descent (in C, active sets) on the
+          quadratic model in covariance form; for the squared error that model is exact
+          (glmnet's covariance updates). Needs a Hessian the objective can form.
+        - "auto" (default): for an L1 part, "cd" where the Hessian has at most 500 parameters
+          and can be formed, else "proximal"; otherwise "newton" where the Hessian is small and cheap, otherwise "lbfgs"
           (finished by "newton" or "newton-cg" if it stalls) for dense X and "newton-cg" for
           sparse X (see :func:`choose_method`).
     w0 : array-like, optional
@@ -262,6 +270,9 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
         max_cg_iter    newton-cg   min(max(2 d, 20),    CG steps per Newton step (d = n_params)
                                    500)
         memory         lbfgs       10                   correction pairs kept
+        positive       cd          False                coefficients constrained to be >= 0
+        selection      cd          "cyclic"             "cyclic" or "random" (coordinate order)
+        random_state   cd          None                 seed of selection="random"
         =============  ==========  ===================  =============================================
 
     Returns
