@@ -12,7 +12,7 @@ from ._solvers import minimize
 if TYPE_CHECKING:   # loaded on first use at run time (see __getattr__); typed for checkers
     from . import estimators, plot, stats
     from .estimators import (GammaRegressor, LinearRegression, LogisticRegression,
-                             PoissonRegressor, TweedieRegressor)
+                             PoissonRegressor, TweedieRegressor, Lasso, ElasticNet)
 
 try:
     __version__ = _version("gdfast")
@@ -41,12 +41,13 @@ def get_include() -> str:
 # Loaded on first use, so that `import gdfast` needs neither scikit-learn nor matplotlib.
 _LAZY_ATTRIBUTES = {"LogisticRegression": "estimators", "LinearRegression": "estimators",
                     "PoissonRegressor": "estimators", "GammaRegressor": "estimators",
-                    "TweedieRegressor": "estimators"}
+                    "TweedieRegressor": "estimators", "Lasso": "estimators",
+                    "ElasticNet": "estimators"}
 _LAZY_MODULES = ("estimators", "plot", "stats")
 
 __all__ = ["Objective", "MultinomialObjective", "minimize", "OptimizeResult", "IterationState", "DivergenceWarning",
            "SeparationWarning", "RankDeficientWarning", "LogisticRegression", "LinearRegression",
-           "PoissonRegressor", "GammaRegressor", "TweedieRegressor", "get_include", "__version__"]
+           "PoissonRegressor", "GammaRegressor", "TweedieRegressor", "Lasso", "ElasticNet", "get_include", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

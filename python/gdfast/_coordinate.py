@@ -39,6 +39,8 @@ from ._validation import check_bool, check_name, check_random_state
 
 #: Armijo's fraction of the predicted decrease, and the most halvings of the step.
 _ARMIJO, _MAX_HALVINGS = 1e-2, 40
+#: Outer iterations in a row at the rounding floor (see cd) that end the run.
+_FLAT_ITER = 3
 #: Sweeps of the model's coordinate descent per outer iteration, at most.
 _MAX_SWEEPS = 100_000
 
@@ -67,7 +69,7 @@ def cd(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback: C
     floor = 0.01 * tol * monitor.scale
     quadratic = obj.loss.quadratic      # the Hessian is constant: formed once
     H: np.ndarray | None = None
-    it = 0
+    it, flat = 0, 0
     while True:
         if quadratic and H is not None:
             cost, grad = obj.cost_gradient(w)
@@ -107,6 +109,13 @@ def cd(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback: C
         monitor.stepped(t if accepted else 0.0, sweeps=sweeps)
         if not accepted:
             monitor.no_decrease(predicted, cost)
+            break
+        # at the rounding floor: steps that neither lower the cost beyond its rounding error
+        # nor the smallest stationarity seen, a few in a row
+        flat = flat + 1 if (trial_cost >= cost - monitor.rounding(cost)
+                            and not monitor.improved) else 0
+        if flat >= _FLAT_ITER:
+            monitor.no_decrease(0.0, cost)
             break
         w = trial
     return monitor.result()
