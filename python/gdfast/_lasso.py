@@ -198,6 +198,12 @@ class ElasticNet(RegressorMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError, TypeError
+            For bad data or parameters, naming them (positive=True with solver="proximal",
+            a Gram matrix given as precompute, y with more than one column).
         """
         alpha = check_scalar(self.alpha, "alpha", low=0.0)
         l1_ratio = self._l1_ratio()
