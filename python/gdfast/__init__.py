@@ -8,6 +8,7 @@ from ._multinomial_objective import MultinomialObjective
 from ._result import (DivergenceWarning, IterationState, OptimizeResult, RankDeficientWarning,
                       SeparationWarning)
 from ._solvers import minimize
+from ._path import PathResult, alpha_max, path
 
 if TYPE_CHECKING:   # loaded on first use at run time (see __getattr__); typed for checkers
     from . import estimators, plot, stats
@@ -45,7 +46,7 @@ _LAZY_ATTRIBUTES = {"LogisticRegression": "estimators", "LinearRegression": "est
                     "ElasticNet": "estimators"}
 _LAZY_MODULES = ("estimators", "plot", "stats")
 
-__all__ = ["Objective", "MultinomialObjective", "minimize", "OptimizeResult", "IterationState", "DivergenceWarning",
+__all__ = ["Objective", "MultinomialObjective", "minimize", "path", "alpha_max", "PathResult", "OptimizeResult", "IterationState", "DivergenceWarning",
            "SeparationWarning", "RankDeficientWarning", "LogisticRegression", "LinearRegression",
            "PoissonRegressor", "GammaRegressor", "TweedieRegressor", "Lasso", "ElasticNet", "get_include", "__version__"]
 

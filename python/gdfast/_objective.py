@@ -1,6 +1,7 @@
 """gdfast.Objective: the cost of a linear model, its gradient and Hessian, over the compiled kernels."""
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Callable
 
@@ -342,6 +343,27 @@ class Objective(ObjectiveBase):
                          None if sw is None else sw[rows], self.n_threads,
                          offset=None if self.offset is None else self.offset[rows],
                          **self._penalty_arguments())
+
+    def with_alpha(self, alpha: float) -> Objective:
+        """This objective with another alpha (the same data, loss, l1_ratio and factors).
+
+        The data are shared, not copied or validated again: what :func:`gdfast.path` uses at
+        each alpha.
+
+        Parameters
+        ----------
+        alpha : float
+            At least 0.
+
+        Returns
+        -------
+        gdfast.Objective
+        """
+        alpha = check_scalar(alpha, "alpha", low=0.0)
+        new = copy.copy(self)
+        new.penalty = ElasticNet(alpha, self.penalty.l1_ratio, self.penalty.penalty_factor)
+        new._kernel = new._build_kernel(_dispatch.core)
+        return new
 
     def _penalty_arguments(self) -> dict[str, Any]:
         """The penalty's keywords beyond alpha, for the copies this objective makes."""
