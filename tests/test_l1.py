@@ -256,3 +256,46 @@ def test_cd_bad_options():
         gdfast.minimize(obj, method="cd", selection="greedy")
     with pytest.raises(TypeError, match="positive"):
         gdfast.minimize(obj, method="cd", positive=1)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "float32", "csr", "weighted_offset"])
+@pytest.mark.parametrize("shape", [(40, 120), (80, 600)])
+def test_cd_residual_updates_for_wide_squared_error(layout, shape):
+    n, d = shape
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((n, d))
+    y = X[:, :6] @ rng.standard_normal(6) + 0.1 * rng.standard_normal(n)
+    sw = offset = None
+    if layout == "F":
+        X = np.asfortranarray(X)
+    elif layout == "float32":
+        X = X.astype(np.float32)
+    elif layout == "csr":
+        X = sp.csr_matrix(X * (rng.random(X.shape) < 0.3))
+    elif layout == "weighted_offset":
+        sw, offset = rng.random(n) * 2, rng.standard_normal(n) * 0.1
+    plain = gdfast.Objective(X, y, loss="squared_error", sample_weight=sw, offset=offset)
+    g0 = plain.gradient(np.zeros(d + 1))
+    obj = gdfast.Objective(X, y, loss="squared_error", alpha=0.2 * np.max(np.abs(g0[:d])),
+                           l1_ratio=0.9, sample_weight=sw, offset=offset)
+    tol = 1e-10 if layout != "float32" else 1e-4
+    res = gdfast.minimize(obj, tol=tol)
+    assert res.method == "cd" and res.converged
+    assert "sweeps" in res.history
+    limit = 1e-7 * obj.alpha if layout != "float32" else 1e-4 * np.max(np.abs(g0))
+    assert kkt_violation(obj, res.w) <= limit
+    assert 0 < np.count_nonzero(res.w[:d]) < d
+    ref = gdfast.minimize(obj, method="proximal", tol=tol, max_iter=100_000)
+    assert res.cost <= ref.cost + 1e-9 * abs(ref.cost) + (0 if layout != "float32" else 1e-5)
+
+
+def test_cd_residual_updates_positive_matches_sklearn():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((40, 100))
+    y = X[:, :5] @ np.abs(rng.standard_normal(5)) + 0.1 * rng.standard_normal(40)
+    sk = SkLasso(alpha=0.05, positive=True, tol=1e-14, max_iter=10 ** 6).fit(X, y)
+    obj = gdfast.Objective(X, y, loss="squared_error", alpha=0.1, l1_ratio=1.0)
+    res = gdfast.minimize(obj, method="cd", tol=1e-12, positive=True)
+    ref = obj.cost(np.r_[sk.coef_, sk.intercept_])
+    assert abs(res.cost - ref) <= 1e-9 * ref
+    assert np.array_equal(res.w[:-1] != 0, sk.coef_ != 0)

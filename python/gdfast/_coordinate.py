@@ -21,12 +21,15 @@ hundredth from the start (the model is exact). The run stops on the same rule as
 ``tol * max|gradient at 0|``.
 
 Forming H costs ``n * n_params^2`` per outer iteration; for sparse X beyond 5792 parameters it
-cannot be formed, and "cd" refers to "proximal".
+cannot be formed, and "cd" refers to "proximal". The squared error with more than
+GRAM_MAX_PARAMS parameters or fewer rows than parameters takes residual updates instead
+(``_cd.cd_squared_error``: glmnet's naive updates, O(n) or a column's stored entries per update,
+X read by columns without a copy; sparse X is converted to CSC once).
 """
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -39,6 +42,8 @@ from ._validation import check_bool, check_name, check_random_state
 
 #: Armijo's fraction of the predicted decrease, and the most halvings of the step.
 _ARMIJO, _MAX_HALVINGS = 1e-2, 40
+#: Covariance updates up to this many parameters (the Gram matrix is formed once).
+GRAM_MAX_PARAMS = 500
 #: Outer iterations in a row at the rounding floor (see cd) that end the run.
 _FLAT_ITER = 3
 #: Sweeps of the model's coordinate descent per outer iteration, at most.
@@ -56,6 +61,9 @@ def cd(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback: C
     positive = check_bool(positive, "positive")
     check_name(selection, "selection", ["cyclic", "random"])
     rng = np.random.default_rng(check_random_state(random_state)) if selection == "random" else None
+    columns = obj.column_access() if obj.loss.quadratic else None
+    if columns is not None and not _gram_pays(obj):
+        return _naive(obj, w, max_iter, tol, callback, positive, columns)
     if not obj.can_form_hessian:
         raise ValueError(f"method='cd' forms the Hessian ({obj.n_params} parameters), which this "
                          "objective cannot (sparse X with too many parameters); use "
@@ -118,6 +126,51 @@ def cd(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback: C
             monitor.no_decrease(0.0, cost)
             break
         w = trial
+    return monitor.result()
+
+
+def _gram_pays(obj: ObjectiveBase) -> bool:
+    """Covariance updates (the Gram matrix, formed once) when it is small and there are more
+    rows than parameters, as glmnet chooses; otherwise residual updates."""
+    return (obj.can_form_hessian and obj.n_params <= GRAM_MAX_PARAMS
+            and obj.n_samples >= obj.n_params)
+
+
+def _naive(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
+           callback: Callback | None, positive: bool,
+           columns: tuple[Any, np.ndarray, Callable[[np.ndarray], np.ndarray]]) -> OptimizeResult:
+    """The squared error by coordinate descent with residual updates (``_cd.cd_squared_error``):
+    each outer iteration recomputes the residuals from w (one pass, so that the rounding of
+    the running updates does not build up), runs the sweeps to the tolerance, and checks the
+    stopping rule on a fresh gradient."""
+    X, s, residuals = columns
+    pen, d = obj.penalty, obj.penalty_n_coef
+    if positive:
+        w = w.copy()
+        w[:d] = np.maximum(w[:d], 0.0)
+    monitor = Monitor("cd", obj, w, max_iter, tol, callback, per_step=("sweeps",))
+    diag = obj.gram_diagonal()
+    assert diag is not None
+    q0 = 2.0 * diag[:d]
+    lam = pen.thresholds(d)
+    floor = 0.01 * tol * monitor.scale
+    it, flat = 0, 0
+    while True:
+        cost, grad = obj.cost_gradient(w)
+        if monitor.observe(it, w, cost, _subgradient(pen, w, grad, d, positive)):
+            break
+        if it > 0 and not monitor.improved:
+            flat += 1
+            if flat >= _FLAT_ITER:
+                monitor.no_decrease(0.0, cost)
+                break
+        it += 1
+        r = residuals(w)
+        new = w.copy()
+        sweeps, _, _ = _cd.cd_squared_error(X, s, r, new, q0, lam, pen.l2, positive,
+                                            obj.fit_intercept, floor, _MAX_SWEEPS)
+        monitor.stepped(1.0, sweeps=sweeps)
+        w = new
     return monitor.result()
 
 

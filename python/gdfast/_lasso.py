@@ -112,8 +112,9 @@ class ElasticNet(RegressorMixin, BaseEstimator):
     selection : {"cyclic", "random"}, default "cyclic"
         The coordinate order of each sweep.
     solver : {"auto", "cd", "proximal"}, default "auto"
-        gdfast's method (:func:`gdfast.minimize`); "auto" is "cd" (coordinate descent on the
-        Gram matrix) for at most 500 parameters, else "proximal" (FISTA).
+        gdfast's method (:func:`gdfast.minimize`); "auto" is "cd": coordinate descent on the
+        Gram matrix for at most 500 parameters and more rows than parameters, with residual
+        updates otherwise; "proximal" is FISTA.
     n_threads : int, optional
         Threads for the kernels.
 
@@ -237,8 +238,7 @@ class ElasticNet(RegressorMixin, BaseEstimator):
         if warm_start and hasattr(self, "coef_") and np.shape(self.coef_) == (d,):
             w0 = np.append(self.coef_, self.intercept_) if fit_intercept else self.coef_.copy()
         if solver == "auto":
-            solver = "cd" if positive or selection == "random" or obj.can_form_hessian and \
-                obj.n_params <= 500 else "proximal"
+            solver = "cd"              # covariance or residual updates (see gdfast._coordinate)
         if positive and solver != "cd":
             raise ValueError("positive=True needs solver='cd' (or 'auto')")
         options: dict[str, Any] = {}

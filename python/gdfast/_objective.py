@@ -158,6 +158,7 @@ class Objective(ObjectiveBase):
         if self.X.dtype == np.float32:          # predictions summed in float32 (see the kernels)
             self.cost_rounding = FLOAT32_COST_ROUNDING
         self._separable: bool | None = None     # see separates
+        self._csc: tuple[Any, ...] | None = None     # see column_access
         self.n_params = self.n_features + int(self.fit_intercept)
 
     def _build_kernel(self, module: Any) -> Any:
@@ -587,6 +588,33 @@ class Objective(ObjectiveBase):
             raise self._overflow(np.zeros(self.n_params), "the mean square of X's columns",
                                  at_w=False)
         return diag
+
+    def column_access(self) -> tuple[Any, np.ndarray, Callable[[np.ndarray], np.ndarray]] | None:
+        """For the squared error: X by columns, the normalised weights and the residuals.
+
+        Dense X is X itself (its columns read with a stride when it is C-ordered: no copy);
+        sparse X is converted to CSC once and kept (one copy of its stored entries).
+
+        Returns
+        -------
+        (X or (data, indices, indptr, n_rows), ndarray, callable) or None
+            None for other losses.
+        """
+        if not self.loss.quadratic:
+            return None
+        if self.is_sparse:
+            if self._csc is None:
+                Xs: Any = self.X
+                csc = Xs.tocsc()
+                csc.sum_duplicates()
+                self._csc = (csc.data, csc.indices.astype(np.intp), csc.indptr.astype(np.intp),
+                             self.n_samples)
+            X: Any = self._csc
+        else:
+            X = self.X
+        s = (np.full(self.n_samples, 1.0 / self.n_samples) if self.sample_weight is None
+             else self.sample_weight / self.weight_sum)
+        return X, s, lambda w: self.y - self.predictions(w)
 
     def residual_sums(self, w: Any) -> tuple[np.ndarray, np.ndarray, float] | None:
         """For the squared error: ``G = Xa^T diag(sw) (y - Xa w)`` and ``RSS``, to twice the

@@ -286,6 +286,13 @@ class ObjectiveBase(ABC):
         """``diag(Xa^T S Xa)``, the columns' weighted mean squares; None when not cheap."""
         return None
 
+    def column_access(self) -> tuple[Any, np.ndarray, Callable[[np.ndarray], np.ndarray]] | None:
+        """For a quadratic loss, what coordinate descent with residual updates reads: X by
+        columns (a dense array, or ``(data, indices, indptr, n_rows)`` of a CSC copy), the
+        normalised sample weights s and the targets less the offset; None when not available.
+        """
+        return None
+
     def residual_sums(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
         """A least-squares objective's ``G = Xa^T diag(sw) (y - Xa w)`` as ``hi + lo`` and
         ``RSS = sum sw (y - Xa w)^2``, unnormalised, to twice the precision of double

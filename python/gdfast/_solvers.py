@@ -87,7 +87,10 @@ well-conditioned data.
     if full.penalty.l1 > 0:
         # coordinate descent on the Hessian's model where the Hessian is small and cheap to form
         # (the squared error's covariance updates; proximal Newton for the other losses)
-        return "cd" if _newton_can_run(full) else "proximal"
+        # the squared error: always (residual updates where the Gram matrix does not pay)
+        if _newton_can_run(full) or (full.loss.quadratic and full.column_access() is not None):
+            return "cd"
+        return "proximal"
     if full.costly_evaluations and full.n_params <= AUTO_REMOTE_NEWTON_MAX_PARAMS \
             and full.can_form_hessian:
         return "newton"            # fewest round trips: a handful of Newton steps
@@ -218,9 +221,11 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
         - "cd": coordinate descent for a penalty with an L1 part: proximal Newton, each outer
           iteration one Hessian pass and coordinate descent (in C, active sets) on the
           quadratic model in covariance form; for the squared error that model is exact
-          (glmnet's covariance updates). Needs a Hessian the objective can form.
-        - "auto" (default): for an L1 part, "cd" where the Hessian has at most 500 parameters
-          and can be formed, else "proximal"; otherwise "newton" where the Hessian is small and cheap, otherwise "lbfgs"
+          (glmnet's covariance updates), and with more than 500 parameters or fewer rows than
+          parameters it updates residuals instead (glmnet's naive updates: one column per
+          coordinate, no Gram matrix). The other losses need a Hessian the objective can form.
+        - "auto" (default): for an L1 part, "cd" for the squared error and where the Hessian
+          has at most 500 parameters and can be formed, else "proximal"; otherwise "newton" where the Hessian is small and cheap, otherwise "lbfgs"
           (finished by "newton" or "newton-cg" if it stalls) for dense X and "newton-cg" for
           sparse X (see :func:`choose_method`).
     w0 : array-like, optional
