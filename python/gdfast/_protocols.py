@@ -289,7 +289,12 @@ class ObjectiveBase(ABC):
     def column_access(self) -> tuple[Any, np.ndarray, Callable[[np.ndarray], np.ndarray]] | None:
         """For a quadratic loss, what coordinate descent with residual updates reads: X by
         columns (a dense array, or ``(data, indices, indptr, n_rows)`` of a CSC copy), the
-        normalised sample weights s and the targets less the offset; None when not available.
+        normalised sample weights s, and a function giving the residuals ``y - z(w)`` (z the
+        predictions, with any offset); None when not available.
+
+        Returns
+        -------
+        (X by columns, ndarray, callable) or None
         """
         return None
 
