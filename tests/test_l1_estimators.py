@@ -174,3 +174,50 @@ def test_l1_multinomial_meets_kkt(method):
     assert np.max(np.abs(g[k:])) <= 1e-7 * lam
     m = gdfast.LogisticRegression(alpha=0.05, l1_ratio=1.0, tol=1e-10).fit(X, labels)
     assert m.coef_.shape == (3, 5) and np.any(m.coef_ == 0)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
+@pytest.mark.parametrize("estimator", [gdfast.LassoCV(alphas=10), gdfast.ElasticNetCV(alphas=10)],
+                         ids=["LassoCV", "ElasticNetCV"])
+def test_cv_passes_check_estimator(estimator):
+    results = check_estimator(estimator, on_fail=None)
+    assert len(results) > 50
+    problems = [(r["check_name"], r["status"], repr(r["exception"])) for r in results
+                if r["status"] != "passed"
+                and not (r["status"] == "skipped" and r["check_name"] in SKIPPED_BY_SKLEARN)]
+    assert problems == []
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_lasso_cv_matches_sklearn(weighted):
+    X, y = regression_data(9, n=200, d=30)
+    sw = np.random.default_rng(3).random(len(y)) + 0.5 if weighted else None
+    ours = gdfast.LassoCV(cv=5, alphas=30, tol=1e-10).fit(X, y, sample_weight=sw)
+    theirs = sklm.LassoCV(cv=5, alphas=30, tol=1e-12, max_iter=10 ** 6).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(ours.alphas_, theirs.alphas_, rtol=1e-12)
+    np.testing.assert_allclose(ours.mse_path_, theirs.mse_path_, rtol=1e-8)
+    assert ours.alpha_ == pytest.approx(theirs.alpha_, rel=1e-12)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-8)
+
+
+def test_elastic_net_cv_chooses_l1_ratio_as_sklearn():
+    X, y = regression_data(10, n=160, d=20)
+    ours = gdfast.ElasticNetCV(l1_ratio=[0.2, 0.6, 1.0], cv=4, alphas=15, tol=1e-10,
+                               n_jobs=2).fit(X, y)
+    theirs = sklm.ElasticNetCV(l1_ratio=[0.2, 0.6, 1.0], cv=4, alphas=15, tol=1e-12,
+                               max_iter=10 ** 6).fit(X, y)
+    assert ours.alphas_.shape == theirs.alphas_.shape == (3, 15)
+    assert ours.mse_path_.shape == theirs.mse_path_.shape == (3, 15, 4)
+    np.testing.assert_allclose(ours.mse_path_, theirs.mse_path_, rtol=1e-8)
+    assert ours.l1_ratio_ == theirs.l1_ratio_
+    assert ours.alpha_ == pytest.approx(theirs.alpha_, rel=1e-12)
+
+
+def test_cv_bad_parameters():
+    X, y = regression_data()
+    with pytest.raises(ValueError, match="l1_ratio"):
+        gdfast.ElasticNetCV(l1_ratio=[0.0, 0.5]).fit(X, y)
+    with pytest.raises(ValueError, match="alphas"):
+        gdfast.LassoCV(alphas=[-1.0]).fit(X, y)
+    with pytest.raises(ValueError, match="eps"):
+        gdfast.LassoCV(eps=2.0).fit(X, y)

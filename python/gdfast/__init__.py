@@ -13,7 +13,8 @@ from ._path import PathResult, alpha_max, path
 if TYPE_CHECKING:   # loaded on first use at run time (see __getattr__); typed for checkers
     from . import estimators, plot, stats
     from .estimators import (GammaRegressor, LinearRegression, LogisticRegression,
-                             PoissonRegressor, TweedieRegressor, Lasso, ElasticNet)
+                             PoissonRegressor, TweedieRegressor, Lasso, ElasticNet,
+                             LassoCV, ElasticNetCV)
 
 try:
     __version__ = _version("gdfast")
@@ -43,12 +44,13 @@ def get_include() -> str:
 _LAZY_ATTRIBUTES = {"LogisticRegression": "estimators", "LinearRegression": "estimators",
                     "PoissonRegressor": "estimators", "GammaRegressor": "estimators",
                     "TweedieRegressor": "estimators", "Lasso": "estimators",
-                    "ElasticNet": "estimators"}
+                    "ElasticNet": "estimators", "LassoCV": "estimators",
+                    "ElasticNetCV": "estimators"}
 _LAZY_MODULES = ("estimators", "plot", "stats")
 
 __all__ = ["Objective", "MultinomialObjective", "minimize", "path", "alpha_max", "PathResult", "OptimizeResult", "IterationState", "DivergenceWarning",
            "SeparationWarning", "RankDeficientWarning", "LogisticRegression", "LinearRegression",
-           "PoissonRegressor", "GammaRegressor", "TweedieRegressor", "Lasso", "ElasticNet", "get_include", "__version__"]
+           "PoissonRegressor", "GammaRegressor", "TweedieRegressor", "Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "get_include", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -99,7 +99,7 @@ def cd(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback: C
         step = new - w
         if not np.any(step):
             monitor.stepped(0.0, sweeps=sweeps)
-            monitor.no_decrease(0.0, cost)
+            monitor.no_decrease(_slope(sub), cost)
             break
         # the decrease the model predicts from its linear part and the L1 part
         l1_now = pen.l1_value(w, d)
@@ -123,10 +123,17 @@ def cd(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback: C
         flat = flat + 1 if (trial_cost >= cost - monitor.rounding(cost)
                             and not monitor.improved) else 0
         if flat >= _FLAT_ITER:
-            monitor.no_decrease(0.0, cost)
+            monitor.no_decrease(_slope(sub), cost)
             break
         w = trial
     return monitor.result()
+
+
+def _slope(sub: np.ndarray) -> float:
+    """The slope a step along minus the min-norm subgradient promises: what ``no_decrease``
+    weighs against the cost's rounding error to tell the rounding floor ("converged") from a
+    stall."""
+    return -float(sub @ sub)
 
 
 def _gram_pays(obj: ObjectiveBase) -> bool:
@@ -157,12 +164,13 @@ def _naive(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
     it, flat = 0, 0
     while True:
         cost, grad = obj.cost_gradient(w)
-        if monitor.observe(it, w, cost, _subgradient(pen, w, grad, d, positive)):
+        sub = _subgradient(pen, w, grad, d, positive)
+        if monitor.observe(it, w, cost, sub):
             break
         if it > 0 and not monitor.improved:
             flat += 1
             if flat >= _FLAT_ITER:
-                monitor.no_decrease(0.0, cost)
+                monitor.no_decrease(_slope(sub), cost)
                 break
         it += 1
         r = residuals(w)

@@ -24,7 +24,7 @@ from ._result import IterationState
 from ._solvers import minimize
 from ._validation import check_bool, check_n_threads, check_name, check_scalar
 
-__all__ = ["ElasticNet", "Lasso", "duality_gap"]
+__all__ = ["ElasticNet", "Lasso", "ElasticNetCV", "LassoCV", "duality_gap"]
 
 
 def duality_gap(obj: Objective, coef: np.ndarray, positive: bool = False
@@ -327,3 +327,247 @@ selection, solver, n_threads
     def _l1_ratio(self) -> float:
         return 1.0
 
+
+
+class ElasticNetCV(RegressorMixin, BaseEstimator):
+    """:class:`ElasticNet` with alpha (and l1_ratio) chosen by k-fold cross-validation over the
+    path: a drop-in for scikit-learn's ``ElasticNetCV``.
+
+    For each l1_ratio the grid of alphas runs from alpha_max of the whole data (computed
+    exactly: :func:`gdfast.alpha_max`) down to ``eps * alpha_max``; each fold solves the whole
+    path on its training rows with warm starts (:func:`gdfast.path`) and scores the mean squared
+    error on its held-out rows (weighted by sample_weight when given). The alpha and l1_ratio of
+    the lowest mean error are refitted on all the data. alphas are in scikit-learn's convention
+    (half of gdfast's, see :class:`ElasticNet`).
+
+    Parameters
+    ----------
+    l1_ratio : float or list of float, default 0.5
+        Each in (0, 1].
+    eps : float, default 1e-3
+    alphas : int or array-like, default 100
+        An int: that many alphas from alpha_max down to ``eps * alpha_max``; an array: the
+        grid itself (scikit-learn's convention). As scikit-learn 1.9's (which dropped
+        ``n_alphas``).
+    fit_intercept : bool, default True
+    precompute, max_iter, tol, copy_X, positive, random_state, selection, solver, n_threads
+        As :class:`ElasticNet` (for the final refit; the paths solve each alpha to gdfast's
+        stationarity tolerance 1e-8).
+    cv : int or cross-validation generator, default 5
+        scikit-learn's ``cv`` (None: 5-fold).
+    n_jobs : int, optional
+        Folds solved at once, in threads (the kernels release the GIL).
+    verbose : int, default 0
+        Accepted for compatibility.
+
+    Attributes
+    ----------
+    alpha_, l1_ratio_ : float
+        The chosen values.
+    alphas_ : ndarray of shape (n_alphas,) or (n_l1_ratio, n_alphas)
+        The grids, in scikit-learn's convention.
+    mse_path_ : ndarray of shape (n_alphas, n_folds) or (n_l1_ratio, n_alphas, n_folds)
+    coef_, intercept_, dual_gap_, n_iter_
+        Of the final refit.
+    n_features_in_ : int
+    """
+
+    def __init__(self, *, l1_ratio: Any = 0.5, eps: float = 1e-3, alphas: Any = 100, fit_intercept: bool = True, precompute: Any = "auto",
+                 max_iter: int = 1000, tol: float = 1e-4, cv: Any = None, copy_X: bool = True,
+                 verbose: int = 0, n_jobs: int | None = None, positive: bool = False,
+                 random_state: Any = None, selection: str = "cyclic", solver: str = "auto",
+                 n_threads: int | None = None) -> None:
+        self.l1_ratio = l1_ratio
+        self.eps = eps
+        self.alphas = alphas
+        self.fit_intercept = fit_intercept
+        self.precompute = precompute
+        self.max_iter = max_iter
+        self.tol = tol
+        self.cv = cv
+        self.copy_X = copy_X
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+        self.positive = positive
+        self.random_state = random_state
+        self.selection = selection
+        self.solver = solver
+        self.n_threads = n_threads
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _l1_ratios(self) -> list[float]:
+        ratios = np.atleast_1d(np.asarray(self.l1_ratio, dtype=object))
+        return [check_scalar(r, "l1_ratio", low=0.0, low_inclusive=False, high=1.0)
+                for r in ratios]
+
+    def _several_ratios(self) -> bool:
+        """Whether l1_ratio is a list (the attributes then get a leading axis, as
+        scikit-learn's)."""
+        return bool(np.ndim(self.l1_ratio) > 0)
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "ElasticNetCV":
+        """Choose alpha (and l1_ratio) by cross-validation, then fit on all the data.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError, TypeError
+            For bad data or parameters, naming them.
+        """
+        from joblib import Parallel, delayed
+        from sklearn.model_selection import check_cv
+
+        from ._path import alpha_max, path
+        ratios = self._l1_ratios()
+        eps = check_scalar(self.eps, "eps", low=0.0, low_inclusive=False, high=1.0)
+        given = None
+        if isinstance(self.alphas, (int, np.integer)) and not isinstance(self.alphas, bool):
+            n_alphas = check_scalar(self.alphas, "alphas", low=1, integer=True)
+        else:
+            given = np.sort(np.asarray(self.alphas, dtype=np.float64).ravel())[::-1]
+            if given.size == 0 or np.any(given < 0) or not np.all(np.isfinite(given)):
+                raise ValueError("alphas must be a positive int or a non-empty list of finite "
+                                 "numbers >= 0")
+        fit_intercept = check_bool(self.fit_intercept, "fit_intercept")
+        positive = check_bool(self.positive, "positive")
+        n_threads = check_n_threads(self.n_threads)
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True,
+                             accept_sparse=["csr", "csc"])
+        if sp_format(X) == "csc":
+            X = X.tocsr()                    # rows are taken per fold
+        sw = InMemory().sample_weight(sample_weight, X)
+        folds = list(check_cv(self.cv).split(X, y))
+        grids = []
+        for r in ratios:
+            if given is not None:
+                grid = given
+            else:
+                whole = Objective(X, y, loss="squared_error", l1_ratio=r,
+                                  fit_intercept=fit_intercept, sample_weight=sw)
+                top = 0.5 * alpha_max(whole)           # scikit-learn's convention
+                grid = (top * np.logspace(0.0, np.log10(eps), n_alphas) if top > 0
+                        else np.zeros(1))
+            grids.append(grid)
+
+        def fold_errors(r: float, grid: np.ndarray, train: np.ndarray, test: np.ndarray
+                        ) -> np.ndarray:
+            obj = Objective(X[train], y[train], loss="squared_error", alpha=0.0, l1_ratio=r,
+                            fit_intercept=fit_intercept,
+                            sample_weight=None if sw is None else sw[train], n_threads=n_threads)
+            if positive:
+                ws, w = [], np.zeros(obj.n_params)
+                for a in grid:
+                    res = minimize(obj.with_alpha(2.0 * a), method="cd", w0=w, tol=1e-8,
+                                   positive=True)
+                    w = res.w
+                    ws.append(w)
+                W = np.array(ws)
+            else:
+                W = path(obj, alphas=2.0 * grid, tol=1e-8).w
+            d = obj.n_features
+            pred = np.asarray(X[test] @ W[:, :d].T) + (W[:, d] if fit_intercept else 0.0)
+            err = (y[test][:, None] - pred) ** 2
+            wt = None if sw is None else sw[test]
+            out: np.ndarray = (err.mean(axis=0) if wt is None or wt.sum() == 0
+                               else (wt @ err) / wt.sum())
+            return out
+
+        jobs = [(i, k, r, grids[i], tr, te) for i, r in enumerate(ratios)
+                for k, (tr, te) in enumerate(folds)]
+        results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(fold_errors)(r, g, tr, te) for _, _, r, g, tr, te in jobs)
+        n_grid = max(len(g) for g in grids)
+        mse = np.full((len(ratios), n_grid, len(folds)), np.inf)
+        for (i, k, *_), errors in zip(jobs, results):
+            mse[i, :len(errors), k] = errors
+        mean = mse.mean(axis=2)
+        i, j = (int(v) for v in np.unravel_index(int(np.argmin(mean)), mean.shape))
+        self.l1_ratio_ = ratios[i]
+        self.alpha_ = float(grids[i][j])
+        several = self._several_ratios()
+        self.alphas_ = np.array(grids) if several else grids[0]
+        self.mse_path_ = mse if several else mse[0]
+        final = ElasticNet(alpha=self.alpha_, l1_ratio=self.l1_ratio_,
+                           fit_intercept=fit_intercept, precompute=self.precompute,
+                           max_iter=self.max_iter, copy_X=self.copy_X, tol=self.tol,
+                           positive=positive, random_state=self.random_state,
+                           selection=self.selection, solver=self.solver, n_threads=n_threads)
+        final.fit(X, y, sample_weight=sw)
+        self.coef_, self.intercept_ = final.coef_, final.intercept_
+        self.dual_gap_, self.n_iter_ = final.dual_gap_, final.n_iter_
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """``X @ coef_ + intercept_``.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], accept_sparse=["csr", "csc"],
+                          reset=False)
+        z: np.ndarray = np.asarray(X @ self.coef_, dtype=np.float64) + self.intercept_
+        return z
+
+
+class LassoCV(ElasticNetCV):
+    """:class:`Lasso` with alpha chosen by k-fold cross-validation over the path: a drop-in for
+    scikit-learn's ``LassoCV``. :class:`ElasticNetCV` with ``l1_ratio=1``; see it.
+
+    Parameters
+    ----------
+    eps, alphas, fit_intercept, precompute, max_iter, tol, cv, copy_X, verbose, \
+n_jobs, positive, random_state, selection, solver, n_threads
+        As :class:`ElasticNetCV`.
+    """
+
+    def __init__(self, *, eps: float = 1e-3, alphas: Any = 100,
+                 fit_intercept: bool = True, precompute: Any = "auto", max_iter: int = 1000,
+                 tol: float = 1e-4, cv: Any = None, copy_X: bool = True, verbose: int = 0,
+                 n_jobs: int | None = None, positive: bool = False, random_state: Any = None,
+                 selection: str = "cyclic", solver: str = "auto",
+                 n_threads: int | None = None) -> None:
+        self.eps = eps
+        self.alphas = alphas
+        self.fit_intercept = fit_intercept
+        self.precompute = precompute
+        self.max_iter = max_iter
+        self.tol = tol
+        self.cv = cv
+        self.copy_X = copy_X
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+        self.positive = positive
+        self.random_state = random_state
+        self.selection = selection
+        self.solver = solver
+        self.n_threads = n_threads
+
+    def _l1_ratios(self) -> list[float]:
+        return [1.0]
+
+    def _several_ratios(self) -> bool:
+        return False
+
+
+def sp_format(X: Any) -> str | None:
+    """The scipy.sparse format of X, None when dense."""
+    return getattr(X, "format", None)

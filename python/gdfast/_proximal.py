@@ -99,13 +99,14 @@ def proximal(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
         g_new = g_trial.copy()
         F_new = f_new + pen.l1_value(x_new, d)
         monitor.stepped(1.0 / L)
-        if monitor.observe(it, x_new, F_new, pen.min_norm_subgradient(x_new, g_new, d)):
+        sub = pen.min_norm_subgradient(x_new, g_new, d)
+        if monitor.observe(it, x_new, F_new, sub):
             return monitor.result()
         flat = flat + 1 if (F_new >= lowest - monitor.rounding(lowest)
                             and not monitor.improved) else 0
         lowest = min(lowest, F_new)
         if not np.any(step) or flat >= _FLAT_ITER:    # nothing moves, or the cost cannot fall
-            monitor.no_decrease(0.0, F_new)
+            monitor.no_decrease(-float(sub @ sub), F_new)
             return monitor.result()
         # adaptive restart: the step from y goes against the last move, or the cost rose
         if F_new > Fx or float(step @ (x_new - x)) < 0.0:

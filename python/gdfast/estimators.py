@@ -34,7 +34,7 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
                       ">= 1.6: pip install 'gdfast[sklearn]'") from e
 
 from ._backends import Backend, backend_for
-from ._lasso import ElasticNet, Lasso
+from ._lasso import ElasticNet, ElasticNetCV, Lasso, LassoCV
 from ._fitting import STOCHASTIC_SOLVERS
 from ._protocols import ObjectiveLike, as_objective
 from ._progress import Progress
@@ -47,7 +47,7 @@ from .stats import (GoodnessOfFit, Summary, covariance, goodness_of_fit, residua
                     standard_errors, total_weight)
 
 __all__ = ["LogisticRegression", "LinearRegression", "PoissonRegressor", "GammaRegressor",
-           "Lasso", "ElasticNet", "MAX_STDERR_PARAMS"]
+           "Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "MAX_STDERR_PARAMS"]
 
 #: Standard errors are computed in ``fit`` only up to this many parameters (features + intercept):
 #: they need the Hessian, ``n_params**2`` numbers and ``n_samples * n_params**2`` work. Above it
