@@ -57,6 +57,10 @@ DEFAULT_TOL = {"sgd": 1e-4, "adam": 1e-4}           # the others: 1e-8
 AUTO_NEWTON_MAX_PARAMS = 500      # "auto": Newton needs a Hessian of at most this many parameters,
 AUTO_NEWTON_MAX_WORK = 2e8        # ... cheap to build: n * n_params^2 (syrk's flops) at most this
 AUTO_REMOTE_NEWTON_MAX_PARAMS = 1000   # ... or 1000 when each evaluation is a round trip (Dask)
+#: "auto" with an L1 part: proximal Newton ("cd") up to this many parameters. Its Hessian passes
+#: (BLAS syrk) beat FISTA's many fused passes there: L1 logistic regression at 20,000 x 500 and
+#: x 1,000, 1 thread, 0.84 s against 1.51 s and 2.4 s against 7.1 s (benchmarks/RESULTS-l1.md).
+AUTO_CD_MAX_PARAMS = 2000
 AUTO_LBFGS_BUDGET = 300           # L-BFGS iterations before "auto" hands over to a Newton method
 AUTO_RATE_WINDOW = 5              # ... or earlier, judged every 5 iterations (from the 10th) on its rate over the last 5
 
@@ -88,7 +92,8 @@ well-conditioned data.
         # coordinate descent on the Hessian's model where the Hessian is small and cheap to form
         # (the squared error's covariance updates; proximal Newton for the other losses)
         # the squared error: always (residual updates where the Gram matrix does not pay)
-        if _newton_can_run(full) or (full.loss.quadratic and full.column_access() is not None):
+        if (full.n_params <= AUTO_CD_MAX_PARAMS and full.can_form_hessian) or \
+                (full.loss.quadratic and full.column_access() is not None):
             return "cd"
         return "proximal"
     if full.costly_evaluations and full.n_params <= AUTO_REMOTE_NEWTON_MAX_PARAMS \
@@ -225,7 +230,7 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
           parameters it updates residuals instead (glmnet's naive updates: one column per
           coordinate, no Gram matrix). The other losses need a Hessian the objective can form.
         - "auto" (default): for an L1 part, "cd" for the squared error and where the Hessian
-          has at most 500 parameters and can be formed, else "proximal"; otherwise "newton" where the Hessian is small and cheap, otherwise "lbfgs"
+          has at most 2000 parameters and can be formed, else "proximal"; otherwise "newton" where the Hessian is small and cheap, otherwise "lbfgs"
           (finished by "newton" or "newton-cg" if it stalls) for dense X and "newton-cg" for
           sparse X (see :func:`choose_method`).
     w0 : array-like, optional
