@@ -79,3 +79,21 @@ def test_path_bad_arguments():
         gdfast.path(gdfast.Objective(X, y, l1_ratio=1.0, penalty_factor=np.r_[0.0, np.ones(6)]))
     with pytest.raises(TypeError, match="obj"):
         gdfast.path("not an objective")
+
+
+def test_squared_error_path_forms_the_gram_matrix_once(monkeypatch):
+    X, y, _ = make_problem(n=150, d=10, loss="squared_error", seed=7)
+    calls = []
+    original = gdfast.Objective.hessian
+
+    def counted(self, w):
+        calls.append(1)
+        return original(self, w)
+    monkeypatch.setattr(gdfast.Objective, "hessian", counted)
+    monkeypatch.setattr(gdfast.Objective, "cost_gradient_hessian",
+                        lambda self, w: pytest.fail("a Hessian pass per alpha"))
+    obj = gdfast.Objective(X, y, loss="squared_error", l1_ratio=0.5)
+    p = gdfast.path(obj, n_alphas=8, tol=1e-10)
+    assert len(calls) == 1
+    for a, w in zip(p.alphas, p.w):
+        assert kkt_violation(obj.with_alpha(a), w) <= 1e-7 * a

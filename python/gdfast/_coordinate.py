@@ -76,7 +76,7 @@ def cd(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback: C
     lam = pen.thresholds(d)
     floor = 0.01 * tol * monitor.scale
     quadratic = obj.loss.quadratic      # the Hessian is constant: formed once
-    H: np.ndarray | None = None
+    H: np.ndarray | None = obj.constant_hessian() if quadratic else None
     it, flat = 0, 0
     while True:
         if quadratic and H is not None:

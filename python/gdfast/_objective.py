@@ -159,6 +159,7 @@ class Objective(ObjectiveBase):
             self.cost_rounding = FLOAT32_COST_ROUNDING
         self._separable: bool | None = None     # see separates
         self._csc: tuple[Any, ...] | None = None     # see column_access
+        self._gram: dict[str, np.ndarray] = {}       # see constant_hessian (shared by copies)
         self.n_params = self.n_features + int(self.fit_intercept)
 
     def _build_kernel(self, module: Any) -> Any:
@@ -588,6 +589,28 @@ class Objective(ObjectiveBase):
             raise self._overflow(np.zeros(self.n_params), "the mean square of X's columns",
                                  at_w=False)
         return diag
+
+    def constant_hessian(self) -> np.ndarray | None:
+        """For the squared error: the Hessian, formed on the first call (one pass over X) and
+        kept, its data part shared with the copies :meth:`with_alpha` makes, so that a path
+        over many alphas forms ``Xa^T S Xa`` once. None for other losses, and when the Hessian
+        cannot be formed (sparse X with too many parameters).
+
+        Returns
+        -------
+        ndarray of shape (n_params, n_params) or None
+        """
+        if not self.loss.quadratic or not self.can_form_hessian:
+            return None
+        if "data" not in self._gram:
+            H = self.hessian(np.zeros(self.n_params))
+            H[np.diag_indices(self.n_params)] -= self.penalty.hessian_diagonal(
+                self.n_params, self.n_features)
+            self._gram["data"] = H
+        H = self._gram["data"].copy()
+        H[np.diag_indices(self.n_params)] += self.penalty.hessian_diagonal(self.n_params,
+                                                                           self.n_features)
+        return H
 
     def column_access(self) -> tuple[Any, np.ndarray, Callable[[np.ndarray], np.ndarray]] | None:
         """For the squared error: X by columns, the normalised weights and the residuals.

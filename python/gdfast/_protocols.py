@@ -286,6 +286,17 @@ class ObjectiveBase(ABC):
         """``diag(Xa^T S Xa)``, the columns' weighted mean squares; None when not cheap."""
         return None
 
+    def constant_hessian(self) -> np.ndarray | None:
+        """For a quadratic loss, its Hessian (the same at every w), C-contiguous, when the
+        objective can give it without a pass over X (kept from an earlier call); None
+        otherwise.
+
+        Returns
+        -------
+        ndarray of shape (n_params, n_params) or None
+        """
+        return None
+
     def column_access(self) -> tuple[Any, np.ndarray, Callable[[np.ndarray], np.ndarray]] | None:
         """For a quadratic loss, what coordinate descent with residual updates reads: X by
         columns (a dense array, or ``(data, indices, indptr, n_rows)`` of a CSC copy), the
