@@ -75,3 +75,17 @@ def test_without_matplotlib_the_error_names_the_demo_extra(objective, monkeypatc
         plot.cost_history(gdfast.minimize(objective))
     with pytest.raises(ImportError, match="needs matplotlib"):
         plot.learning_rate_sweep(objective, [0.1])
+
+
+def test_path_draws_one_line_per_coefficient():
+    X, y, _ = make_problem(n=200, d=4, loss="squared_error", seed=4)
+    result = gdfast.path(gdfast.Objective(X, y, loss="squared_error", l1_ratio=1.0), n_alphas=10)
+    ax = plot.path(result, ["a", "b", "c", "d"], ax=new_axes(), title="lasso")
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["a", "b", "c", "d"]
+    np.testing.assert_array_equal(lines[2].get_ydata(), result.coef[:, 2])
+    assert ax.get_xscale() == "log" and ax.get_title() == "lasso"
+    with pytest.raises(ValueError, match="feature_names"):
+        plot.path(result, ["a"], ax=new_axes())
+    with pytest.raises(TypeError, match="PathResult"):
+        plot.path(result.w, ax=new_axes())

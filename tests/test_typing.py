@@ -71,7 +71,7 @@ def test_the_package_ships_its_type_information() -> None:
     files = importlib.resources.files("gdfast")
     for name in ("py.typed", "_core.pyi", "_core_avx2.pyi", "_core_avx512.pyi", "_sparse.pyi",
                  "_sparse_avx2.pyi", "_sparse_avx512.pyi", "_stochastic.pyi", "_accurate.pyi",
-                 "_accurate_avx2.pyi"):
+                 "_accurate_avx2.pyi", "_cd.pyi"):
         assert files.joinpath(name).is_file(), name
 
 
@@ -172,6 +172,11 @@ def test_instruction_set_stubs_reexport_the_baseline_stub(name: str) -> None:
 
 def test_stochastic_stub_matches_the_module() -> None:
     _check_module(_stochastic, _stub("_stochastic"))
+
+
+def test_cd_stub_matches_the_module() -> None:
+    from gdfast import _cd
+    _check_module(_cd, _stub("_cd"))
 
 
 @pytest.mark.parametrize("name", ["_accurate", "_accurate_avx2"])

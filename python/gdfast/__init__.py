@@ -17,11 +17,13 @@ from ._multinomial_objective import MultinomialObjective
 from ._result import (DivergenceWarning, IterationState, OptimizeResult, RankDeficientWarning,
                       SeparationWarning)
 from ._solvers import minimize
+from ._path import PathResult, alpha_max, path
 
 if TYPE_CHECKING:   # loaded on first use at run time (see __getattr__); typed for checkers
     from . import estimators, plot, stats
-    from .estimators import (GammaRegressor, GeneralizedLinearRegressor, LinearRegression,
-                             LogisticRegression, PoissonRegressor, TweedieRegressor)
+    from .estimators import (ElasticNet, ElasticNetCV, GammaRegressor, GeneralizedLinearRegressor,
+                             Lasso, LassoCV, LinearRegression, LogisticRegression,
+                             PoissonRegressor, TweedieRegressor)
 
 try:
     __version__ = _version("gdfast")
@@ -50,13 +52,15 @@ def get_include() -> str:
 # Loaded on first use, so that `import gdfast` needs neither scikit-learn nor matplotlib.
 _LAZY_ATTRIBUTES = {"LogisticRegression": "estimators", "LinearRegression": "estimators",
                     "PoissonRegressor": "estimators", "GammaRegressor": "estimators",
-                    "TweedieRegressor": "estimators", "GeneralizedLinearRegressor": "estimators"}
+                    "TweedieRegressor": "estimators", "GeneralizedLinearRegressor": "estimators",
+                    "Lasso": "estimators", "ElasticNet": "estimators", "LassoCV": "estimators",
+                    "ElasticNetCV": "estimators"}
 _LAZY_MODULES = ("estimators", "plot", "stats")
 
-__all__ = ["Objective", "MultinomialObjective", "minimize", "OptimizeResult", "IterationState", "DivergenceWarning",
+__all__ = ["Objective", "MultinomialObjective", "minimize", "path", "alpha_max", "PathResult", "OptimizeResult", "IterationState", "DivergenceWarning",
            "SeparationWarning", "RankDeficientWarning", "LogisticRegression", "LinearRegression",
            "PoissonRegressor", "GammaRegressor", "TweedieRegressor", "GeneralizedLinearRegressor",
-           "get_include", "__version__"]
+           "Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "get_include", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

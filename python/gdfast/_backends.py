@@ -62,7 +62,8 @@ class Backend(Protocol):
                       sample_weight: Any, n_threads: int | None, solver: str,
                       w0: np.ndarray | None, max_iter: int | None, tol: float,
                       learning_rate: Any, batch_size: int | None, random_state: int | None,
-                      callback: Any, offset: Any = None, n_classes: int | None = None
+                      callback: Any, offset: Any = None, n_classes: int | None = None,
+                      l1_ratio: float = 0.0
                       ) -> tuple[Any, OptimizeResult]:
         """Build the objective of one problem and minimise it: the objective and the result.
 
@@ -80,6 +81,13 @@ class Backend(Protocol):
                 n_columns: int | None = None) -> Any:
         """``func(scores, *args)``, a row-wise function of the scores giving shape (n_samples,),
         or (n_samples, n_columns) when n_columns is given."""
+
+
+def _no_l1(what: str, alpha: float, l1_ratio: float) -> None:
+    """The L1 penalty is not available for ``what``: a clear error when it is asked for."""
+    if alpha * l1_ratio > 0:
+        raise ValueError(f"l1_ratio > 0 (an L1 penalty) is not supported for {what} yet; "
+                         "use l1_ratio=0 (the L2 penalty)")
 
 
 class InMemory:
@@ -126,16 +134,18 @@ class InMemory:
                       sample_weight: Any, n_threads: int | None, solver: str,
                       w0: np.ndarray | None, max_iter: int | None, tol: float,
                       learning_rate: Any, batch_size: int | None, random_state: int | None,
-                      callback: Any, offset: Any = None, n_classes: int | None = None
+                      callback: Any, offset: Any = None, n_classes: int | None = None,
+                      l1_ratio: float = 0.0
                       ) -> tuple[Objective | MultinomialObjective, OptimizeResult]:
         obj: Objective | MultinomialObjective
         if loss == "multinomial":
             obj = MultinomialObjective(X, y, n_classes=n_classes, alpha=alpha,
                                        fit_intercept=fit_intercept, sample_weight=sample_weight,
-                                       n_threads=n_threads)
+                                       n_threads=n_threads, l1_ratio=l1_ratio)
         else:
             obj = Objective(X, y, loss=loss, alpha=alpha, fit_intercept=fit_intercept,
-                            sample_weight=sample_weight, n_threads=n_threads, offset=offset)
+                            sample_weight=sample_weight, n_threads=n_threads, offset=offset,
+                            l1_ratio=l1_ratio)
         res = fit_objective(obj, solver, w0=w0, max_iter=max_iter, tol=tol,
                             learning_rate=learning_rate, batch_size=batch_size,
                             random_state=random_state, callback=callback)
@@ -210,8 +220,10 @@ class Dask:
                       sample_weight: Any, n_threads: int | None, solver: str,
                       w0: np.ndarray | None, max_iter: int | None, tol: float,
                       learning_rate: Any, batch_size: int | None, random_state: int | None,
-                      callback: Any, offset: Any = None, n_classes: int | None = None
+                      callback: Any, offset: Any = None, n_classes: int | None = None,
+                      l1_ratio: float = 0.0
                       ) -> tuple[Any, OptimizeResult]:
+        _no_l1("dask arrays", alpha, l1_ratio)
         if loss == "multinomial":
             from ._dask_multinomial import MultinomialObjective as DaskMultinomial
             obj = DaskMultinomial(X, y, n_classes=n_classes, alpha=alpha,

@@ -39,7 +39,7 @@ import numpy as np
 from . import _dispatch, _sparse_input
 from ._objective import FLOAT32_COST_ROUNDING
 from ._overflow import OverflowInputError
-from ._penalty import L2
+from ._penalty import ElasticNet
 from ._protocols import NewtonPasses, ObjectiveBase
 from ._validation import (
     check_bool,
@@ -312,6 +312,11 @@ class MultinomialObjective(MultinomialParameters, ObjectiveBase):
     reference : bool, optional
         True: class 0's coefficients and intercept are 0. False: only its intercept is. None
         (default): True when ``alpha == 0`` (the only identifiable choice), else False.
+    l1_ratio : float, default 0.0
+        The share of alpha on an L1 penalty over the free coefficients, in [0, 1]: the penalty
+        is ``alpha * (l1_ratio ||W||_1 + (1 - l1_ratio)/2 ||W||^2)``; with ``alpha * l1_ratio >
+        0`` use ``method="proximal"`` or ``"cd"`` (``gradient`` and ``hessian`` are then the
+        smooth part's).
 
     Attributes
     ----------
@@ -334,11 +339,21 @@ class MultinomialObjective(MultinomialParameters, ObjectiveBase):
         range or not integers, negative weights, parameters out of range.
     """
 
+    penalty: ElasticNet
+
+    @property
+    def penalty_n_coef(self) -> int:
+        """The penalty acts on the leading ``n_free_coef`` entries of ``w``."""
+        return self.n_free_coef
+
+
     def __init__(self, X: Any, y: Any, n_classes: int | None = None, alpha: float = 0.0,
                  fit_intercept: bool = True, sample_weight: Any = None,
-                 n_threads: int | None = None, reference: bool | None = None) -> None:
+                 n_threads: int | None = None, reference: bool | None = None,
+                 l1_ratio: float = 0.0) -> None:
         self.loss = Multinomial()
-        self.penalty = L2(check_scalar(alpha, "alpha", low=0.0))
+        self.penalty = ElasticNet(check_scalar(alpha, "alpha", low=0.0),
+                                  check_scalar(l1_ratio, "l1_ratio", low=0.0, high=1.0))
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
         self.n_threads = check_n_threads(n_threads)
         self.reference = (self.penalty.alpha == 0.0 if reference is None

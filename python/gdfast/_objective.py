@@ -1,6 +1,7 @@
 """gdfast.Objective: the cost of a linear model, its gradient and Hessian, over the compiled kernels."""
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Callable
 
@@ -9,7 +10,7 @@ import numpy as np
 from . import _dispatch, _sparse_input
 from ._overflow import OverflowInputError, magnitudes, overflow_error, results_finite
 from .losses import Loss, get_loss
-from ._penalty import L2
+from ._penalty import ElasticNet, check_penalty_factor
 from ._protocols import NewtonPasses, ObjectiveBase
 from ._validation import (
     check_bool,
@@ -28,11 +29,18 @@ FLOAT32_COST_ROUNDING = 1e3 * float(np.finfo(np.float32).eps)
 
 
 class Objective(ObjectiveBase):
-    """Cost, gradient and Hessian of a linear model with an L2 penalty.
+    """Cost, gradient and Hessian of a linear model with an L2 or elastic-net penalty.
 
     With ``z = X @ coef + intercept + offset`` and ``s = sample_weight / sum(sample_weight)``::
 
-        cost(w) = sum_i s_i * loss(z_i, y_i) + alpha / 2 * ||coef||^2
+        cost(w) = sum_i s_i * loss(z_i, y_i)
+                  + alpha * (l1_ratio * sum_j f_j |coef_j| + (1 - l1_ratio) / 2 * ||coef||^2)
+
+    (``f`` the penalty factors, 1 by default). With ``l1_ratio * alpha > 0`` the cost is not
+    differentiable where a coefficient is 0: ``gradient``, ``hessian`` and ``hessp`` are then
+    those of the smooth part (the data term and the L2 part), ``cost`` includes the L1 part,
+    and only ``method="proximal"`` and ``"cd"`` of :func:`gdfast.minimize` apply
+    (:meth:`stationarity` measures how far a point is from the optimum).
 
     where ``loss`` is the squared error ``(y - z)^2`` or the log loss
     ``-(y log p + (1 - y) log(1 - p))`` with ``p = sigmoid(z)``. The parameter vector is
@@ -56,7 +64,7 @@ class Objective(ObjectiveBase):
         The name of a registered loss ("log_loss", "squared_error", ...; see
         ``gdfast.losses.LOSSES``) or an instance of one.
     alpha : float, default 0.0
-        Strength of the L2 penalty ``alpha / 2 * ||coef||^2``.
+        Strength of the penalty (with ``l1_ratio=0``: the L2 penalty ``alpha / 2 * ||coef||^2``).
     fit_intercept : bool, default True
     sample_weight : array-like of shape (n_samples,) or scalar, optional
         Non-negative weights, at least one positive; they are normalised to sum to one, so a
@@ -74,6 +82,12 @@ class Objective(ObjectiveBase):
         Every method and solver uses it (the passes add it to ``z`` as they go; no n-by-d
         temporary). For the squared error it is the same as fitting ``y - offset``, which the
         exact least-squares solve uses.
+    l1_ratio : float, default 0.0
+        The share of ``alpha`` on the L1 part, in [0, 1] (glmnet's and glum's form): 0 is the
+        L2 penalty, 1 the lasso.
+    penalty_factor : array-like of shape (n_features,), optional
+        Non-negative factors ``f_j`` on each coefficient's L1 term (0: that coefficient has no
+        L1 penalty); the L2 part is not scaled. None: all 1.
 
     Attributes
     ----------
@@ -88,9 +102,9 @@ class Objective(ObjectiveBase):
         The offset as float64 (a copy); None without one.
     loss : gdfast.losses.Loss
         The loss object (it compares equal to its name).
-    penalty : gdfast.Penalty
-        The penalty (L2 with strength ``alpha``).
-    alpha, fit_intercept, n_threads
+    penalty : gdfast.ElasticNet
+        The penalty (``l2 = (1 - l1_ratio) alpha``, ``l1 = l1_ratio alpha``).
+    alpha, l1_ratio, penalty_factor, fit_intercept, n_threads
         The validated arguments.
     n_samples, n_features : int
         The shape of X.
@@ -116,17 +130,22 @@ class Objective(ObjectiveBase):
     n_samples: int
     n_features: int
     n_params: int
+    penalty: ElasticNet
 
     def __init__(self, X: Any, y: Any, loss: str | Loss = "log_loss", alpha: float = 0.0,
                  fit_intercept: bool = True, sample_weight: Any = None,
-                 n_threads: int | None = None, offset: Any = None) -> None:
+                 n_threads: int | None = None, offset: Any = None, l1_ratio: float = 0.0,
+                 penalty_factor: Any = None) -> None:
         self.loss = get_loss(loss)
-        self.penalty = L2(check_scalar(alpha, "alpha", low=0.0))
+        alpha = check_scalar(alpha, "alpha", low=0.0)
+        l1_ratio = check_scalar(l1_ratio, "l1_ratio", low=0.0, high=1.0)
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
         self.n_threads = check_n_threads(n_threads)
         self.is_sparse = _sparse_input.is_sparse(X)   # True: X is held as scipy.sparse CSR
         self.X = _sparse_input.check_sparse_X(X) if self.is_sparse else check_X(X)
         self.n_samples, self.n_features = self.X.shape
+        self.penalty = ElasticNet(alpha, l1_ratio,
+                                  check_penalty_factor(penalty_factor, self.n_features))
         self.y = check_y(y, self.n_samples, self.loss)
         self.sample_weight = check_sample_weight(sample_weight, self.n_samples)
         self.offset = check_offset(offset, self.n_samples)
@@ -139,6 +158,8 @@ class Objective(ObjectiveBase):
         if self.X.dtype == np.float32:          # predictions summed in float32 (see the kernels)
             self.cost_rounding = FLOAT32_COST_ROUNDING
         self._separable: bool | None = None     # see separates
+        self._csc: tuple[Any, ...] | None = None     # see column_access
+        self._gram: dict[str, np.ndarray] = {}       # see constant_hessian (shared by copies)
         self.n_params = self.n_features + int(self.fit_intercept)
 
     def _build_kernel(self, module: Any) -> Any:
@@ -187,7 +208,7 @@ class Objective(ObjectiveBase):
             ``w`` overflows double precision (the message names the input to scale: X, y or w).
         """
         w = self._w(w)
-        c = float(self._kernel.cost_grad(w, None, None, self.n_threads))
+        c = float(self._kernel.cost_grad(w, None, None, self.n_threads)) + self._l1_value(w)
         if not math.isfinite(c):
             raise self._overflow(w, "the cost")
         return c
@@ -233,7 +254,7 @@ class Objective(ObjectiveBase):
         """
         w = self._w(w)
         g = np.empty(self.n_params)
-        c = float(self._kernel.cost_grad(w, g, None, self.n_threads))
+        c = float(self._kernel.cost_grad(w, g, None, self.n_threads)) + self._l1_value(w)
         if not results_finite(c, g):
             raise self._overflow(w, "the cost" if not math.isfinite(c) else "the gradient")
         return c, g
@@ -289,7 +310,8 @@ class Objective(ObjectiveBase):
             return self.hessian(w)
         mu = self.loss.inverse_link(self.predictions(w))
         fitted = Objective(self.X, mu, self.loss, self.alpha, self.fit_intercept,
-                           self.sample_weight, self.n_threads, offset=self.offset)
+                           self.sample_weight, self.n_threads, offset=self.offset,
+                           **self._penalty_arguments())
         return fitted.hessian(w)
 
     def row_sample(self, max_rows: int) -> Objective | None:
@@ -321,7 +343,43 @@ class Objective(ObjectiveBase):
             return None
         return Objective(self.X[rows], self.y[rows], self.loss, self.alpha, self.fit_intercept,
                          None if sw is None else sw[rows], self.n_threads,
-                         offset=None if self.offset is None else self.offset[rows])
+                         offset=None if self.offset is None else self.offset[rows],
+                         **self._penalty_arguments())
+
+    def with_alpha(self, alpha: float) -> Objective:
+        """This objective with another alpha (the same data, loss, l1_ratio and factors).
+
+        The data are shared, not copied or validated again: what :func:`gdfast.path` uses at
+        each alpha.
+
+        Parameters
+        ----------
+        alpha : float
+            At least 0.
+
+        Returns
+        -------
+        gdfast.Objective
+        """
+        alpha = check_scalar(alpha, "alpha", low=0.0)
+        new = copy.copy(self)
+        new.penalty = ElasticNet(alpha, self.penalty.l1_ratio, self.penalty.penalty_factor)
+        new._kernel = new._build_kernel(_dispatch.core)
+        return new
+
+    def _penalty_arguments(self) -> dict[str, Any]:
+        """The penalty's keywords beyond alpha, for the copies this objective makes."""
+        return {"l1_ratio": self.penalty.l1_ratio, "penalty_factor": self.penalty.penalty_factor}
+
+    @property
+    def l1_ratio(self) -> float:
+        """The share of alpha on the L1 part (``penalty.l1_ratio``)."""
+        return self.penalty.l1_ratio
+
+    @property
+    def penalty_factor(self) -> np.ndarray | None:
+        """The per-feature factors on the L1 part (None: all 1)."""
+        return self.penalty.penalty_factor
 
     def cost_gradient_hessian(self, w: Any) -> tuple[float, np.ndarray, np.ndarray]:
         """Cost, gradient and Hessian at ``w`` from one pass over X.
@@ -351,7 +409,7 @@ class Objective(ObjectiveBase):
         w = self._w(w)
         g = np.empty(self.n_params)
         H = np.empty((self.n_params, self.n_params))
-        c = float(self._kernel.cost_grad(w, g, H, self.n_threads))
+        c = float(self._kernel.cost_grad(w, g, H, self.n_threads)) + self._l1_value(w)
         if not results_finite(c, g, H):
             raise self._overflow(w, "the cost" if not math.isfinite(c) else
                                  "the gradient" if not results_finite(c, g) else "the Hessian")
@@ -453,7 +511,10 @@ class Objective(ObjectiveBase):
         -------
         float
         """
-        return float(self._kernel.cost_grad(w, grad, None, self.n_threads))
+        return float(self._kernel.cost_grad(w, grad, None, self.n_threads)) + self._l1_value(w)
+
+    def _l1_value(self, w: np.ndarray) -> float:
+        return self.penalty.l1_value(w, self.n_features)
 
     def descent_run(self, mode: int, w: np.ndarray, aux: np.ndarray, lr: float, max_steps: int,
                     cost_hist: np.ndarray, gnorm_hist: np.ndarray, step_hist: np.ndarray,
@@ -540,6 +601,55 @@ class Objective(ObjectiveBase):
         """
         mean = float(np.average(self.y, weights=self.sample_weight))
         return mean, 0.0 if self.offset is None else float(np.min(self.offset))
+
+    def constant_hessian(self) -> np.ndarray | None:
+        """For the squared error: the Hessian, formed on the first call (one pass over X) and
+        kept, its data part shared with the copies :meth:`with_alpha` makes, so that a path
+        over many alphas forms ``Xa^T S Xa`` once. None for other losses, and when the Hessian
+        cannot be formed (sparse X with too many parameters).
+
+        Returns
+        -------
+        ndarray of shape (n_params, n_params) or None
+        """
+        if not self.loss.quadratic or not self.can_form_hessian:
+            return None
+        if "data" not in self._gram:
+            H = self.hessian(np.zeros(self.n_params))
+            H[np.diag_indices(self.n_params)] -= self.penalty.hessian_diagonal(
+                self.n_params, self.n_features)
+            self._gram["data"] = H
+        H = self._gram["data"].copy()
+        H[np.diag_indices(self.n_params)] += self.penalty.hessian_diagonal(self.n_params,
+                                                                           self.n_features)
+        return H
+
+    def column_access(self) -> tuple[Any, np.ndarray, Callable[[np.ndarray], np.ndarray]] | None:
+        """For the squared error: X by columns, the normalised weights and the residuals.
+
+        Dense X is X itself (its columns read with a stride when it is C-ordered: no copy);
+        sparse X is converted to CSC once and kept (one copy of its stored entries).
+
+        Returns
+        -------
+        (X or (data, indices, indptr, n_rows), ndarray, callable) or None
+            None for other losses.
+        """
+        if not self.loss.quadratic:
+            return None
+        if self.is_sparse:
+            if self._csc is None:
+                Xs: Any = self.X
+                csc = Xs.tocsc()
+                csc.sum_duplicates()
+                self._csc = (csc.data, csc.indices.astype(np.intp), csc.indptr.astype(np.intp),
+                             self.n_samples)
+            X: Any = self._csc
+        else:
+            X = self.X
+        s = (np.full(self.n_samples, 1.0 / self.n_samples) if self.sample_weight is None
+             else self.sample_weight / self.weight_sum)
+        return X, s, lambda w: self.y - self.predictions(w)
 
     def residual_sums(self, w: Any) -> tuple[np.ndarray, np.ndarray, float] | None:
         """For the squared error: ``G = Xa^T diag(sw) (y - Xa w)`` and ``RSS``, to twice the

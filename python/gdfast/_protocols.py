@@ -172,8 +172,56 @@ class ObjectiveBase(ABC):
 
     @property
     def alpha(self) -> float:
-        """The strength of the L2 penalty (``self.penalty.alpha``)."""
+        """The strength of the penalty (``self.penalty.alpha``)."""
         return self.penalty.alpha
+
+    @property
+    def penalty_n_coef(self) -> int:
+        """How many leading entries of ``w`` the penalty acts on (the coefficients)."""
+        return self.n_features
+
+    def prox(self, w: np.ndarray, step: float) -> np.ndarray:
+        """The penalty's proximal operator ``argmin_v penalty(v) + ||v - w||^2 / (2 step)``.
+
+        Soft-thresholding of each coefficient at ``step * alpha * l1_ratio * f_j`` followed by
+        the L2 shrinkage ``1 / (1 + step * alpha * (1 - l1_ratio))``; the intercept is left as
+        it is.
+
+        Parameters
+        ----------
+        w : ndarray of shape (n_params,)
+        step : float
+            Positive.
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+        """
+        return self.penalty.prox(np.asarray(w, dtype=np.float64), float(step), self.penalty_n_coef)
+
+    def stationarity(self, w: np.ndarray, grad: np.ndarray | None = None) -> float:
+        """The distance (max-norm) of 0 from the subdifferential of the cost at ``w``.
+
+        0 exactly at a minimiser: these are the KKT conditions. On a coefficient that is not 0,
+        ``|g_j + alpha l1_ratio f_j sign(w_j)|``; on one that is 0, ``max(|g_j| - alpha
+        l1_ratio f_j, 0)``; on the intercept ``|g_j|`` (g the gradient of the smooth part,
+        :meth:`gradient`). For a smooth penalty it is ``max|gradient|``. The stopping rule of
+        ``method="proximal"`` and ``"cd"`` holds it below ``tol * max|gradient(0)|``.
+
+        Parameters
+        ----------
+        w : ndarray of shape (n_params,)
+        grad : ndarray of shape (n_params,), optional
+            :meth:`gradient` at ``w`` when already known (saves a pass over X).
+
+        Returns
+        -------
+        float
+        """
+        w = np.asarray(w, dtype=np.float64)
+        if grad is None:
+            grad = self.gradient(w)
+        return self.penalty.stationarity(w, grad, self.penalty_n_coef)
 
     def cost_grad_into(self, w: np.ndarray, grad: np.ndarray) -> float:
         """The cost at w, with the gradient written into grad (w already validated).
@@ -285,6 +333,29 @@ class ObjectiveBase(ABC):
 
     def gram_diagonal(self) -> np.ndarray | None:
         """``diag(Xa^T S Xa)``, the columns' weighted mean squares; None when not cheap."""
+        return None
+
+    def constant_hessian(self) -> np.ndarray | None:
+        """For a quadratic loss, its Hessian (the same at every w), C-contiguous, when the
+        objective can give it without a pass over X (kept from an earlier call); None
+        otherwise.
+
+        Returns
+        -------
+        ndarray of shape (n_params, n_params) or None
+        """
+        return None
+
+    def column_access(self) -> tuple[Any, np.ndarray, Callable[[np.ndarray], np.ndarray]] | None:
+        """For a quadratic loss, what coordinate descent with residual updates reads: X by
+        columns (a dense array, or ``(data, indices, indptr, n_rows)`` of a CSC copy), the
+        normalised sample weights s, and a function giving the residuals ``y - z(w)`` (z the
+        predictions, with any offset); None when not available.
+
+        Returns
+        -------
+        (X by columns, ndarray, callable) or None
+        """
         return None
 
     def residual_sums(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:

@@ -35,6 +35,7 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
 
 from ._backends import Backend, backend_for
 from ._families import Family, family
+from ._lasso import ElasticNet, ElasticNetCV, Lasso, LassoCV
 from ._fitting import STOCHASTIC_SOLVERS
 from ._protocols import ObjectiveLike, as_objective
 from ._progress import Progress
@@ -47,7 +48,8 @@ from .stats import (GoodnessOfFit, Summary, covariance, goodness_of_fit, residua
                     standard_errors, total_weight)
 
 __all__ = ["LogisticRegression", "LinearRegression", "PoissonRegressor", "GammaRegressor",
-           "TweedieRegressor", "GeneralizedLinearRegressor", "MAX_STDERR_PARAMS"]
+           "TweedieRegressor", "GeneralizedLinearRegressor", "Lasso", "ElasticNet", "LassoCV",
+           "ElasticNetCV", "MAX_STDERR_PARAMS"]
 
 #: Standard errors are computed in ``fit`` only up to this many parameters (features + intercept):
 #: they need the Hessian, ``n_params**2`` numbers and ``n_samples * n_params**2`` work. Above it
@@ -71,6 +73,7 @@ class _Settings:
     n_threads: int | None
     verbose: int
     warm_start: bool
+    l1_ratio: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class _FitInfo:
     total_weight: float
     weighted: bool
     df_resid: float | None
+    l1_ratio: float = 0.0
 
 
 class _LinearModel(BaseEstimator):
@@ -102,6 +106,8 @@ class _LinearModel(BaseEstimator):
     n_threads: int | None
     verbose: int
     warm_start: bool
+    #: The share of alpha on an L1 penalty (estimators that take ``l1_ratio`` set it).
+    l1_ratio: float = 0.0
     coef_: np.ndarray
     intercept_: np.ndarray | float
     n_features_in_: int
@@ -140,6 +146,7 @@ class _LinearModel(BaseEstimator):
             n_threads=check_n_threads(self.n_threads),
             verbose=verbose,
             warm_start=check_bool(self.warm_start, "warm_start"),
+            l1_ratio=check_scalar(self.l1_ratio, "l1_ratio", low=0.0, high=1.0),
         )
 
     def _solve(self, backend: Backend, X: Any, y: Any, sample_weight: Any, w0: np.ndarray | None,
@@ -164,11 +171,12 @@ class _LinearModel(BaseEstimator):
                 sample_weight=sample_weight, n_threads=s.n_threads, solver=s.solver, w0=w0,
                 max_iter=s.max_iter, tol=s.tol, learning_rate=s.learning_rate,
                 batch_size=s.batch_size, random_state=s.seed, callback=callback, offset=offset,
-                n_classes=n_classes)
+                n_classes=n_classes, l1_ratio=s.l1_ratio)
         if res.status != "converged":
             warnings.warn(f"{what} did not converge ({res.status}): {res.message}. "
                           f"{_advice(res.status, s.solver)}", ConvergenceWarning, stacklevel=3)
-        if not _hessian_affordable(obj):
+        if not _hessian_affordable(obj) or s.alpha * s.l1_ratio > 0:
+            # with an L1 part the support is chosen by the fit: no classical errors
             se = np.full((obj.n_params,) * (2 if n_classes else 1), np.nan)
         elif n_classes:
             se = covariance(obj, res.w)
@@ -183,7 +191,8 @@ class _LinearModel(BaseEstimator):
 
     def _fit_info(self, obj: ObjectiveLike, s: _Settings, weighted: bool) -> _FitInfo:
         return _FitInfo(solver=s.solver, alpha=s.alpha, fit_intercept=s.fit_intercept,
-                        total_weight=total_weight(obj), weighted=weighted, df_resid=residual_df(obj))
+                        total_weight=total_weight(obj), weighted=weighted, df_resid=residual_df(obj),
+                        l1_ratio=s.l1_ratio)
 
     def _feature_names(self) -> list[str]:
         if hasattr(self, "feature_names_in_"):
@@ -193,7 +202,13 @@ class _LinearModel(BaseEstimator):
     def _summary_notes(self) -> list[str]:
         info = self._fit_info_
         notes = []
-        if info.alpha > 0:
+        if info.alpha * info.l1_ratio > 0:
+            notes.append(f"alpha * l1_ratio = {info.alpha * info.l1_ratio:g} > 0: the standard "
+                         "errors are NaN. The L1 penalty chooses which coefficients are non-zero "
+                         "from the same data, and inference after such a selection is not "
+                         "classical (refit the selected features with l1_ratio=0, on new data, "
+                         "for errors).")
+        elif info.alpha > 0:
             notes.append(f"alpha = {info.alpha:g} > 0: the standard errors include the penalty's "
                          "curvature and ignore its bias (see gdfast.stats); fit with alpha=0 for "
                          "classical errors.")
@@ -291,6 +306,15 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         The model for more than two classes (unused for two): one multinomial (softmax) model,
         or one binary model per class against the rest. Both run on dask arrays (one graph
         per evaluation, X stays on the workers).
+    l1_ratio : float, default 0.0
+        The elastic net in gdfast's convention: the penalty is ``alpha * (l1_ratio ||coef||_1 +
+        (1 - l1_ratio)/2 ||coef||^2)`` (glmnet's and glum's form; 0: the L2 penalty). With
+        ``alpha * l1_ratio > 0`` the solver must handle an L1 part ("auto", "cd" or
+        "proximal"), the standard errors are NaN (``summary()`` says why), and the model must be
+        binary or one-vs-rest on in-memory data (the multinomial model and dask arrays take no
+        L1 penalty yet). scikit-learn's ``LogisticRegression(C=C, l1_ratio=r)`` with
+        ``solver="saga"`` is ``alpha = 1 / (C n)`` and the same ``l1_ratio`` here (n unweighted
+        samples).
 
     Attributes
     ----------
@@ -351,7 +375,8 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
                  max_iter: int | None = None, tol: float = 1e-8, learning_rate: Any = "auto",
                  batch_size: int | None = None, random_state: Any = None,
                  n_threads: int | None = None, verbose: int = 0, warm_start: bool = False,
-                 class_weight: Any = None, multi_class: str = "multinomial") -> None:
+                 class_weight: Any = None, multi_class: str = "multinomial",
+                 l1_ratio: float = 0.0) -> None:
         self.solver = solver
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -365,6 +390,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         self.warm_start = warm_start
         self.class_weight = class_weight
         self.multi_class = multi_class
+        self.l1_ratio = l1_ratio
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "LogisticRegression":
         """Fit the model.

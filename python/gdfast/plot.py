@@ -1,4 +1,5 @@
-"""Pictures of fits: cost curves per iteration, and a sweep over learning rates.
+"""Pictures of fits: cost curves per iteration, a sweep over learning rates, and regularisation
+paths.
 
 matplotlib is optional (the ``demo`` extra: ``pip install 'gdfast[demo]'``); this module imports
 without it and its functions raise an ImportError that says how to install it.
@@ -15,7 +16,7 @@ from ._objective import Objective
 from ._result import DivergenceWarning, OptimizeResult, SeparationWarning
 from ._solvers import minimize
 
-__all__ = ["cost_history", "learning_rate_sweep"]
+__all__ = ["cost_history", "learning_rate_sweep", "path"]
 
 
 def _require_matplotlib() -> None:
@@ -152,3 +153,55 @@ def learning_rate_sweep(objective: Objective, rates: Sequence[float], *, method:
             results.append(minimize(objective, method=method, learning_rate=rate, max_iter=max_iter))
     labels = [f"learning rate {rate:.3g} ({r.status})" for rate, r in zip(rates, results)]
     return cost_history(results, labels, ax=ax, title=f"{method}: cost per iteration by learning rate")
+
+
+def path(result: Any, feature_names: Sequence[str] | None = None, *, ax: Any = None,
+         title: str | None = None) -> Any:
+    """Plot the coefficients along a regularisation path against alpha (log scale).
+
+    Parameters
+    ----------
+    result : gdfast.PathResult
+        What :func:`gdfast.path` returned.
+    feature_names : sequence of str, optional
+        One legend entry per feature (a legend is drawn only with names).
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure by default.
+    title : str, optional
+        Above the plot.
+
+    Returns
+    -------
+    matplotlib Axes
+        One line per coefficient, alpha decreasing from left to right.
+
+    Raises
+    ------
+    TypeError
+        When ``result`` is not a PathResult.
+    ValueError
+        When ``feature_names`` does not have one name per feature.
+    ImportError
+        Without matplotlib.
+    """
+    from ._path import PathResult
+    if not isinstance(result, PathResult):
+        raise TypeError(f"result must be a gdfast.PathResult; got {type(result).__name__}")
+    if feature_names is not None and len(feature_names) != result.n_features:
+        raise ValueError(f"feature_names has {len(feature_names)} names, expected "
+                         f"{result.n_features} (one per feature)")
+    _require_matplotlib()
+    ax = _new_axes(ax)
+    alphas = np.where(result.alphas > 0, result.alphas, np.nan)
+    for j in range(result.n_features):
+        ax.plot(alphas, result.coef[:, j],
+                label=None if feature_names is None else str(feature_names[j]))
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.set_xlabel("alpha (gdfast's convention)")
+    ax.set_ylabel("coefficient")
+    if feature_names is not None:
+        ax.legend(fontsize="small")
+    if title is not None:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,200 @@
+"""Coordinate descent ("cd") for L1 and elastic-net penalties: proximal Newton with coordinate
+descent on the quadratic model, in covariance (Gram) form.
+
+Each outer iteration forms, in one pass over X (the existing fused kernels, BLAS syrk over
+blocks of rows: no n-by-d temporary), the cost, the gradient g and the Hessian H of the smooth
+part at w_k, and minimises the model
+
+    g.(w - w_k) + 1/2 (w - w_k)^T H (w - w_k) + l1 sum_j f_j |w_j|
+
+by coordinate descent (``gdfast._cd.cd_quadratic``: active sets, the GIL released), each update
+O(n_params) with no pass over X. For the squared error the model is the cost itself: this is
+glmnet's covariance-update coordinate descent, and a second outer iteration only refines the
+rounding of the first. For the other losses it is the proximal-Newton method of glmnet and
+newGLMNET (the Hessian's weights are the IRLS weights), with a backtracking line search on the
+full cost along the model's step (Armijo on the decrease the model predicts, as newGLMNET).
+
+The model's coordinate descent stops when no coordinate moves by more than ``eta`` in gradient
+units, eta a tenth of the current stationarity (at least a hundredth of tol * G): loose far from
+the optimum, tight near it. For the squared error the Hessian is formed once and eta is that
+hundredth from the start (the model is exact). The run stops on the same rule as "proximal": stationarity at most
+``tol * max|gradient at 0|``.
+
+Forming H costs ``n * n_params^2`` per outer iteration; for sparse X beyond 5792 parameters it
+cannot be formed, and "cd" refers to "proximal". The squared error with more than
+GRAM_MAX_PARAMS parameters or fewer rows than parameters takes residual updates instead
+(``_cd.cd_squared_error``: glmnet's naive updates, O(n) or a column's stored entries per update,
+X read by columns without a copy; sparse X is converted to CSC once).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from . import _cd
+from ._common import Callback
+from ._monitor import Monitor
+from ._protocols import ObjectiveBase
+from ._result import OptimizeResult
+from ._validation import check_bool, check_name, check_random_state
+
+#: Armijo's fraction of the predicted decrease, and the most halvings of the step.
+_ARMIJO, _MAX_HALVINGS = 1e-2, 40
+#: Covariance updates up to this many parameters (the Gram matrix is formed once).
+GRAM_MAX_PARAMS = 500
+#: Outer iterations in a row at the rounding floor (see cd) that end the run.
+_FLAT_ITER = 3
+#: Sweeps of the model's coordinate descent per outer iteration, at most.
+_MAX_SWEEPS = 100_000
+
+
+def cd(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None,
+       *, positive: bool = False, selection: str = "cyclic", random_state: Any = None
+       ) -> OptimizeResult:
+    """Proximal Newton with coordinate descent on the model (see the module notes).
+
+    positive: constrain the coefficients to be >= 0 (the intercept is free). selection:
+    "cyclic" or "random" (each sweep in a random order, from random_state).
+    """
+    positive = check_bool(positive, "positive")
+    check_name(selection, "selection", ["cyclic", "random"])
+    rng = np.random.default_rng(check_random_state(random_state)) if selection == "random" else None
+    columns = obj.column_access() if obj.loss.quadratic else None
+    if columns is not None and not _gram_pays(obj):
+        return _naive(obj, w, max_iter, tol, callback, positive, columns)
+    if not obj.can_form_hessian:
+        raise ValueError(f"method='cd' forms the Hessian ({obj.n_params} parameters), which this "
+                         "objective cannot (sparse X with too many parameters); use "
+                         "method='proximal'")
+    pen, d = obj.penalty, obj.penalty_n_coef
+    if positive:
+        w = w.copy()
+        w[:d] = np.maximum(w[:d], 0.0)
+    monitor = Monitor("cd", obj, w, max_iter, tol, callback, per_step=("sweeps",))
+    lam = pen.thresholds(d)
+    floor = 0.01 * tol * monitor.scale
+    quadratic = obj.loss.quadratic      # the Hessian is constant: formed once
+    H: np.ndarray | None = obj.constant_hessian() if quadratic else None
+    it, flat = 0, 0
+    while True:
+        if quadratic and H is not None:
+            cost, grad = obj.cost_gradient(w)
+        else:
+            cost, grad, H = obj.cost_gradient_hessian(w)
+            H = np.ascontiguousarray(H)
+        sub = _subgradient(pen, w, grad, d, positive)
+        if monitor.observe(it, w, cost, sub):
+            break
+        it += 1
+        # the model's tolerance: for the squared error the model is the cost, solved to the
+        # run's own; otherwise a tenth of the stationarity (inexact Newton)
+        eta = floor if quadratic else max(0.1 * float(np.max(np.abs(sub))), floor)
+        b = H @ w - grad
+        new = w.copy()
+        u = H @ new
+        sweeps, _, _ = _cd.cd_quadratic(H, b, new, u, lam, d, positive, eta, _MAX_SWEEPS,
+                                        rng is not None, rng)
+        step = new - w
+        if not np.any(step):
+            monitor.stepped(0.0, sweeps=sweeps)
+            monitor.no_decrease(_slope(sub), cost)
+            break
+        # the decrease the model predicts from its linear part and the L1 part
+        l1_now = pen.l1_value(w, d)
+        predicted = float(grad @ step) + pen.l1_value(new, d) - l1_now
+        t, accepted = 1.0, False
+        for _ in range(_MAX_HALVINGS):
+            trial = w + t * step
+            trial_cost = _cost(obj, trial)
+            if trial_cost <= cost + _ARMIJO * t * predicted or \
+                    (-predicted * t <= monitor.rounding(cost) and trial_cost <= cost
+                     + monitor.rounding(cost)):
+                accepted = True
+                break
+            t *= 0.5
+        monitor.stepped(t if accepted else 0.0, sweeps=sweeps)
+        if not accepted:
+            monitor.no_decrease(predicted, cost)
+            break
+        # at the rounding floor: steps that neither lower the cost beyond its rounding error
+        # nor the smallest stationarity seen, a few in a row
+        flat = flat + 1 if (trial_cost >= cost - monitor.rounding(cost)
+                            and not monitor.improved) else 0
+        if flat >= _FLAT_ITER:
+            monitor.no_decrease(_slope(sub), cost)
+            break
+        w = trial
+    return monitor.result()
+
+
+def _slope(sub: np.ndarray) -> float:
+    """The slope a step along minus the min-norm subgradient promises: what ``no_decrease``
+    weighs against the cost's rounding error to tell the rounding floor ("converged") from a
+    stall."""
+    return -float(sub @ sub)
+
+
+def _gram_pays(obj: ObjectiveBase) -> bool:
+    """Covariance updates (the Gram matrix, formed once) when it is small and there are more
+    rows than parameters, as glmnet chooses; otherwise residual updates."""
+    return (obj.can_form_hessian and obj.n_params <= GRAM_MAX_PARAMS
+            and obj.n_samples >= obj.n_params)
+
+
+def _naive(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
+           callback: Callback | None, positive: bool,
+           columns: tuple[Any, np.ndarray, Callable[[np.ndarray], np.ndarray]]) -> OptimizeResult:
+    """The squared error by coordinate descent with residual updates (``_cd.cd_squared_error``):
+    each outer iteration recomputes the residuals from w (one pass, so that the rounding of
+    the running updates does not build up), runs the sweeps to the tolerance, and checks the
+    stopping rule on a fresh gradient."""
+    X, s, residuals = columns
+    pen, d = obj.penalty, obj.penalty_n_coef
+    if positive:
+        w = w.copy()
+        w[:d] = np.maximum(w[:d], 0.0)
+    monitor = Monitor("cd", obj, w, max_iter, tol, callback, per_step=("sweeps",))
+    diag = obj.gram_diagonal()
+    assert diag is not None
+    q0 = 2.0 * diag[:d]
+    lam = pen.thresholds(d)
+    floor = 0.01 * tol * monitor.scale
+    it, flat = 0, 0
+    while True:
+        cost, grad = obj.cost_gradient(w)
+        sub = _subgradient(pen, w, grad, d, positive)
+        if monitor.observe(it, w, cost, sub):
+            break
+        if it > 0 and not monitor.improved:
+            flat += 1
+            if flat >= _FLAT_ITER:
+                monitor.no_decrease(_slope(sub), cost)
+                break
+        it += 1
+        r = residuals(w)
+        new = w.copy()
+        sweeps, _, _ = _cd.cd_squared_error(X, s, r, new, q0, lam, pen.l2, positive,
+                                            obj.fit_intercept, floor, _MAX_SWEEPS)
+        monitor.stepped(1.0, sweeps=sweeps)
+        w = new
+    return monitor.result()
+
+
+def _cost(obj: ObjectiveBase, w: np.ndarray) -> float:
+    g = np.empty(obj.n_params)
+    c = obj.cost_grad_into(w, g)
+    return c if math.isfinite(c) else math.inf
+
+
+def _subgradient(pen: Any, w: np.ndarray, grad: np.ndarray, d: int, positive: bool) -> np.ndarray:
+    """The element of the subdifferential nearest 0 (see ``ElasticNet.min_norm_subgradient``).
+    With ``positive``, at a coefficient at 0 the normal cone of the constraint ``w_j >= 0``,
+    ``(-inf, 0]``, is added: a pull towards negative values is then no violation."""
+    sub: np.ndarray = pen.min_norm_subgradient(w, grad, d)
+    if positive:
+        at_zero = w[:d] == 0.0
+        coef_sub = sub[:d]
+        coef_sub[at_zero] = np.minimum(coef_sub[at_zero], 0.0)
+    return sub

@@ -1,0 +1,288 @@
+# Coordinate descent for an L1-penalised quadratic, in covariance (Gram) form:
+#
+#     minimise  1/2 w^T Q w - b^T w + sum_{j < n_coef} lam_j |w_j|
+#               (subject to w_j >= 0 for j < n_coef when positive)
+#
+# Q is symmetric with a positive diagonal (a Hessian: the data term's plus the L2 part of the
+# penalty), b the linear term. For the squared error this is the cost itself (glmnet's
+# "covariance updates": Q = Xa^T S Xa formed once, each coordinate update then O(n_params) and
+# no pass over X); for the other losses it is the quadratic model of a proximal-Newton step
+# (gdfast._cd_solver). The entries from n_coef on (the intercept) are never penalised.
+#
+# u = Q w is kept up to date: updating w_j by delta costs u += delta Q[:, j]. Active sets: the
+# sweeps cycle over the non-zero coordinates until their largest change is below tol, then one
+# sweep over all of them decides: if no coordinate moves by more than tol there, the run ends;
+# otherwise the active set is the new non-zeros. The change of a coordinate is measured in
+# gradient units, Q_jj |delta_j|, so that tol compares with the stationarity of the model.
+# The loop runs without the GIL.
+
+from libc.math cimport fabs
+
+import numpy as np
+
+
+cdef inline double soft(double r, double lam, bint positive) noexcept nogil:
+    if r > lam:
+        return r - lam
+    if positive:
+        return 0.0
+    if r < -lam:
+        return r + lam
+    return 0.0
+
+
+cdef double sweep(const double[:, ::1] Q, const double[::1] b, double[::1] w, double[::1] u,
+                  const double[::1] lam, Py_ssize_t n_coef, bint positive,
+                  const Py_ssize_t[::1] order, Py_ssize_t n_order, Py_ssize_t* n_updates
+                  ) noexcept nogil:
+    """One pass over the coordinates order[:n_order]; returns the largest Q_jj |change|."""
+    cdef Py_ssize_t D = Q.shape[0], k, i, j
+    cdef double q, r, new, delta, biggest = 0.0
+    for k in range(n_order):
+        j = order[k]
+        q = Q[j, j]
+        if q <= 0.0:
+            continue
+        r = b[j] - u[j] + q * w[j]               # the model's pull on w_j with the others fixed
+        if j < n_coef:
+            new = soft(r, lam[j], positive) / q
+        else:
+            new = r / q
+        delta = new - w[j]
+        if delta != 0.0:
+            w[j] = new
+            for i in range(D):
+                u[i] += delta * Q[i, j]           # Q symmetric: row j is column j
+            n_updates[0] += 1
+            if fabs(delta) * q > biggest:
+                biggest = fabs(delta) * q
+    return biggest
+
+
+def cd_quadratic(const double[:, ::1] Q, const double[::1] b, double[::1] w, double[::1] u,
+                 const double[::1] lam, Py_ssize_t n_coef, bint positive, double tol,
+                 Py_ssize_t max_sweeps, bint random_order=False, object rng=None):
+    """Coordinate descent on the model above, from w (updated in place; u = Q w on entry,
+    kept equal to Q w). Returns (sweeps, coordinate updates, converged).
+
+    ``random_order``: each sweep visits the coordinates in a random order drawn from ``rng``
+    (a numpy Generator), scikit-learn's selection="random"; otherwise cyclically.
+    """
+    cdef Py_ssize_t D = Q.shape[0], j, n_active = 0, sweeps = 0, n_updates = 0
+    cdef double change
+    cdef bint converged = False, full
+    if b.shape[0] != D or w.shape[0] != D or u.shape[0] != D or Q.shape[1] != D:
+        raise ValueError("cd_quadratic: Q, b, w and u must have matching sizes")
+    if lam.shape[0] < n_coef:
+        raise ValueError("cd_quadratic: lam must have n_coef entries")
+    all_order = np.arange(D, dtype=np.intp)
+    cdef Py_ssize_t[::1] everything = all_order
+    active_arr = np.empty(D, dtype=np.intp)
+    cdef Py_ssize_t[::1] active = active_arr
+    full = True                                  # the first sweep is over every coordinate
+    while sweeps < max_sweeps:
+        if random_order:
+            rng.shuffle(all_order)
+        if full:
+            with nogil:
+                change = sweep(Q, b, w, u, lam, n_coef, positive, everything, D, &n_updates)
+            sweeps += 1
+            if change <= tol:
+                converged = True
+                break
+            n_active = 0
+            for j in range(D):
+                if w[j] != 0.0 or j >= n_coef:
+                    active[n_active] = j
+                    n_active += 1
+            full = False
+            continue
+        if random_order:
+            rng.shuffle(active_arr[:n_active])
+        with nogil:
+            change = sweep(Q, b, w, u, lam, n_coef, positive, active, n_active, &n_updates)
+        sweeps += 1
+        if change <= tol:
+            full = True                          # the active set has converged: check all
+    return sweeps, n_updates, converged
+
+
+# -- naive (residual) updates for the squared error ------------------------------------------
+#
+#     minimise  sum_i s_i (y_i - x_i . w - b)^2 + sum_j lam_j |w_j| + l2/2 ||w||^2
+#
+# (gdfast's squared-error cost with s the normalised weights), one column of X per update: the
+# residuals r = y - X w - b are kept, a coordinate's pull is 2 sum_i s_i x_ij r_i, and its update
+# costs one pass over the column (O(n), or the column's stored entries for CSC). What glmnet
+# calls the naive updates: no Gram matrix, so for many features relative to rows. The columns
+# of a C-ordered X are read with a stride (no copy of X is made). Active sets as above.
+
+ctypedef fused floating:
+    float
+    double
+
+
+cdef inline double column_pull_dense(const floating[:, :] X, Py_ssize_t j, const double[::1] s,
+                                     const double[::1] r) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef double acc = 0.0
+    for i in range(X.shape[0]):
+        acc += s[i] * X[i, j] * r[i]
+    return 2.0 * acc
+
+
+cdef inline void column_update_dense(const floating[:, :] X, Py_ssize_t j, double delta,
+                                     double[::1] r) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(X.shape[0]):
+        r[i] -= delta * X[i, j]
+
+
+cdef double naive_sweep_dense(const floating[:, :] X, const double[::1] s, double[::1] r,
+                              double[::1] w, const double[::1] q0, const double[::1] lam,
+                              double l2, bint positive, bint intercept, double s_sum,
+                              const Py_ssize_t[::1] order, Py_ssize_t n_order,
+                              Py_ssize_t* n_updates) noexcept nogil:
+    cdef Py_ssize_t d = X.shape[1], k, j, i
+    cdef double c, new, delta, q, biggest = 0.0
+    for k in range(n_order):
+        j = order[k]
+        if j == d:                                   # the intercept
+            c = 0.0
+            for i in range(X.shape[0]):
+                c += s[i] * r[i]
+            delta = c / s_sum
+            if delta != 0.0:
+                w[d] += delta
+                for i in range(X.shape[0]):
+                    r[i] -= delta
+                n_updates[0] += 1
+                if fabs(delta) * 2.0 * s_sum > biggest:
+                    biggest = fabs(delta) * 2.0 * s_sum
+            continue
+        q = q0[j] + l2
+        if q <= 0.0:
+            continue
+        c = column_pull_dense(X, j, s, r)
+        new = soft(q0[j] * w[j] + c, lam[j], positive) / q
+        delta = new - w[j]
+        if delta != 0.0:
+            w[j] = new
+            column_update_dense(X, j, delta, r)
+            n_updates[0] += 1
+            if fabs(delta) * q > biggest:
+                biggest = fabs(delta) * q
+    return biggest
+
+
+cdef double naive_sweep_csc(const floating[::1] data, const Py_ssize_t[::1] indices,
+                            const Py_ssize_t[::1] indptr, Py_ssize_t n, const double[::1] s,
+                            double[::1] r, double[::1] w, const double[::1] q0,
+                            const double[::1] lam, double l2, bint positive, bint intercept,
+                            double s_sum, const Py_ssize_t[::1] order, Py_ssize_t n_order,
+                            Py_ssize_t* n_updates) noexcept nogil:
+    cdef Py_ssize_t d = indptr.shape[0] - 1, k, j, i, p
+    cdef double c, new, delta, q, biggest = 0.0
+    for k in range(n_order):
+        j = order[k]
+        if j == d:
+            c = 0.0
+            for i in range(n):
+                c += s[i] * r[i]
+            delta = c / s_sum
+            if delta != 0.0:
+                w[d] += delta
+                for i in range(n):
+                    r[i] -= delta
+                n_updates[0] += 1
+                if fabs(delta) * 2.0 * s_sum > biggest:
+                    biggest = fabs(delta) * 2.0 * s_sum
+            continue
+        q = q0[j] + l2
+        if q <= 0.0:
+            continue
+        c = 0.0
+        for p in range(indptr[j], indptr[j + 1]):
+            c += s[indices[p]] * data[p] * r[indices[p]]
+        new = soft(q0[j] * w[j] + 2.0 * c, lam[j], positive) / q
+        delta = new - w[j]
+        if delta != 0.0:
+            w[j] = new
+            for p in range(indptr[j], indptr[j + 1]):
+                r[indices[p]] -= delta * data[p]
+            n_updates[0] += 1
+            if fabs(delta) * q > biggest:
+                biggest = fabs(delta) * q
+    return biggest
+
+
+def cd_squared_error(X, const double[::1] s, double[::1] r, double[::1] w,
+                     const double[::1] q0, const double[::1] lam, double l2, bint positive,
+                     bint intercept, double tol, Py_ssize_t max_sweeps):
+    """Coordinate descent with residual updates for the squared error (see above), from w
+    (updated in place; r = y - offset - Xa w on entry, kept up to date). X is a dense 2-D
+    float32/float64 array (any strides) or a tuple (data, indices, indptr, n_rows) of CSC
+    arrays (intp indices). q0 holds ``2 sum_i s_i x_ij^2``. Returns (sweeps, updates,
+    converged)."""
+    cdef bint sparse = isinstance(X, tuple)
+    cdef Py_ssize_t d = len(q0), D = d + (1 if intercept else 0), n = r.shape[0]
+    cdef Py_ssize_t j, n_active = 0, sweeps = 0, n_updates = 0
+    cdef double change = 0.0, s_sum = 0.0
+    cdef bint converged = False, full = True
+    for j in range(n):
+        s_sum += s[j]
+    if w.shape[0] != D or lam.shape[0] != d or s.shape[0] != n:
+        raise ValueError("cd_squared_error: w, lam, s and r must have matching sizes")
+    everything_arr = np.arange(D, dtype=np.intp)
+    cdef Py_ssize_t[::1] everything = everything_arr
+    active_arr = np.empty(D, dtype=np.intp)
+    cdef Py_ssize_t[::1] active = active_arr
+    cdef const Py_ssize_t[::1] indices
+    cdef const Py_ssize_t[::1] indptr
+    cdef const double[:, :] X64
+    cdef const float[:, :] X32
+    cdef const double[::1] d64
+    cdef const float[::1] d32
+    cdef int kind                                    # 0 dense64, 1 dense32, 2 csc64, 3 csc32
+    if sparse:
+        data, indices, indptr = X[0], X[1], X[2]
+        if data.dtype == np.float32:
+            d32, kind = data, 3
+        else:
+            d64, kind = data, 2
+    elif X.dtype == np.float32:
+        X32, kind = X, 1
+    else:
+        X64, kind = X, 0
+    while sweeps < max_sweeps:
+        with nogil:
+            if kind == 0:
+                change = naive_sweep_dense(X64, s, r, w, q0, lam, l2, positive, intercept, s_sum,
+                                           everything if full else active,
+                                           D if full else n_active, &n_updates)
+            elif kind == 1:
+                change = naive_sweep_dense(X32, s, r, w, q0, lam, l2, positive, intercept, s_sum,
+                                           everything if full else active,
+                                           D if full else n_active, &n_updates)
+            elif kind == 2:
+                change = naive_sweep_csc(d64, indices, indptr, n, s, r, w, q0, lam, l2, positive,
+                                         intercept, s_sum, everything if full else active,
+                                         D if full else n_active, &n_updates)
+            else:
+                change = naive_sweep_csc(d32, indices, indptr, n, s, r, w, q0, lam, l2, positive,
+                                         intercept, s_sum, everything if full else active,
+                                         D if full else n_active, &n_updates)
+        sweeps += 1
+        if full:
+            if change <= tol:
+                converged = True
+                break
+            n_active = 0
+            for j in range(D):
+                if j >= d or w[j] != 0.0:
+                    active[n_active] = j
+                    n_active += 1
+            full = False
+        elif change <= tol:
+            full = True
+    return sweeps, n_updates, converged
