@@ -23,7 +23,7 @@ if TYPE_CHECKING:   # loaded on first use at run time (see __getattr__); typed f
     from . import estimators, plot, stats
     from .estimators import (ElasticNet, ElasticNetCV, GammaRegressor, GeneralizedLinearRegressor,
                              Lasso, LassoCV, LinearRegression, LogisticRegression,
-                             PoissonRegressor, TweedieRegressor)
+                             LogisticRegressionCV, PoissonRegressor, TweedieRegressor)
 
 try:
     __version__ = _version("gdfast")
@@ -54,13 +54,14 @@ _LAZY_ATTRIBUTES = {"LogisticRegression": "estimators", "LinearRegression": "est
                     "PoissonRegressor": "estimators", "GammaRegressor": "estimators",
                     "TweedieRegressor": "estimators", "GeneralizedLinearRegressor": "estimators",
                     "Lasso": "estimators", "ElasticNet": "estimators", "LassoCV": "estimators",
-                    "ElasticNetCV": "estimators"}
+                    "ElasticNetCV": "estimators", "LogisticRegressionCV": "estimators"}
 _LAZY_MODULES = ("estimators", "plot", "stats")
 
 __all__ = ["Objective", "MultinomialObjective", "minimize", "path", "alpha_max", "PathResult", "OptimizeResult", "IterationState", "DivergenceWarning",
            "SeparationWarning", "RankDeficientWarning", "LogisticRegression", "LinearRegression",
            "PoissonRegressor", "GammaRegressor", "TweedieRegressor", "GeneralizedLinearRegressor",
-           "Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "get_include", "__version__"]
+           "Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "LogisticRegressionCV", "get_include",
+           "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -47,7 +47,7 @@ from .losses import Loss, get_loss
 from .stats import (GoodnessOfFit, Summary, covariance, goodness_of_fit, residual_df,
                     standard_errors, total_weight)
 
-__all__ = ["LogisticRegression", "LinearRegression", "PoissonRegressor", "GammaRegressor",
+__all__ = ["LogisticRegression", "LogisticRegressionCV", "LinearRegression", "PoissonRegressor", "GammaRegressor",
            "TweedieRegressor", "GeneralizedLinearRegressor", "Lasso", "ElasticNet", "LassoCV",
            "ElasticNetCV", "MAX_STDERR_PARAMS"]
 
@@ -106,6 +106,8 @@ class _LinearModel(BaseEstimator):
     n_threads: int | None
     verbose: int
     warm_start: bool
+    #: Whether fit computes standard errors (the cross-validation's fits do without).
+    _standard_errors = True
     #: The share of alpha on an L1 penalty (estimators that take ``l1_ratio`` set it).
     l1_ratio: float = 0.0
     coef_: np.ndarray
@@ -175,7 +177,7 @@ class _LinearModel(BaseEstimator):
         if res.status != "converged":
             warnings.warn(f"{what} did not converge ({res.status}): {res.message}. "
                           f"{_advice(res.status, s.solver)}", ConvergenceWarning, stacklevel=3)
-        if not _hessian_affordable(obj) or s.alpha * s.l1_ratio > 0:
+        if not (self._standard_errors and _hessian_affordable(obj)) or s.alpha * s.l1_ratio > 0:
             # with an L1 part the support is chosen by the fit: no classical errors
             se = np.full((obj.n_params,) * (2 if n_classes else 1), np.nan)
         elif n_classes:
@@ -1362,3 +1364,7 @@ def _iterations(counts: Any) -> str:
 def _plain(label: Any) -> Any:
     """A numpy scalar label as the Python value it stands for (for messages and dict lookups)."""
     return label.item() if isinstance(label, np.generic) else label
+
+
+# Last: it builds on LogisticRegression above.
+from ._logistic_cv import LogisticRegressionCV  # noqa: E402
