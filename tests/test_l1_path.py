@@ -75,8 +75,6 @@ def test_path_bad_arguments():
         gdfast.path(obj, alphas=[-1.0])
     with pytest.raises(ValueError, match="alphas must be given"):
         gdfast.path(gdfast.Objective(X, y, l1_ratio=0.0))
-    with pytest.raises(ValueError, match="penalty_factor"):
-        gdfast.path(gdfast.Objective(X, y, l1_ratio=1.0, penalty_factor=np.r_[0.0, np.ones(6)]))
     with pytest.raises(TypeError, match="obj"):
         gdfast.path("not an objective")
 
@@ -97,3 +95,23 @@ def test_squared_error_path_forms_the_gram_matrix_once(monkeypatch):
     assert len(calls) == 1
     for a, w in zip(p.alphas, p.w):
         assert kkt_violation(obj.with_alpha(a), w) <= 1e-7 * a
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "log_loss", "poisson"])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_alpha_max_with_unpenalised_features_is_exact(loss, l1_ratio):
+    X, y, _ = make_problem(n=200, d=8, loss=loss, seed=4)
+    pf = np.r_[0.0, 0.0, np.linspace(0.5, 2.0, 6)]       # the first two free of the L1 part
+    obj = gdfast.Objective(X, y, loss=loss, l1_ratio=l1_ratio, penalty_factor=pf)
+    top = gdfast.alpha_max(obj)
+    assert 0 < top < np.inf
+    at = gdfast.minimize(obj.with_alpha(top * (1 + 1e-9)), method="cd", tol=1e-12)
+    assert not np.any(at.w[2:8]) and np.all(at.w[:2] != 0)
+    assert kkt_violation(obj.with_alpha(top * (1 + 1e-9)), at.w) <= 1e-9 * top
+    below = gdfast.minimize(obj.with_alpha(top * (1 - 1e-3)), method="cd", tol=1e-12)
+    assert np.count_nonzero(below.w[2:8]) == 1
+    p = gdfast.path(obj, n_alphas=5)
+    # the path starts from the solution at alpha_max: its penalised coefficients exactly 0
+    assert p.alpha_max == top and not np.any(p.coef[0][2:])
+    every = gdfast.Objective(X, y, loss=loss, l1_ratio=l1_ratio, penalty_factor=np.zeros(8))
+    assert gdfast.alpha_max(every) == 0.0

@@ -95,7 +95,14 @@ def _intercept_only(obj: Objective) -> np.ndarray:
 
 
 def alpha_max(obj: Objective) -> float:
-    """The smallest alpha at which every coefficient of the solution is 0 (see the module notes).
+    """The smallest alpha at which every penalised coefficient of the solution is 0 (see the
+    module notes).
+
+    Features with a penalty factor of 0 are not penalised by the L1 part: at alpha_max they
+    (and the intercept) take the fit of the model without the penalised features, whose L2 part
+    ``(1 - l1_ratio) alpha`` depends on alpha itself; alpha_max is then the fixed point
+    ``alpha = max_j |gradient_j| / (l1_ratio f_j)`` over the penalised j, found by iteration
+    (one fit when ``l1_ratio = 1``).
 
     Parameters
     ----------
@@ -105,23 +112,52 @@ def alpha_max(obj: Objective) -> float:
     Returns
     -------
     float
-        inf when ``l1_ratio = 0`` (an L2 penalty never sets a coefficient to 0 exactly).
+        inf when ``l1_ratio = 0`` (an L2 penalty never sets a coefficient to 0 exactly); 0
+        when no feature is penalised.
 
     Raises
     ------
     ValueError
-        When a penalty factor is 0 (the unpenalised features would have to be fitted first;
-        not supported yet).
+        When the fixed point is not reached in 100 fits (the message says how close it got).
     """
+    return _alpha_max_and_solution(obj)[0]
+
+
+def _alpha_max_and_solution(obj: Objective) -> tuple[float, np.ndarray]:
+    """alpha_max and the solution there (the penalised coefficients 0): a path starts from it."""
     pen = obj.penalty
     if pen.l1_ratio == 0.0:
-        return math.inf
-    pf = np.ones(obj.n_features) if pen.penalty_factor is None else pen.penalty_factor
-    if np.any(pf == 0):
-        raise ValueError("penalty_factor: a factor of 0 is not supported by gdfast.path yet "
-                         "(alpha_max needs the fit of the unpenalised features)")
-    g = obj.gradient(_intercept_only(obj))[:obj.n_features]   # the L2 part adds 0 at coef 0
-    return float(np.max(np.abs(g) / pf) / pen.l1_ratio) if obj.n_features else 0.0
+        return math.inf, _intercept_only(obj)
+    d = obj.n_features
+    pf = np.ones(d) if pen.penalty_factor is None else pen.penalty_factor
+    penalised = pf > 0
+    if not np.any(penalised):
+        return 0.0, _intercept_only(obj)
+
+    def at(w: np.ndarray) -> float:
+        g = obj.gradient(w)[:d]                    # the L2 part adds 0 where coef is 0
+        return float(np.max(np.abs(g[penalised]) / pf[penalised]) / pen.l1_ratio)
+
+    if np.all(penalised):
+        w = _intercept_only(obj)
+        return at(w), w
+    free = np.flatnonzero(~penalised)
+    X = obj.X[:, free]
+    alpha, previous = 0.0, math.inf
+    for _ in range(100):
+        sub = Objective(X, obj.y, loss=obj.loss, alpha=(1.0 - pen.l1_ratio) * alpha,
+                        fit_intercept=obj.fit_intercept, sample_weight=obj.sample_weight,
+                        n_threads=obj.n_threads, offset=obj.offset)
+        fit = minimize(sub, tol=1e-12)
+        w = np.zeros(obj.n_params)
+        w[free] = fit.w[:free.size]
+        if obj.fit_intercept:
+            w[d] = fit.w[free.size]
+        alpha, previous = at(w), alpha
+        if pen.l1_ratio == 1.0 or abs(alpha - previous) <= 1e-13 * max(alpha, 1e-300):
+            return alpha, w
+    raise ValueError(f"penalty_factor: alpha_max with unpenalised features did not reach its "
+                     f"fixed point in 100 fits (last two values {previous!r}, {alpha!r})")
 
 
 def path(obj: Objective, alphas: Any = None, n_alphas: int = 100, eps: float = 1e-3,
@@ -156,10 +192,11 @@ def path(obj: Objective, alphas: Any = None, n_alphas: int = 100, eps: float = 1
     if not isinstance(obj, Objective):
         raise TypeError(f"obj must be a gdfast.Objective; got {type(obj).__name__}")
     top = math.nan
+    start: np.ndarray | None = None
     if alphas is None:
         n_alphas = check_scalar(n_alphas, "n_alphas", low=1, integer=True)
         eps = check_scalar(eps, "eps", low=0.0, low_inclusive=False, high=1.0)
-        top = alpha_max(obj)
+        top, start = _alpha_max_and_solution(obj)
         if not math.isfinite(top):
             raise ValueError("alphas must be given when l1_ratio = 0 (alpha_max is infinite)")
         grid = top * np.logspace(0.0, math.log10(eps), n_alphas) if top > 0 else np.zeros(1)
@@ -168,10 +205,9 @@ def path(obj: Objective, alphas: Any = None, n_alphas: int = 100, eps: float = 1
         if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid < 0):
             raise ValueError("alphas must be a non-empty list of finite numbers >= 0")
         grid = np.sort(grid)[::-1]
-        if obj.penalty.l1_ratio > 0 and not (obj.penalty.penalty_factor is not None
-                                             and np.any(obj.penalty.penalty_factor == 0)):
-            top = alpha_max(obj)
-    w = _intercept_only(obj)
+        if obj.penalty.l1_ratio > 0:
+            top, start = _alpha_max_and_solution(obj)
+    w = start if start is not None else _intercept_only(obj)
     results: list[OptimizeResult] = []
     for a in grid:
         sub = obj.with_alpha(float(a))
