@@ -221,3 +221,27 @@ def test_cv_bad_parameters():
         gdfast.LassoCV(alphas=[-1.0]).fit(X, y)
     with pytest.raises(ValueError, match="eps"):
         gdfast.LassoCV(eps=2.0).fit(X, y)
+
+
+@pytest.mark.parametrize("name,kw", [("Lasso", {}), ("ElasticNet", {"l1_ratio": 0.3})])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_standardize_penalises_the_standardised_coefficients(name, kw, sparse):
+    import scipy.sparse
+    from sklearn.preprocessing import StandardScaler
+    rng = np.random.default_rng(21)
+    X = rng.standard_normal((300, 6)) * [1, 10, 0.1, 3, 1, 5] + [0, 5, 0, 0, 1, 0]
+    y = X @ [1, 0.1, 10, 0, 0, 0.2] + rng.standard_normal(300)
+    sw = rng.integers(1, 3, 300).astype(float)
+    A = scipy.sparse.csr_matrix(X) if sparse else X
+    X_before = X.copy()
+    ours = getattr(gdfast, name)(alpha=0.1, standardize=True, tol=1e-12, **kw).fit(
+        A, y, sample_weight=sw)
+    assert np.array_equal(X, X_before)
+    scaler = StandardScaler().fit(X, sample_weight=sw)
+    peer = getattr(sklm, name)(alpha=0.1, tol=1e-14, max_iter=100_000, **kw).fit(
+        scaler.transform(X), y, sample_weight=sw)
+    np.testing.assert_allclose(ours.coef_, peer.coef_ / scaler.scale_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(ours.predict(A), peer.predict(scaler.transform(X)), rtol=1e-9)
+    plain = getattr(gdfast, name)(alpha=0.1, tol=1e-12, **kw).fit(A, y, sample_weight=sw)
+    assert np.count_nonzero(plain.coef_) != np.count_nonzero(ours.coef_) or \
+        not np.allclose(plain.coef_, ours.coef_)

@@ -117,6 +117,12 @@ class ElasticNet(RegressorMixin, BaseEstimator):
         updates otherwise; "proximal" is FISTA.
     n_threads : int, optional
         Threads for the kernels.
+    standardize : bool, default False
+        Penalise the coefficients of the standardised columns ``x_j / sd_j`` (glmnet's and
+        glum's option; sd_j the weighted standard deviation, about the mean with an intercept,
+        the root mean square without; constant columns keep sd 1), fitted on a scaled copy of
+        X; ``coef_`` is on the original scale and ``dual_gap_`` that of the standardised
+        problem. False, the default, is scikit-learn's convention.
 
     Attributes
     ----------
@@ -160,9 +166,10 @@ class ElasticNet(RegressorMixin, BaseEstimator):
                  precompute: Any = False, max_iter: int = 1000, copy_X: bool = True,
                  tol: float = 1e-4, warm_start: bool = False, positive: bool = False,
                  random_state: Any = None, selection: str = "cyclic", solver: str = "auto",
-                 n_threads: int | None = None) -> None:
+                 n_threads: int | None = None, standardize: bool = False) -> None:
         self.alpha = alpha
         self.l1_ratio = l1_ratio
+        self.standardize = standardize
         self.fit_intercept = fit_intercept
         self.precompute = precompute
         self.max_iter = max_iter
@@ -229,14 +236,19 @@ class ElasticNet(RegressorMixin, BaseEstimator):
                              accept_sparse=["csr", "csc"])
         if np.ndim(y) != 1:
             raise ValueError(f"y must be one-dimensional (no multi-output); got shape {np.shape(y)}")
+        sw = InMemory().sample_weight(sample_weight, X)
+        scale = (_column_scales(X, sw, fit_intercept)
+                 if check_bool(self.standardize, "standardize") else None)
+        if scale is not None:
+            X = _scaled_columns(X, 1.0 / scale)
         obj = Objective(X, y, loss="squared_error", alpha=2.0 * alpha, l1_ratio=l1_ratio,
-                        fit_intercept=fit_intercept,
-                        sample_weight=InMemory().sample_weight(sample_weight, X),
-                        n_threads=n_threads)
+                        fit_intercept=fit_intercept, sample_weight=sw, n_threads=n_threads)
         d = obj.n_features
+        unscale = scale if scale is not None else np.ones(d)
         w0 = None
         if warm_start and hasattr(self, "coef_") and np.shape(self.coef_) == (d,):
-            w0 = np.append(self.coef_, self.intercept_) if fit_intercept else self.coef_.copy()
+            coef = self.coef_ * unscale
+            w0 = np.append(coef, self.intercept_) if fit_intercept else coef
         if solver == "auto":
             solver = "cd"              # covariance or residual updates (see gdfast._coordinate)
         if positive and solver != "cd":
@@ -253,14 +265,14 @@ class ElasticNet(RegressorMixin, BaseEstimator):
 
         res = minimize(obj, method=solver, w0=w0, max_iter=max_iter, tol=1e-12,
                        callback=gap_reached if tol > 0 else None, **options)
-        self.coef_ = res.w[:d].copy()
+        gap, _, var_y = duality_gap(obj, res.w[:d], positive)
+        self.coef_ = res.w[:d] / unscale
         self.intercept_ = float(res.w[d]) if fit_intercept else 0.0
-        gap, _, scale = duality_gap(obj, self.coef_, positive)
         self.dual_gap_ = gap
         self.n_iter_ = res.n_iter
-        if not (res.converged or gap_met[0] or gap <= tol * scale):
+        if not (res.converged or gap_met[0] or gap <= tol * var_y):
             warnings.warn(f"{type(self).__name__} did not converge ({res.status}): {res.message}; "
-                          f"duality gap {gap:.3g}, tol * var(y) = {tol * scale:.3g}. Increase "
+                          f"duality gap {gap:.3g}, tol * var(y) = {tol * var_y:.3g}. Increase "
                           "max_iter or tol.", ConvergenceWarning, stacklevel=2)
         return self
 
@@ -301,7 +313,7 @@ class Lasso(ElasticNet):
     ----------
     alpha : float, default 1.0
     fit_intercept, precompute, max_iter, copy_X, tol, warm_start, positive, random_state, \
-selection, solver, n_threads
+selection, solver, n_threads, standardize
         As :class:`ElasticNet`.
     """
 
@@ -309,7 +321,7 @@ selection, solver, n_threads
                  max_iter: int = 1000, copy_X: bool = True, tol: float = 1e-4,
                  warm_start: bool = False, positive: bool = False, random_state: Any = None,
                  selection: str = "cyclic", solver: str = "auto",
-                 n_threads: int | None = None) -> None:
+                 n_threads: int | None = None, standardize: bool = False) -> None:
         # scikit-learn's rule: __init__ sets the parameters only (l1_ratio is not one here)
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -323,6 +335,7 @@ selection, solver, n_threads
         self.selection = selection
         self.solver = solver
         self.n_threads = n_threads
+        self.standardize = standardize
 
     def _l1_ratio(self) -> float:
         return 1.0
@@ -566,6 +579,25 @@ n_jobs, positive, random_state, selection, solver, n_threads
 
     def _several_ratios(self) -> bool:
         return False
+
+
+def _column_scales(X: Any, sw: np.ndarray | None, centred: bool) -> np.ndarray:
+    """The weighted standard deviation of each column (about the mean when ``centred``, the
+    root mean square otherwise), 1 for a constant column; sparse X is not densified."""
+    s = np.full(X.shape[0], 1.0 / X.shape[0]) if sw is None else sw / np.sum(sw)
+    squares = np.asarray(X.multiply(X).T @ s if hasattr(X, "multiply") else (X * X).T @ s,
+                         dtype=np.float64).ravel()
+    mean = np.asarray(X.T @ s, dtype=np.float64).ravel() if centred else 0.0
+    sd = np.sqrt(np.maximum(squares - mean * mean, 0.0))
+    out: np.ndarray = np.where(sd > 0, sd, 1.0)
+    return out
+
+
+def _scaled_columns(X: Any, factors: np.ndarray) -> Any:
+    """A copy of X with column j multiplied by factors[j] (sparse stays sparse)."""
+    if hasattr(X, "multiply"):
+        return X.multiply(factors[None, :].astype(X.dtype)).tocsr()
+    return X * factors.astype(X.dtype)
 
 
 def sp_format(X: Any) -> str | None:
