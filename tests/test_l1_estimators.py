@@ -245,3 +245,24 @@ def test_standardize_penalises_the_standardised_coefficients(name, kw, sparse):
     plain = getattr(gdfast, name)(alpha=0.1, tol=1e-12, **kw).fit(A, y, sample_weight=sw)
     assert np.count_nonzero(plain.coef_) != np.count_nonzero(ours.coef_) or \
         not np.allclose(plain.coef_, ours.coef_)
+
+
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_logistic_duality_gap_bounds_the_suboptimality_and_vanishes_at_the_optimum(l1_ratio):
+    from gdfast._duality import log_loss_duality_gap
+    from sklearn.datasets import make_classification
+    X, y = make_classification(500, 10, random_state=0)
+    sw = np.random.default_rng(3).integers(1, 4, 500).astype(float)
+    obj = gdfast.Objective(X, y, loss="log_loss", alpha=0.02, l1_ratio=l1_ratio,
+                           sample_weight=sw, penalty_factor=np.linspace(0.5, 2.0, 10))
+    best = gdfast.minimize(obj, tol=1e-12)
+    gap, primal = log_loss_duality_gap(obj, best.w)
+    assert gap <= 1e-11 and primal == pytest.approx(best.cost, rel=1e-12)
+    for shrink in (0.0, 0.5, 0.9, 0.99):
+        gap, primal = log_loss_duality_gap(obj, shrink * best.w)
+        assert gap >= primal - best.cost - 1e-14 > 0
+    reg = gdfast.LogisticRegression(alpha=0.02, l1_ratio=l1_ratio).fit(X, y)
+    assert reg.dual_gap_.shape == (1,) and 0 <= reg.dual_gap_[0] <= 1e-9
+    assert np.isnan(gdfast.LogisticRegression(alpha=0.02).fit(X, y).dual_gap_[0])
+    with pytest.raises(ValueError, match="^obj"):
+        log_loss_duality_gap(gdfast.Objective(X, y, loss="squared_error"), best.w)

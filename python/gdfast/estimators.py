@@ -34,9 +34,11 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
                       ">= 1.6: pip install 'gdfast[sklearn]'") from e
 
 from ._backends import Backend, backend_for
+from ._duality import log_loss_duality_gap
 from ._families import Family, family
 from ._lasso import ElasticNet, ElasticNetCV, Lasso, LassoCV
 from ._fitting import STOCHASTIC_SOLVERS
+from ._objective import Objective
 from ._protocols import ObjectiveLike, as_objective
 from ._progress import Progress
 from ._result import OptimizeResult
@@ -344,6 +346,10 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
     history_ : list of dict
         Per problem, the per-iteration history of :class:`gdfast.OptimizeResult` ("cost"
         always).
+    dual_gap_ : ndarray of shape (1,) or (n_classes,)
+        With an L1 part (``alpha * l1_ratio > 0``), each binary problem's duality gap at the
+        fit (an upper bound of its cost's distance from the optimum; ``gdfast._duality``); NaN
+        without one, for the multinomial model and for dask arrays.
 {_FIT_ATTRIBUTES}
 
     Notes
@@ -483,6 +489,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         self.status_ = np.array([res.status])
         self.cost_ = np.array([res.cost])
         self.history_ = [res.history]
+        self.dual_gap_ = np.array([np.nan])
         self._fit_info_ = self._fit_info(obj, s, weighted)
         self._model_ = "multinomial"
         return self
@@ -494,13 +501,15 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         same_classes = (hasattr(self, "classes_") and len(self.classes_) == len(classes)
                         and np.array_equal(self.classes_, classes))
         w0s = self._warm_start_points(len(positives), X.shape[1], s, same_classes)
-        fits, info = [], None
+        fits, info, gaps = [], None, []
         for k, (pos, w0) in enumerate(zip(positives, w0s)):
             what = "LogisticRegression" if binary else f"LogisticRegression (class {classes[k]!r} vs rest)"
             res, se, obj = self._solve(backend, X, pos.astype(np.float64), sw, w0, s, what)
             if info is None:
                 info = self._fit_info(obj, s, weighted)
             fits.append((res, se))          # not obj: each holds (or pins on a cluster) its data
+            gaps.append(log_loss_duality_gap(obj, res.w)[0]
+                        if s.alpha * s.l1_ratio > 0 and isinstance(obj, Objective) else np.nan)
             del obj
         d = X.shape[1]
         self.classes_ = classes
@@ -512,6 +521,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         self.status_ = np.array([res.status for res, _ in fits])
         self.cost_ = np.array([res.cost for res, _ in fits])
         self.history_ = [res.history for res, _ in fits]
+        self.dual_gap_ = np.array(gaps)
         assert info is not None                 # positives is never empty
         self._fit_info_ = info
         self._model_ = "binary" if binary else "ovr"
