@@ -648,6 +648,40 @@ class MultinomialObjective(MultinomialParameters, ObjectiveBase):
         """
         return super().newton_cg_passes(w)
 
+    def row_sample(self, max_rows: int) -> MultinomialObjective | None:
+        """The objective over at most ``max_rows`` rows of X spread evenly over it.
+
+        The rows are chosen as by :meth:`gdfast.Objective.row_sample` (the first and last
+        included) and copied: ``max_rows`` by n_features. The class count, penalty, intercept
+        and identifiability constraint (``reference``) are this objective's, so its ``w`` is
+        this one's and its Hessian, the (weighted) mean of those rows' Hessians plus the
+        penalty's, estimates this objective's; "auto" preconditions L-BFGS with it
+        (gdfast._sampled_hessian). With ``max_rows >= n_samples`` it is this objective.
+
+        Parameters
+        ----------
+        max_rows : int
+            At most this many rows.
+
+        Returns
+        -------
+        gdfast.MultinomialObjective or None
+            None when its Hessian could not be formed (more than MAX_HESSIAN_PARAMS
+            parameters) or the chosen rows carry no weight.
+        """
+        if not self.can_form_hessian:
+            return None
+        if self.n_samples <= max_rows:
+            return self
+        rows = np.linspace(0, self.n_samples - 1, max_rows).astype(np.intp)
+        sw = self.sample_weight
+        if sw is not None and not np.any(sw[rows] > 0):
+            return None
+        X: Any = self.X
+        return MultinomialObjective(X[rows], self.y[rows], self.n_classes, self.alpha,
+                                    self.fit_intercept, None if sw is None else sw[rows],
+                                    self.n_threads, reference=self.reference)
+
     def gram_diagonal(self) -> np.ndarray | None:
         """None: the multinomial objective gives no cheap diagonal of ``Xa^T S Xa`` per entry
         of ``w`` (the first-order methods then use :meth:`curvature_bound`).

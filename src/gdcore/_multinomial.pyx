@@ -38,7 +38,8 @@
 from cython.parallel cimport prange
 from libc.stdlib cimport calloc, free
 from libc.string cimport memset, memcpy
-from libc.math cimport log1p
+from libc.math cimport log1p, sqrt
+from scipy.linalg.cython_blas cimport dsyrk
 
 
 cdef extern from "gdfast/_multinomial_simd.h":
@@ -69,6 +70,7 @@ cdef enum:
     MIN_BLOCKS_PER_THREAD = 8   # blocks a thread must get to be worth waking
     MAX_THREADED_HESSIAN = 1024  # above this many entries of Theta, one part builds the Hessian
     PAD = 8                     # doubles per cache line
+    GRAM_ROWS = 2 * BLOCK_ROWS  # dense Hessian: rows gathered per syrk (at least BLOCK_ROWS)
     MAX_PARTS = 256             # the most parts (threads) of a pass
 
 
@@ -414,6 +416,79 @@ cdef inline void block_hessian(const MProblem* P, Py_ssize_t i0, Py_ssize_t m, c
                         Hb[k * DK + l] += xx * Ak[l]
 
 
+# The dense Hessian by BLAS. Per row, s (xa xa^T) kron (diag(p) - p p^T) is
+#   s (xa xa^T) kron diag(p)  -  y y^T,   y = sqrt(s) xa kron p   (entry j K + k: sqrt(s) xa_j p_k)
+# so over a batch of rows the second term is one syrk of the batch's y rows (Y^T Y, DK x DK) and
+# the first is K syrks of D x D Grams (rows scaled by sqrt(s p_k)) added into the diagonal of
+# each K x K block. Same flops as the per-row loop above (m (DK)^2 / 2), at BLAS speed (measured
+# ~14x at D = 51, K = 10). The diagonal entries lose their relative accuracy where p_k is near 1
+# (s p_k - s p_k^2), by at most eps * s xa_j^2 in absolute terms: the Hessian stays accurate
+# normwise. Sparse rows keep the per-row loop (a row's y would be dense).
+
+cdef inline void _syrk_lower(const double* A, Py_ssize_t rows, Py_ssize_t n, double alpha,
+                             double* C) noexcept nogil:
+    """C += alpha A^T A, lower triangle (C row-major n x n, A row-major rows x n)."""
+    cdef int ni = <int>n, k = <int>rows
+    cdef double beta = 1.0
+    cdef char uplo = b'U'        # column-major upper = row-major lower
+    cdef char trans = b'N'
+    if rows > 0:
+        dsyrk(&uplo, &trans, &ni, &k, &alpha, <double*>A, &ni, &beta, C, &ni)
+
+
+cdef void gram_hessian(const MProblem* P, Py_ssize_t i0, Py_ssize_t m, const double* Pr,
+                       double* Y, double* G, double* H) noexcept nogil:
+    """H (lower triangle) += the rows i0 .. i0+m of dense X (m <= GRAM_ROWS), their
+    probabilities Pr (m x KP). Y: GRAM_ROWS * D * K doubles; G: GRAM_ROWS * D + D * D."""
+    cdef Py_ssize_t r, j, k, l, K = P.K, d = P.d, D = P.d + P.fit_intercept, DK = D * K
+    cdef double sq, xv, sk
+    cdef const double* p
+    cdef double* yr
+    cdef double* xr
+    cdef double* Gk = G + GRAM_ROWS * D
+    for r in range(m):
+        p = Pr + r * P.KP
+        sq = 1.0 if P.sw == NULL else sqrt(P.sw[i0 + r])
+        yr = Y + r * DK
+        for j in range(d):
+            if P.f32:
+                xv = sq * (<const float*>P.X)[(i0 + r) * P.rs + j * P.cs]
+            else:
+                xv = sq * (<const double*>P.X)[(i0 + r) * P.rs + j * P.cs]
+            for k in range(K):
+                yr[j * K + k] = xv * p[k]
+        if P.fit_intercept:
+            for k in range(K):
+                yr[d * K + k] = sq * p[k]
+    _syrk_lower(Y, m, DK, -1.0, H)
+    for k in range(K):
+        for r in range(m):
+            # sqrt(s p_k) xa = y's entries of class k over sqrt(p_k)
+            sk = 1.0 if P.sw == NULL else P.sw[i0 + r]
+            sk = sqrt(sk * Pr[r * P.KP + k])
+            xr = G + r * D
+            for j in range(d):
+                if P.f32:
+                    xr[j] = sk * (<const float*>P.X)[(i0 + r) * P.rs + j * P.cs]
+                else:
+                    xr[j] = sk * (<const double*>P.X)[(i0 + r) * P.rs + j * P.cs]
+            if P.fit_intercept:
+                xr[d] = sk
+        memset(Gk, 0, D * D * sizeof(double))
+        _syrk_lower(G, m, D, 1.0, Gk)
+        for j in range(D):
+            for l in range(j + 1):
+                H[(j * K + k) * DK + l * K + k] += Gk[j * D + l]
+
+
+cdef inline void _mirror_lower(double* H, Py_ssize_t n) noexcept nogil:
+    """Copy the strict lower triangle of the row-major n x n H onto the upper."""
+    cdef Py_ssize_t r, c
+    for r in range(n):
+        for c in range(r):
+            H[c * n + r] = H[r * n + c]
+
+
 cdef inline void _mirror(double* H, Py_ssize_t D, Py_ssize_t K) noexcept nogil:
     """Copy the blocks (j, l), j > l, onto (l, j) transposed; scale nothing."""
     cdef Py_ssize_t j, l, k, q, DK = D * K
@@ -443,11 +518,15 @@ cdef struct Part:
     Py_ssize_t* idx    # rowcap
     double* acc        # D * KP; NULL: none
     double* H          # DK * DK; NULL: none
+    double* pend       # dense Hessian (else NULL): GRAM_ROWS * KP probabilities of the rows
+    double* Y          # ... gathered for gram_hessian, and its buffers
+    double* G
 
 
 cdef inline double _run_part(const MProblem* P, int job, const double* T, const double* V,
                              Py_ssize_t row0, Py_ssize_t row1, Part* W, double* out) noexcept nogil:
     cdef Py_ssize_t i0 = row0, m, D = P.d + P.fit_intercept, K = P.K, r
+    cdef Py_ssize_t start = row0, gathered = 0       # rows waiting for gram_hessian
     cdef double cost = 0
     if W.acc != NULL:
         memset(W.acc, 0, D * P.KP * sizeof(double))
@@ -462,7 +541,14 @@ cdef inline double _run_part(const MProblem* P, int job, const double* T, const 
             cost += block_softmax(P, i0, m, W.z, W.r if W.acc != NULL else NULL)
             if W.acc != NULL:
                 block_scatter(P, i0, m, W.r, W.acc)
-            if W.H != NULL:
+            if W.H != NULL and W.Y != NULL:
+                memcpy(W.pend + gathered * P.KP, W.z, m * P.KP * sizeof(double))
+                gathered += m
+                if gathered + P.bm > GRAM_ROWS or i0 + m >= row1:
+                    gram_hessian(P, start, gathered, W.pend, W.Y, W.G, W.H)
+                    start = i0 + m
+                    gathered = 0
+            elif W.H != NULL:
                 block_hessian(P, i0, m, W.z, W.A, W.xb, W.idx, W.H)
         else:
             block_z(P, i0, m, T, W.z)
@@ -506,6 +592,8 @@ cdef double run_pass(const MProblem* P, int job, const double* theta, const doub
     cdef double* T = work + nc * stride                  # Theta, then V, padded
     cdef double* V = T + D * KP
     cdef double* hess_private = V + D * KP
+    cdef bint gram = H != NULL and not P.csr
+    cdef double* gram_work = hess_private + (nc - 1) * DK * DK
     cdef double total = 0
     cdef const double* a
     _pad_theta(P, theta, T)
@@ -521,6 +609,13 @@ cdef double run_pass(const MProblem* P, int job, const double* theta, const doub
         parts[c].idx = <Py_ssize_t*>(parts[c].xb + _pad(P.rowcap))
         parts[c].acc = parts[c].xb + 2 * _pad(P.rowcap) if grad != NULL else NULL
         parts[c].H = NULL
+        parts[c].pend = NULL
+        parts[c].Y = NULL
+        parts[c].G = NULL
+        if gram:
+            parts[c].pend = gram_work + c * _gram_stride(P)
+            parts[c].Y = parts[c].pend + GRAM_ROWS * KP
+            parts[c].G = parts[c].Y + GRAM_ROWS * DK
         if H != NULL:
             parts[c].H = H if c == 0 else hess_private + (c - 1) * DK * DK
             memset(parts[c].H, 0, DK * DK * sizeof(double))
@@ -547,7 +642,10 @@ cdef double run_pass(const MProblem* P, int job, const double* theta, const doub
             a = parts[c].H
             for j in range(DK * DK):
                 H[j] += a[j]
-        _mirror(H, D, K)
+        if gram:
+            _mirror_lower(H, DK)
+        else:
+            _mirror(H, D, K)
     return total
 
 
@@ -556,9 +654,16 @@ cdef inline Py_ssize_t _part_stride(const MProblem* P) noexcept nogil:
     return 3 * BLOCK_ROWS * P.KP + _pad(P.K * P.K) + 2 * _pad(P.rowcap) + _pad(D * P.KP)
 
 
+cdef inline Py_ssize_t _gram_stride(const MProblem* P) noexcept nogil:
+    """A part's buffers for gram_hessian (dense X): pend, Y, G."""
+    cdef Py_ssize_t D = P.d + P.fit_intercept
+    return GRAM_ROWS * P.KP + GRAM_ROWS * D * P.K + GRAM_ROWS * D + D * D
+
+
 cdef inline Py_ssize_t _workspace_size(const MProblem* P, int nc, bint hess) noexcept nogil:
     cdef Py_ssize_t DK = (P.d + P.fit_intercept) * P.K
-    return nc * _part_stride(P) + 2 * (P.d + P.fit_intercept) * P.KP + ((nc - 1) * DK * DK if hess else 0)
+    return (nc * _part_stride(P) + 2 * (P.d + P.fit_intercept) * P.KP
+            + ((nc - 1) * DK * DK + (0 if P.csr else nc * _gram_stride(P)) if hess else 0))
 
 
 # ---------------------------------------------------------------------------------------------
