@@ -25,7 +25,7 @@
 # Theta; the objective picks the free entries.
 #
 # Inside a pass every K-wide row (of Theta, of the block's z, residuals and gradient) is padded
-# to KP columns, a multiple of 8, with zeros in the padding: the register tiles of
+# to KP columns, a multiple of 4, with zeros in the padding: the register tiles of
 # gdfast/_multinomial_simd.h then work on whole vectors. The caller's Theta and gradient are
 # unpadded (D x K); the pass copies Theta in and the gradient out.
 #
@@ -86,7 +86,7 @@ cdef struct MProblem:
     Py_ssize_t rs          # dense: row stride, in elements
     Py_ssize_t cs          # dense: column stride (one of rs, cs is 1)
     Py_ssize_t K
-    Py_ssize_t KP          # K rounded up to a multiple of 8: the stride of every n x K buffer
+    Py_ssize_t KP          # K rounded up to a multiple of 4: the stride of every n x K buffer
     const Py_ssize_t* y    # class index of each row, 0 .. K-1
     const double* sw       # NULL: unit weights
     double scale           # 1 / sum(weights)
@@ -783,7 +783,7 @@ cdef class MultinomialKernel:
             P.sw = &sw[0]
         P.scale = scale
         P.K = n_classes
-        P.KP = ((n_classes + 7) // 8) * 8
+        P.KP = ((n_classes + 3) // 4) * 4
         P.fit_intercept = fit_intercept
         self.P = P
         self.n_theta = (P.d + (1 if fit_intercept else 0)) * n_classes
