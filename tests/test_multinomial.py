@@ -321,3 +321,17 @@ def test_class_counts_across_padding_and_hessian_batches(K, dtype, isa):
     assert rel(fast.hessp(w, v), slow.hessp(w, v)) < 1e-12
     full = fast.theta(w)                          # theta with b_0 = 0 (the constraint)
     assert rel(fast.predictions(w), X.astype(np.float64) @ full[:-1] + full[-1]) < 1e-13
+
+
+@pytest.mark.parametrize("isa", _dispatch.available())
+def test_kernels_log1p_agrees_with_libm_to_a_few_ulp(isa):
+    """The branch-free log1p of the softmax pass (log1p of the other classes' exponentials,
+    0 .. K - 1), over every scale from subnormal to huge."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.logspace(-320, 300, 200_000), rng.uniform(0, 20, 200_000),
+                        [0.0, 2.0 ** -53, np.sqrt(2) - 1, 1.0, 2.0, 1e308]])
+    out = np.empty_like(x)
+    _dispatch.load_multinomial(isa).log1p_nonneg(x, out)
+    ref = np.log1p(x)
+    ulps = np.abs(out - ref) / np.spacing(np.maximum(np.abs(ref), np.finfo(float).tiny))
+    assert ulps.max() <= 4

@@ -12,6 +12,7 @@
 #define GDFAST_MULTINOMIAL_SIMD_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "gdfast/_loss.h"      /* gd_exp_nonpos: branch-free, so the loop below vectorises */
@@ -92,6 +93,50 @@ static inline void gd_mn_exp_row(double *z, ptrdiff_t K, ptrdiff_t KP, double mx
         double u = k < K ? z[k] - mx : -1000.0;
         z[k] = gd_exp_nonpos(u);
     }
+}
+
+/* log(1 + e) for e >= 0 (finite), to a few ulp, branch-free so that a loop over the rows of a
+   block vectorises (glibc's scalar log1p took ~18% of a pass at K = 10). u = 1 + e = 2^k m with
+   m in [1/sqrt2, sqrt2): log u = k ln2 + 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.1716; the
+   bits of e that u = 1 + e rounded away come back as (e - (u - 1)) / u (u - 1 and the
+   difference are exact). k is read from u's exponent bits as a double without an integer
+   conversion instruction (the 2^52 trick), which AVX2 lacks for 64-bit lanes. */
+static inline double gd_mn_log1p(double e) {
+    double u = 1.0 + e;
+    uint64_t b, kb;
+    memcpy(&b, &u, sizeof b);
+    kb = (b >> 52) | 0x4330000000000000ULL;              /* 2^52 + the biased exponent */
+    double k;
+    memcpy(&k, &kb, sizeof k);
+    k -= 4503599627370496.0 + 1023.0;
+    b = (b & 0x000FFFFFFFFFFFFFULL) | 0x3FF0000000000000ULL;   /* the mantissa m in [1, 2) */
+    double m;
+    memcpy(&m, &b, sizeof m);
+    double big = m > 1.4142135623730951 ? 1.0 : 0.0;
+    m *= 1.0 - 0.5 * big;                                /* [1/sqrt2, sqrt2); exact */
+    k += big;
+    double f = m - 1.0;                                  /* exact (Sterbenz) */
+    double s = f / (2.0 + f);
+    double s2 = s * s;
+    double p = 1.0 / 23.0;
+    p = p * s2 + 1.0 / 21.0;
+    p = p * s2 + 1.0 / 19.0;
+    p = p * s2 + 1.0 / 17.0;
+    p = p * s2 + 1.0 / 15.0;
+    p = p * s2 + 1.0 / 13.0;
+    p = p * s2 + 1.0 / 11.0;
+    p = p * s2 + 1.0 / 9.0;
+    p = p * s2 + 1.0 / 7.0;
+    p = p * s2 + 1.0 / 5.0;
+    p = p * s2 + 1.0 / 3.0;
+    return k * 0.6931471803691238 + (2.0 * s + 2.0 * s * s2 * p)
+           + (k * 1.9082149292705877e-10 + (e - (u - 1.0)) / u);
+}
+
+/* out[r] = log1p(e[r]) for r < m (the loop the vectoriser takes). */
+static inline void gd_mn_log1p_rows(const double *e, ptrdiff_t m, double *out) {
+    for (ptrdiff_t r = 0; r < m; r++)
+        out[r] = gd_mn_log1p(e[r]);
 }
 
 GD_MN_Z4(gd_mn_z4_f64, double)

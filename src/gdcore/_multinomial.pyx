@@ -53,6 +53,7 @@ cdef extern from "gdfast/_multinomial_simd.h":
     void scatter4_f32 "gd_mn_scatter4_f32"(const float* x, Py_ssize_t rs, const double* R,
                                            Py_ssize_t d, Py_ssize_t KP, double* G) noexcept nogil
     void exp_row "gd_mn_exp_row"(double* z, Py_ssize_t K, Py_ssize_t KP, double mx) noexcept nogil
+    void log1p_rows "gd_mn_log1p_rows"(const double* e, Py_ssize_t m, double* out) noexcept nogil
 
 import numpy as np
 
@@ -293,12 +294,14 @@ cdef inline void block_scatter(const MProblem* P, Py_ssize_t i0, Py_ssize_t m, c
 # ---------------------------------------------------------------------------------------------
 
 cdef inline double block_softmax(const MProblem* P, Py_ssize_t i0, Py_ssize_t m, double* Z,
-                                 double* R) noexcept nogil:
+                                 double* R, double* scratch) noexcept nogil:
     """Z (the block's predictions) becomes the probabilities p; R = s * (p - onehot(y)) unless
-    NULL. Returns sum_r w_r loss_r (unnormalised weights)."""
+    NULL. Returns sum_r w_r loss_r (unnormalised weights). scratch: 2 * m doubles."""
     cdef Py_ssize_t r, k, a, K = P.K, yi
     cdef double mx, others, inv, s, zy, total = 0
     cdef double* z
+    cdef double* sums = scratch          # per row: the sum of the other exponentials ...
+    cdef double* margin = scratch + m    # ... and max(z) - z_y
     for r in range(m):
         z = Z + r * P.KP
         a = 0
@@ -316,8 +319,9 @@ cdef inline double block_softmax(const MProblem* P, Py_ssize_t i0, Py_ssize_t m,
         for k in range(K):
             if k != a:
                 others += z[k]
+        sums[r] = others
+        margin[r] = mx - zy
         s = 1.0 if P.sw == NULL else P.sw[i0 + r]
-        total += s * (log1p(others) + (mx - zy))
         inv = 1.0 / (1.0 + others)
         for k in range(P.KP):
             z[k] *= inv
@@ -325,6 +329,10 @@ cdef inline double block_softmax(const MProblem* P, Py_ssize_t i0, Py_ssize_t m,
             for k in range(K):
                 R[r * P.KP + k] = s * z[k]
             R[r * P.KP + yi] -= s
+    log1p_rows(sums, m, sums)       # over the block at once: vectorised
+    for r in range(m):
+        s = 1.0 if P.sw == NULL else P.sw[i0 + r]
+        total += s * (sums[r] + margin[r])
     return total
 
 
@@ -514,6 +522,7 @@ cdef struct Part:
     double* r
     double* t
     double* A          # K * K
+    double* lg         # 2 * BLOCK_ROWS: block_softmax's scratch
     double* xb         # rowcap
     Py_ssize_t* idx    # rowcap
     double* acc        # D * KP; NULL: none
@@ -538,7 +547,7 @@ cdef inline double _run_part(const MProblem* P, int job, const double* T, const 
                 memcpy(out + (i0 + r) * K, W.z + r * P.KP, K * sizeof(double))
         elif job == JOB_COST:
             block_z(P, i0, m, T, W.z)
-            cost += block_softmax(P, i0, m, W.z, W.r if W.acc != NULL else NULL)
+            cost += block_softmax(P, i0, m, W.z, W.r if W.acc != NULL else NULL, W.lg)
             if W.acc != NULL:
                 block_scatter(P, i0, m, W.r, W.acc)
             if W.H != NULL and W.Y != NULL:
@@ -553,7 +562,7 @@ cdef inline double _run_part(const MProblem* P, int job, const double* T, const 
         else:
             block_z(P, i0, m, T, W.z)
             block_z(P, i0, m, V, W.t)        # the block is in cache for the second product
-            cost += block_softmax(P, i0, m, W.z, NULL)
+            cost += block_softmax(P, i0, m, W.z, NULL, W.lg)
             block_hessp_weights(P, i0, m, W.z, W.t)
             block_scatter(P, i0, m, W.t, W.acc)
         i0 += m
@@ -605,7 +614,8 @@ cdef double run_pass(const MProblem* P, int job, const double* theta, const doub
         parts[c].r = base + BLOCK_ROWS * KP
         parts[c].t = base + 2 * BLOCK_ROWS * KP
         parts[c].A = base + 3 * BLOCK_ROWS * KP
-        parts[c].xb = parts[c].A + _pad(K * K)
+        parts[c].lg = parts[c].A + _pad(K * K)
+        parts[c].xb = parts[c].lg + 2 * BLOCK_ROWS
         parts[c].idx = <Py_ssize_t*>(parts[c].xb + _pad(P.rowcap))
         parts[c].acc = parts[c].xb + 2 * _pad(P.rowcap) if grad != NULL else NULL
         parts[c].H = NULL
@@ -651,7 +661,8 @@ cdef double run_pass(const MProblem* P, int job, const double* theta, const doub
 
 cdef inline Py_ssize_t _part_stride(const MProblem* P) noexcept nogil:
     cdef Py_ssize_t D = P.d + P.fit_intercept
-    return 3 * BLOCK_ROWS * P.KP + _pad(P.K * P.K) + 2 * _pad(P.rowcap) + _pad(D * P.KP)
+    return (3 * BLOCK_ROWS * P.KP + _pad(P.K * P.K) + 2 * BLOCK_ROWS + 2 * _pad(P.rowcap)
+            + _pad(D * P.KP))
 
 
 cdef inline Py_ssize_t _gram_stride(const MProblem* P) noexcept nogil:
@@ -861,3 +872,11 @@ cdef class MultinomialKernel:
                 run_pass(&self.P, JOB_LINEAR, &theta[0], NULL, NULL, NULL, &out[0, 0], nc, work)
         finally:
             free(work)
+
+
+def log1p_nonneg(const double[::1] x, double[::1] out):
+    """out = log1p(x) for finite x >= 0 by the kernels' own branch-free log1p (for the tests)."""
+    _expect(out.shape[0], x.shape[0], "out")
+    if x.shape[0]:
+        with nogil:
+            log1p_rows(&x[0], x.shape[0], &out[0])
