@@ -739,3 +739,8 @@ class MultinomialObjective(MultinomialParameters, ObjectiveBase):
     def can_form_hessian(self) -> bool:
         """Whether :meth:`hessian` forms the dense Hessian (at most MAX_HESSIAN_PARAMS)."""
         return self._D * self.n_classes <= MAX_HESSIAN_PARAMS
+
+    @property
+    def hessian_blocks(self) -> int:  # type: ignore[override]
+        """K: the Hessian is K x K blocks, each a weighted Gram of the D columns of Xa."""
+        return self.n_classes

@@ -289,6 +289,12 @@ class ObjectiveBase(ABC):
         """Whether :meth:`hessian` agrees to form the dense Hessian."""
         return True
 
+    #: The Hessian's structure, for the sampled-Hessian preconditioner (gdfast._sampled_hessian):
+    #: it is ``hessian_blocks`` x ``hessian_blocks`` blocks, each a weighted Gram matrix of the
+    #: same ``ceil(n_params / hessian_blocks)`` columns of Xa (1 for the one-output losses; the
+    #: K classes for the multinomial model). A Gram of D columns is estimated from O(D) rows.
+    hessian_blocks: int = 1
+
     #: True when every evaluation has a large fixed cost (a round trip to Dask workers):
     #: "auto" then prefers the method with the fewest evaluations.
     costly_evaluations: bool = False
