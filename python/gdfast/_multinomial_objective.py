@@ -673,10 +673,10 @@ class MultinomialObjective(MultinomialParameters, ObjectiveBase):
             return None
         if self.n_samples <= max_rows:
             return self
-        rows = np.linspace(0, self.n_samples - 1, max_rows).astype(np.intp)
-        sw = self.sample_weight
-        if sw is not None and not np.any(sw[rows] > 0):
+        rows = self._sample_rows(max_rows)
+        if rows is None:
             return None
+        sw = self.sample_weight
         X: Any = self.X
         return MultinomialObjective(X[rows], self.y[rows], self.n_classes, self.alpha,
                                     self.fit_intercept, None if sw is None else sw[rows],

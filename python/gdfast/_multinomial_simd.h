@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "gdfast/_loss.h"      /* gd_exp_nonpos: branch-free, so the loop below vectorises */
+#include "gdfast/_loss.h"      /* gd_exp_nonpos, gd_log_near1: branch-free, so the loops below vectorise */
 
 /* Passing a 64-byte vector by value would change the ABI without AVX-512 (-Wpsabi); these are
    static inline functions, never called across an ABI boundary. */
@@ -116,20 +116,7 @@ static inline double gd_mn_log1p(double e) {
     m *= 1.0 - 0.5 * big;                                /* [1/sqrt2, sqrt2); exact */
     k += big;
     double f = m - 1.0;                                  /* exact (Sterbenz) */
-    double s = f / (2.0 + f);
-    double s2 = s * s;
-    double p = 1.0 / 23.0;
-    p = p * s2 + 1.0 / 21.0;
-    p = p * s2 + 1.0 / 19.0;
-    p = p * s2 + 1.0 / 17.0;
-    p = p * s2 + 1.0 / 15.0;
-    p = p * s2 + 1.0 / 13.0;
-    p = p * s2 + 1.0 / 11.0;
-    p = p * s2 + 1.0 / 9.0;
-    p = p * s2 + 1.0 / 7.0;
-    p = p * s2 + 1.0 / 5.0;
-    p = p * s2 + 1.0 / 3.0;
-    return k * 0.6931471803691238 + (2.0 * s + 2.0 * s * s2 * p)
+    return k * 0.6931471803691238 + gd_log_near1(f)
            + (k * 1.9082149292705877e-10 + (e - (u - 1.0)) / u);
 }
 

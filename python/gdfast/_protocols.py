@@ -234,6 +234,15 @@ class ObjectiveBase(ABC):
         """
         return None
 
+    def _sample_rows(self, max_rows: int) -> np.ndarray | None:
+        """The rows of :meth:`row_sample`: ``max_rows`` spread evenly over the data, the first
+        and the last included; None when they carry no weight."""
+        rows = np.linspace(0, self.n_samples - 1, max_rows).astype(np.intp)
+        sw = self.sample_weight
+        if sw is not None and not np.any(sw[rows] > 0):
+            return None
+        return rows
+
     def gram_diagonal(self) -> np.ndarray | None:
         """``diag(Xa^T S Xa)``, the columns' weighted mean squares; None when not cheap."""
         return None

@@ -248,44 +248,54 @@ cdef inline void _intercept_scatter(const MProblem* P, Py_ssize_t m, const doubl
                 g[k] += R[r * KP + k]
 
 
-cdef inline void block_z(const MProblem* P, Py_ssize_t i0, Py_ssize_t m, const double* T,
-                         double* Z) noexcept nogil:
-    """Z = Xa[i0:i0+m] Theta, shape (m, KP), Theta padded (D x KP)."""
+cdef inline void _csr_rows(const real* data, const index_t* ind, const index_t* ptr,
+                           const MProblem* P, Py_ssize_t i0, Py_ssize_t m, const double* A,
+                           double* B, bint scatter) noexcept nogil:
+    if scatter:
+        _csr_scatter(data, ind, ptr, P, i0, m, A, B)
+    else:
+        _csr_z(data, ind, ptr, P, i0, m, A, B)
+
+
+cdef inline void _dense_rows(const real* X, const MProblem* P, Py_ssize_t i0, Py_ssize_t m,
+                             const double* A, double* B, bint scatter) noexcept nogil:
+    if scatter:
+        _dense_scatter(X, P, i0, m, A, B)
+    else:
+        _dense_z(X, P, i0, m, A, B)
+
+
+cdef inline void _block_rows(const MProblem* P, Py_ssize_t i0, Py_ssize_t m, const double* A,
+                             double* B, bint scatter) noexcept nogil:
+    """The product of rows i0 .. i0+m of X (its dtype and storage read from P) with A: B =
+    X_block A (scatter False) or B += X_block^T A (scatter True)."""
     if P.csr:
         if P.f32:
             if P.idx64:
-                _csr_z(<const float*>P.X, <const long long*>P.indices, <const long long*>P.indptr, P, i0, m, T, Z)
+                _csr_rows(<const float*>P.X, <const long long*>P.indices, <const long long*>P.indptr, P, i0, m, A, B, scatter)
             else:
-                _csr_z(<const float*>P.X, <const int*>P.indices, <const int*>P.indptr, P, i0, m, T, Z)
+                _csr_rows(<const float*>P.X, <const int*>P.indices, <const int*>P.indptr, P, i0, m, A, B, scatter)
         else:
             if P.idx64:
-                _csr_z(<const double*>P.X, <const long long*>P.indices, <const long long*>P.indptr, P, i0, m, T, Z)
+                _csr_rows(<const double*>P.X, <const long long*>P.indices, <const long long*>P.indptr, P, i0, m, A, B, scatter)
             else:
-                _csr_z(<const double*>P.X, <const int*>P.indices, <const int*>P.indptr, P, i0, m, T, Z)
+                _csr_rows(<const double*>P.X, <const int*>P.indices, <const int*>P.indptr, P, i0, m, A, B, scatter)
     elif P.f32:
-        _dense_z(<const float*>P.X, P, i0, m, T, Z)
+        _dense_rows(<const float*>P.X, P, i0, m, A, B, scatter)
     else:
-        _dense_z(<const double*>P.X, P, i0, m, T, Z)
+        _dense_rows(<const double*>P.X, P, i0, m, A, B, scatter)
+
+
+cdef inline void block_z(const MProblem* P, Py_ssize_t i0, Py_ssize_t m, const double* T,
+                         double* Z) noexcept nogil:
+    """Z = Xa[i0:i0+m] Theta, shape (m, KP), Theta padded (D x KP)."""
+    _block_rows(P, i0, m, T, Z, False)
 
 
 cdef inline void block_scatter(const MProblem* P, Py_ssize_t i0, Py_ssize_t m, const double* R,
                                double* G) noexcept nogil:
     """G += Xa[i0:i0+m]^T R, G of shape (D, KP)."""
-    if P.csr:
-        if P.f32:
-            if P.idx64:
-                _csr_scatter(<const float*>P.X, <const long long*>P.indices, <const long long*>P.indptr, P, i0, m, R, G)
-            else:
-                _csr_scatter(<const float*>P.X, <const int*>P.indices, <const int*>P.indptr, P, i0, m, R, G)
-        else:
-            if P.idx64:
-                _csr_scatter(<const double*>P.X, <const long long*>P.indices, <const long long*>P.indptr, P, i0, m, R, G)
-            else:
-                _csr_scatter(<const double*>P.X, <const int*>P.indices, <const int*>P.indptr, P, i0, m, R, G)
-    elif P.f32:
-        _dense_scatter(<const float*>P.X, P, i0, m, R, G)
-    else:
-        _dense_scatter(<const double*>P.X, P, i0, m, R, G)
+    _block_rows(P, i0, m, R, G, True)
     _intercept_scatter(P, m, R, G)
 
 
