@@ -89,6 +89,9 @@ class Multinomial(Loss):
         "multinomial log loss has no minimum with alpha = 0 (it falls towards 0 as the weights "
         "grow); use alpha > 0")
     is_classifier = True
+    #: The softmax is the canonical link: the curvature diag(p) - p p^T does not depend on y, so
+    #: the expected information is the Hessian.
+    canonical = True
     target_description = "class indices 0 .. n_classes - 1"
 
     @property
@@ -275,6 +278,46 @@ class MultinomialParameters:
         if self.fit_intercept and not self.reference:
             intercept -= intercept.mean()
         return coef, intercept
+
+
+    def coef_intercept_stderr(self, cov: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Standard errors of :meth:`coef_intercept`'s coef and intercept, from the covariance
+        of ``w``.
+
+        Both are linear in ``w`` (``A w``: A picks entries, and centres the intercepts when
+        they are shifted to sum to zero), so their covariance is ``A cov A^T``; entries fixed at
+        0 have no error (NaN), and without an intercept the intercepts' errors are NaN.
+
+        Parameters
+        ----------
+        cov : array-like of shape (n_params, n_params)
+
+        Returns
+        -------
+        coef_stderr : ndarray of shape (n_classes, n_features)
+        intercept_stderr : ndarray of shape (n_classes,)
+        """
+        cov = np.asarray(cov, dtype=np.float64)
+        d, K = self.n_features, self.n_classes
+        flat = np.full(self.free.size, -1)
+        flat[np.flatnonzero(self.free.ravel())] = np.arange(self.n_params)
+        index_of: np.ndarray = flat.reshape(self.free.shape)
+        var = np.diag(cov)
+
+        def variance(j: np.ndarray) -> np.ndarray:
+            out = np.full(j.shape, np.nan)
+            out[j >= 0] = var[j[j >= 0]]
+            return out
+
+        coef_se = np.sqrt(variance(index_of[:d].T))
+        if not self.fit_intercept:
+            return coef_se, np.full(K, np.nan)
+        if self.reference:
+            return coef_se, np.sqrt(variance(index_of[d]))
+        A = np.zeros((K, self.n_params))          # b = [0, w_b], then b - mean(b)
+        A[np.arange(1, K), index_of[d, 1:]] = 1.0
+        A -= A.mean(axis=0)
+        return coef_se, np.sqrt(np.einsum("ij,jk,ik->i", A, cov, A))
 
 
 class MultinomialObjective(MultinomialParameters, ObjectiveBase):
