@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.linalg
+from scipy.linalg import lapack
 
 from ._protocols import ObjectiveBase
 
@@ -46,7 +46,7 @@ class SampledHessian:
     def __init__(self, sample: ObjectiveBase, every: int) -> None:
         self.sample = sample
         self.every = every
-        self.factor: tuple[np.ndarray, bool] | None = None
+        self.factor: np.ndarray | None = None      # the Cholesky factor (lower)
 
     @staticmethod
     def plan(obj: ObjectiveBase) -> tuple[int, float]:
@@ -74,10 +74,12 @@ class SampledHessian:
             return
         if not np.all(np.isfinite(H)):
             return
-        try:
-            self.factor = scipy.linalg.cho_factor(H, check_finite=False)
-        except np.linalg.LinAlgError:
-            return
+        # LAPACK directly: scipy.linalg's cho_factor/cho_solve wrappers cost ~0.4 ms a call at
+        # 509 parameters, 5% of a multinomial fit at 100,000 x 50 (two solves an iteration)
+        factor, info = lapack.dpotrf(H.T, lower=1, clean=0, overwrite_a=1)   # H symmetric
+        if info != 0:
+            return                              # not positive definite: keep the last one
+        self.factor = factor
 
     def update(self, w: np.ndarray, iteration: int) -> None:
         if iteration > 0 and iteration % self.every == 0:
@@ -85,4 +87,5 @@ class SampledHessian:
 
     def __call__(self, v: np.ndarray) -> np.ndarray:
         assert self.factor is not None
-        return np.asarray(scipy.linalg.cho_solve(self.factor, v, check_finite=False))
+        x, info = lapack.dpotrs(self.factor, v, lower=1)
+        return np.asarray(x)
