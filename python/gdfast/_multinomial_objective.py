@@ -368,6 +368,9 @@ class MultinomialObjective(MultinomialParameters, ObjectiveBase):
         Which entries of Theta ``w`` holds (``w = Theta.ravel()[free.ravel()]``).
     n_free_coef : int
         The leading entries of ``w`` that are coefficients (the penalised ones).
+    hessian_blocks : int
+        n_classes: the Hessian is K x K blocks, each a weighted Gram matrix of the same D
+        columns of Xa (what the sampled-Hessian preconditioner of "auto" sizes its sample by).
     weight_sum, min_positive_weight : float
 
     Raises
@@ -395,6 +398,7 @@ class MultinomialObjective(MultinomialParameters, ObjectiveBase):
         self.weight_sum = float(self.n_samples if sw is None else sw.sum())
         self.min_positive_weight = 1.0 if sw is None else float(np.min(sw[sw > 0]))
         self._set_parameters()
+        self.hessian_blocks = self.n_classes     # K x K blocks, each a Gram of the D columns
         self._kernel = self._build_kernel(_dispatch.multinomial)
         if self.X.dtype == np.float32:
             self.cost_rounding = FLOAT32_COST_ROUNDING
@@ -783,7 +787,3 @@ class MultinomialObjective(MultinomialParameters, ObjectiveBase):
         """Whether :meth:`hessian` forms the dense Hessian (at most MAX_HESSIAN_PARAMS)."""
         return self._D * self.n_classes <= MAX_HESSIAN_PARAMS
 
-    @property
-    def hessian_blocks(self) -> int:  # type: ignore[override]
-        """K: the Hessian is K x K blocks, each a weighted Gram of the D columns of Xa."""
-        return self.n_classes
