@@ -195,3 +195,22 @@ def test_auto_keeps_plain_lbfgs_where_the_estimate_is_too_costly():
     assert not _can_precondition(obj) and choose_method(obj) == "lbfgs"
     small = gdfast.MultinomialObjective(X[:, :20], y, alpha=1e-3)   # 21 * 10 - 1 = 209 params
     assert _can_precondition(small)
+
+
+def test_newton_memory_cap_on_sparse_x_takes_newton_cg():
+    """Sparse X above MAX_HESSIAN_PARAMS: no Hessian, no sampled preconditioner, and "auto"
+    runs Newton-CG (Hessian-vector products only) to the optimum."""
+    from gdfast._multinomial_objective import MAX_HESSIAN_PARAMS
+    from gdfast._solvers import _can_precondition
+    rng = np.random.default_rng(1)
+    d, K = 700, 9
+    X = scipy.sparse.random(60, d, density=0.02, random_state=1, format="csr")
+    y = rng.integers(0, K, 60)
+    obj = gdfast.MultinomialObjective(X, y, n_classes=K, alpha=1.0)
+    assert obj.n_params > MAX_HESSIAN_PARAMS and not obj.can_form_hessian
+    assert obj.row_sample(10) is None and not _can_precondition(obj)
+    assert choose_method(obj) == "newton-cg"
+    res = gdfast.minimize(obj, tol=1e-8)
+    assert res.method == "newton-cg" and res.status == "converged"
+    best = gdfast.minimize(obj, method="lbfgs", tol=1e-10)
+    assert res.cost == pytest.approx(best.cost, rel=1e-10)
