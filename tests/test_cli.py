@@ -241,3 +241,90 @@ def test_fit_defaults_to_the_unpenalised_model_and_reports_separation(capsys, tm
     assert "separable" in err and "undefined" in err
     rows = [line for line in out.splitlines() if line.startswith(("intercept", "x "))]
     assert rows and all("nan" in line for line in rows)
+
+
+@pytest.fixture
+def anes96_csv(tmp_path):
+    """statsmodels' anes96 with the 7 classes as words (so that "auto" takes multinomial)."""
+    data = sm.datasets.anes96.load_pandas()
+    frame = data.exog.copy()
+    frame["vote"] = [f"party{int(v)}" for v in data.endog]
+    path = tmp_path / "anes96.csv"
+    frame.to_csv(path, index=False)
+    return path, data
+
+
+def test_fit_multiclass_matches_statsmodels_mnlogit(capsys, anes96_csv, tmp_path):
+    path, data = anes96_csv
+    model = tmp_path / "model.json"
+    status, out, err = run(capsys, "fit", path, "--target", "vote", "--json", "--save", model,
+                           "--tol", "1e-12")
+    assert status == 0 and err == ""
+    doc = json.loads(out)
+    assert doc == json.loads(model.read_text())
+    mn = sm.MNLogit(data.endog.astype(int), sm.add_constant(data.exog, prepend=False)).fit(
+        method="newton", tol=1e-14, maxiter=100, disp=0)
+    params, bse = mn.params.to_numpy(), mn.bse.to_numpy()      # (5 + 1, 6): const last
+    assert doc["loss"] == "multinomial" and doc["reference"] is True
+    assert doc["classes"] == [f"party{k}" for k in range(7)]
+    assert doc["features"] == list(data.exog.columns) and doc["status"] == "converged"
+    coef, se = np.array(doc["coef"]), doc["coef_stderr"]
+    assert coef.shape == (7, 5) and np.all(coef[0] == 0) and doc["intercept"][0] == 0
+    assert se[0] == [None] * 5 and doc["intercept_stderr"][0] is None
+    np.testing.assert_allclose(coef[1:].T, params[:-1], rtol=1e-8)
+    np.testing.assert_allclose(doc["intercept"][1:], params[-1], rtol=1e-8)
+    np.testing.assert_allclose(np.array(se[1:], dtype=float).T, bse[:-1], rtol=1e-8)
+    np.testing.assert_allclose(doc["intercept_stderr"][1:], bse[-1], rtol=1e-8)
+    assert doc["cost"] * len(data.endog) == pytest.approx(-mn.llf, rel=1e-12)
+
+    status, out, err = run(capsys, "fit", path, "--target", "vote")          # the table
+    assert status == 0 and err == ""
+    assert "multinomial" in out and "reference class 'party0'" in out
+    assert "class 'party3' vs 'party0'" in out and "class 'party0' vs" not in out
+
+    output = tmp_path / "out.csv"
+    status, out, err = run(capsys, "predict", model, path, "--output", output)
+    assert status == 0 and err == ""
+    with open(output, newline="") as f:
+        written = list(csv.reader(f))
+    assert written[0][-2:] == ["prediction", "probability"]
+    p = mn.predict(sm.add_constant(data.exog, prepend=False)).to_numpy()
+    assert [r[-2] for r in written[1:]] == [f"party{k}" for k in p.argmax(axis=1)]
+    np.testing.assert_allclose([float(r[-1]) for r in written[1:]], p.max(axis=1), rtol=1e-7)
+
+
+def test_fit_multiclass_penalised_is_the_estimators_model(capsys, tmp_path):
+    from gdfast import LogisticRegression
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((300, 3))
+    y = np.array(["a", "b", "c", "d"])[np.argmax(X @ rng.standard_normal((3, 4))
+                                                  + rng.gumbel(size=(300, 4)), axis=1)]
+    data = tmp_path / "d.csv"
+    with open(data, "w", newline="") as f:
+        csv.writer(f).writerows([["x1", "x2", "x3", "y"]] + [[*(repr(float(t)) for t in x), v] for x, v in zip(X, y)])
+    status, out, err = run(capsys, "fit", data, "--target", "y", "--loss", "multinomial",
+                           "--alpha", "0.01", "--tol", "1e-12", "--json")
+    assert status == 0 and err == ""
+    doc = json.loads(out)
+    clf = LogisticRegression(alpha=0.01, tol=1e-12).fit(X, y)
+    assert doc["reference"] is False and doc["classes"] == list(clf.classes_)
+    np.testing.assert_allclose(doc["coef"], clf.coef_, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(doc["intercept"], clf.intercept_, rtol=1e-7, atol=1e-10)
+    assert sum(doc["intercept"]) == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(doc["coef_stderr"], clf.coef_stderr_, rtol=1e-6)
+    np.testing.assert_allclose(doc["intercept_stderr"], clf.intercept_stderr_, rtol=1e-6)
+
+
+def test_multiclass_errors_are_one_line(capsys, tmp_path, anes96_csv):
+    path, _ = anes96_csv
+    status, _, err = run(capsys, "fit", path, "--target", "vote", "--loss", "log_loss")
+    assert_one_line_error(status, err, "two distinct values", "--loss multinomial")
+    status, _, err = run(capsys, "fit", path, "--target", "vote", "--power", "1.5")
+    assert_one_line_error(status, err, "--power", "multinomial")
+    model = tmp_path / "m.json"
+    assert run(capsys, "fit", path, "--target", "vote", "--save", model)[0] == 0
+    doc = json.loads(model.read_text())
+    doc["coef"] = doc["coef"][:-1]                        # a class's row lost
+    model.write_text(json.dumps(doc))
+    status, _, err = run(capsys, "predict", model, path)
+    assert_one_line_error(status, err, "damaged", "coef of shape (7, 5)")

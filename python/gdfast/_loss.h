@@ -39,14 +39,12 @@ static inline double gd_exp_nonpos(double x) {
     return x > -708.39 ? p * scale : 0.0;
 }
 
-/* log(1 + e) for 0 <= e <= 1, given u = 1 + e (rounded) and inv_u = 1 / u. */
-static inline double gd_log1p_unit(double e, double u, double inv_u) {
-    double big = u > 1.4142135623730951 ? 1.0 : 0.0;
-    double m = u * (1.0 - 0.5 * big);          /* u or u/2, in [1/sqrt2, sqrt2] */
-    double f = m - 1.0;                        /* exact (Sterbenz) */
+/* log(1 + f) = 2 atanh(s), s = f / (2 + f), for 1 + f in [1/sqrt2, sqrt2] (|s| <= 0.1716): the
+   series 2 (s + s^3/3 + s^5/5 + ...) to s^23 is enough. Shared by the log1p's below and
+   gdfast/_multinomial_simd.h. */
+static inline double gd_log_near1(double f) {
     double s = f / (2.0 + f);
     double s2 = s * s;
-    /* log(m) = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...), |s| <= 0.1716: to s^23 is enough. */
     double p = 1.0 / 23.0;
     p = p * s2 + 1.0 / 21.0;
     p = p * s2 + 1.0 / 19.0;
@@ -58,8 +56,16 @@ static inline double gd_log1p_unit(double e, double u, double inv_u) {
     p = p * s2 + 1.0 / 7.0;
     p = p * s2 + 1.0 / 5.0;
     p = p * s2 + 1.0 / 3.0;
+    return 2.0 * s + 2.0 * s * s2 * p;
+}
+
+/* log(1 + e) for 0 <= e <= 1, given u = 1 + e (rounded) and inv_u = 1 / u. */
+static inline double gd_log1p_unit(double e, double u, double inv_u) {
+    double big = u > 1.4142135623730951 ? 1.0 : 0.0;
+    double m = u * (1.0 - 0.5 * big);          /* u or u/2, in [1/sqrt2, sqrt2] */
+    double f = m - 1.0;                        /* exact (Sterbenz) */
     /* u = 1 + e lost the low bits of e; (e - (u - 1)) / u puts them back to first order. */
-    return big * 0.6931471803691238 + (2.0 * s + 2.0 * s * s2 * p)
+    return big * 0.6931471803691238 + gd_log_near1(f)
            + (big * 1.9082149292705877e-10 + (e - (u - 1.0)) * inv_u);
 }
 

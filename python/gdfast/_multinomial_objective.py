@@ -89,6 +89,9 @@ class Multinomial(Loss):
         "multinomial log loss has no minimum with alpha = 0 (it falls towards 0 as the weights "
         "grow); use alpha > 0")
     is_classifier = True
+    #: The softmax is the canonical link: the curvature diag(p) - p p^T does not depend on y, so
+    #: the expected information is the Hessian.
+    canonical = True
     target_description = "class indices 0 .. n_classes - 1"
 
     @property
@@ -277,6 +280,46 @@ class MultinomialParameters:
         return coef, intercept
 
 
+    def coef_intercept_stderr(self, cov: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Standard errors of :meth:`coef_intercept`'s coef and intercept, from the covariance
+        of ``w``.
+
+        Both are linear in ``w`` (``A w``: A picks entries, and centres the intercepts when
+        they are shifted to sum to zero), so their covariance is ``A cov A^T``; entries fixed at
+        0 have no error (NaN), and without an intercept the intercepts' errors are NaN.
+
+        Parameters
+        ----------
+        cov : array-like of shape (n_params, n_params)
+
+        Returns
+        -------
+        coef_stderr : ndarray of shape (n_classes, n_features)
+        intercept_stderr : ndarray of shape (n_classes,)
+        """
+        cov = np.asarray(cov, dtype=np.float64)
+        d, K = self.n_features, self.n_classes
+        flat = np.full(self.free.size, -1)
+        flat[np.flatnonzero(self.free.ravel())] = np.arange(self.n_params)
+        index_of: np.ndarray = flat.reshape(self.free.shape)
+        var = np.diag(cov)
+
+        def variance(j: np.ndarray) -> np.ndarray:
+            out = np.full(j.shape, np.nan)
+            out[j >= 0] = var[j[j >= 0]]
+            return out
+
+        coef_se = np.sqrt(variance(index_of[:d].T))
+        if not self.fit_intercept:
+            return coef_se, np.full(K, np.nan)
+        if self.reference:
+            return coef_se, np.sqrt(variance(index_of[d]))
+        A = np.zeros((K, self.n_params))          # b = [0, w_b], then b - mean(b)
+        A[np.arange(1, K), index_of[d, 1:]] = 1.0
+        A -= A.mean(axis=0)
+        return coef_se, np.sqrt(np.einsum("ij,jk,ik->i", A, cov, A))
+
+
 class MultinomialObjective(MultinomialParameters, ObjectiveBase):
     """Cost, gradient and Hessian of the multinomial (softmax) logistic model with an L2 penalty.
 
@@ -330,6 +373,9 @@ class MultinomialObjective(MultinomialParameters, ObjectiveBase):
         Which entries of Theta ``w`` holds (``w = Theta.ravel()[free.ravel()]``).
     n_free_coef : int
         The leading entries of ``w`` that are coefficients (the penalised ones).
+    hessian_blocks : int
+        n_classes: the Hessian is K x K blocks, each a weighted Gram matrix of the same D
+        columns of Xa (what the sampled-Hessian preconditioner of "auto" sizes its sample by).
     weight_sum, min_positive_weight : float
 
     Raises
@@ -367,6 +413,7 @@ class MultinomialObjective(MultinomialParameters, ObjectiveBase):
         self.weight_sum = float(self.n_samples if sw is None else sw.sum())
         self.min_positive_weight = 1.0 if sw is None else float(np.min(sw[sw > 0]))
         self._set_parameters()
+        self.hessian_blocks = self.n_classes     # K x K blocks, each a Gram of the D columns
         self._kernel = self._build_kernel(_dispatch.multinomial)
         if self.X.dtype == np.float32:
             self.cost_rounding = FLOAT32_COST_ROUNDING
@@ -663,6 +710,41 @@ class MultinomialObjective(MultinomialParameters, ObjectiveBase):
         """
         return super().newton_cg_passes(w)
 
+    def row_sample(self, max_rows: int) -> MultinomialObjective | None:
+        """The objective over at most ``max_rows`` rows of X spread evenly over it.
+
+        The rows are chosen as by :meth:`gdfast.Objective.row_sample` (the first and last
+        included) and copied: ``max_rows`` by n_features. The class count, penalty, intercept
+        and identifiability constraint (``reference``) are this objective's, so its ``w`` is
+        this one's and its Hessian, the (weighted) mean of those rows' Hessians plus the
+        penalty's, estimates this objective's; "auto" preconditions L-BFGS with it
+        (gdfast._sampled_hessian). With ``max_rows >= n_samples`` it is this objective.
+
+        Parameters
+        ----------
+        max_rows : int
+            At most this many rows.
+
+        Returns
+        -------
+        gdfast.MultinomialObjective or None
+            None when its Hessian could not be formed (more than MAX_HESSIAN_PARAMS
+            parameters) or the chosen rows carry no weight.
+        """
+        if not self.can_form_hessian:
+            return None
+        if self.n_samples <= max_rows:
+            return self
+        rows = self._sample_rows(max_rows)
+        if rows is None:
+            return None
+        sw = self.sample_weight
+        X: Any = self.X
+        return MultinomialObjective(X[rows], self.y[rows], self.n_classes, self.alpha,
+                                    self.fit_intercept, None if sw is None else sw[rows],
+                                    self.n_threads, reference=self.reference,
+                                    l1_ratio=getattr(self.penalty, "l1_ratio", 0.0))
+
     def gram_diagonal(self) -> np.ndarray | None:
         """None: the multinomial objective gives no cheap diagonal of ``Xa^T S Xa`` per entry
         of ``w`` (the first-order methods then use :meth:`curvature_bound`).
@@ -720,3 +802,4 @@ class MultinomialObjective(MultinomialParameters, ObjectiveBase):
     def can_form_hessian(self) -> bool:
         """Whether :meth:`hessian` forms the dense Hessian (at most MAX_HESSIAN_PARAMS)."""
         return self._D * self.n_classes <= MAX_HESSIAN_PARAMS
+

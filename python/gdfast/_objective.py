@@ -337,10 +337,10 @@ class Objective(ObjectiveBase):
             return None
         if self.n_samples <= max_rows:
             return self
-        rows = np.linspace(0, self.n_samples - 1, max_rows).astype(np.intp)
-        sw = self.sample_weight
-        if sw is not None and not np.any(sw[rows] > 0):
+        rows = self._sample_rows(max_rows)
+        if rows is None:
             return None
+        sw = self.sample_weight
         return Objective(self.X[rows], self.y[rows], self.loss, self.alpha, self.fit_intercept,
                          None if sw is None else sw[rows], self.n_threads,
                          offset=None if self.offset is None else self.offset[rows],

@@ -331,6 +331,15 @@ class ObjectiveBase(ABC):
         w[-1] = z0 - low
         return w
 
+    def _sample_rows(self, max_rows: int) -> np.ndarray | None:
+        """The rows of :meth:`row_sample`: ``max_rows`` spread evenly over the data, the first
+        and the last included; None when they carry no weight."""
+        rows = np.linspace(0, self.n_samples - 1, max_rows).astype(np.intp)
+        sw = self.sample_weight
+        if sw is not None and not np.any(sw[rows] > 0):
+            return None
+        return rows
+
     def gram_diagonal(self) -> np.ndarray | None:
         """``diag(Xa^T S Xa)``, the columns' weighted mean squares; None when not cheap."""
         return None
@@ -408,6 +417,12 @@ class ObjectiveBase(ABC):
     def can_form_hessian(self) -> bool:
         """Whether :meth:`hessian` agrees to form the dense Hessian."""
         return True
+
+    #: The Hessian's structure, for the sampled-Hessian preconditioner (gdfast._sampled_hessian):
+    #: it is ``hessian_blocks`` x ``hessian_blocks`` blocks, each a weighted Gram matrix of the
+    #: same ``ceil(n_params / hessian_blocks)`` columns of Xa (1 for the one-output losses; the
+    #: K classes for the multinomial model). A Gram of D columns is estimated from O(D) rows.
+    hessian_blocks: int = 1
 
     #: True when every evaluation has a large fixed cost (a round trip to Dask workers):
     #: "auto" then prefers the method with the fewest evaluations.

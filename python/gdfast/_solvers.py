@@ -63,6 +63,9 @@ AUTO_REMOTE_NEWTON_MAX_PARAMS = 1000   # ... or 1000 when each evaluation is a r
 #: (BLAS syrk) beat FISTA's many fused passes there: L1 logistic regression at 20,000 x 500 and
 #: x 1,000, 1 thread, 0.84 s against 1.51 s and 2.4 s against 7.1 s (benchmarks/RESULTS-l1.md).
 AUTO_CD_MAX_PARAMS = 2000
+AUTO_PRECONDITION_MAX_PARAMS = 2000   # "auto": L-BFGS's sampled-Hessian preconditioner up to
+AUTO_PRECONDITION_MAX_PASSES = 2.0    # ... this many parameters above 500 when an estimate costs
+                                      # at most 2 gradient passes (its Cholesky: p^3/3 flops)
 AUTO_LBFGS_BUDGET = 300           # L-BFGS iterations before "auto" hands over to a Newton method
 AUTO_RATE_WINDOW = 5              # ... or earlier, judged every 5 iterations (from the 10th) on its rate over the last 5
 
@@ -78,8 +81,9 @@ def choose_method(obj: ObjectiveLike) -> str:
     where an iterative method gives the digits ``tol`` asks for). Otherwise L-BFGS: each
     iteration costs about one fused pass over X (a Newton iteration costs ``n * n_params^2`` for
     the Hessian), and on large dense data it reaches the same optimum several times faster; with
-at most 500 parameters it is preconditioned by the Hessian estimated on a few rows
-(gdfast._sampled_hessian), which makes its iterations as few on ill-conditioned data as on
+at most 500 parameters (or up to 2000 when an estimate costs at most 2 gradient passes, as for
+the multinomial model's blocked Hessian) it is preconditioned by the Hessian estimated on a few
+rows (gdfast._sampled_hessian), which makes its iterations as few on ill-conditioned data as on
 well-conditioned data.
     Sparse data too large for Newton takes Newton-CG (Hessian-free; its sparse passes are cheap
     and it needs a handful of outer iterations where L-BFGS needs hundreds). L-BFGS's rate
@@ -123,13 +127,25 @@ def _newton_can_run(obj: ObjectiveBase) -> bool:
     return obj.n_params <= AUTO_NEWTON_MAX_PARAMS and obj.can_form_hessian
 
 
+def _can_precondition(obj: ObjectiveBase) -> bool:
+    """Whether "auto" preconditions L-BFGS with the sampled Hessian: as Newton, at most 500
+    parameters; or up to 2000 when one estimate costs at most 2 gradient passes (the
+    multinomial model, whose blocked Hessian is estimated from few rows: 509 parameters at
+    100,000 x 50, K = 10, about 0.8 passes an estimate)."""
+    if obj.costly_evaluations or not obj.can_form_hessian:
+        return False
+    if obj.n_params <= AUTO_NEWTON_MAX_PARAMS:
+        return True
+    return (obj.n_params <= AUTO_PRECONDITION_MAX_PARAMS
+            and SampledHessian.plan(obj)[1] <= AUTO_PRECONDITION_MAX_PASSES)
+
+
 def _auto(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float,
           callback: Callback | None) -> OptimizeResult:
     """L-BFGS, handed over to Newton when its observed rate says Newton is cheaper, or to Newton
     or Newton-CG when it stalls (see :func:`choose_method`)."""
     watch = _RateWatch(obj, tol, callback)
-    precondition = (SampledHessian.create(obj, w)
-                    if _newton_can_run(obj) and not obj.costly_evaluations else None)
+    precondition = SampledHessian.create(obj, w) if _can_precondition(obj) else None
     first = lbfgs_run(obj, w, min(max_iter, AUTO_LBFGS_BUDGET), tol, watch, 10, precondition)
     handover = watch.switch and first.status == "stopped"
     if not handover and (first.status != "max_iter" or first.n_iter >= max_iter):

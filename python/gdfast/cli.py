@@ -53,10 +53,12 @@ def _parser() -> argparse.ArgumentParser:
                                      "with standard errors, or JSON.")
     fit.add_argument("data", metavar="DATA.csv")
     fit.add_argument("--target", required=True, metavar="COL", help="the column to predict")
-    fit.add_argument("--loss", choices=["auto", *LOSSES], default="auto",
+    fit.add_argument("--loss", choices=["auto", *LOSSES, "multinomial"], default="auto",
                      help="a registered loss: " + ", ".join(
                          f"{name} ({cls.model_name})" for name, cls in LOSSES.items())
-                     + "; auto: log_loss when the target has exactly two distinct values, "
+                     + ", or multinomial (multinomial logistic regression over the target's "
+                       "K >= 2 labels); auto: log_loss when the target has exactly two distinct "
+                       "values, multinomial when it has more and they are not all numbers, "
                        "squared_error otherwise (default)")
     fit.add_argument("--power", type=float, default=None, metavar="P",
                      help="the power of --loss tweedie: 0 (normal), 1 (Poisson), between 1 and "
@@ -136,7 +138,23 @@ def _bench(args: argparse.Namespace) -> int:
 def _choose_loss(requested: str, labels: list[str]) -> str:
     if requested != "auto":
         return requested
-    return "log_loss" if len(set(labels)) == 2 else "squared_error"
+    distinct = set(labels)
+    if len(distinct) == 2:
+        return "log_loss"
+    return "squared_error" if _all_numbers(distinct) or len(distinct) < 2 else "multinomial"
+
+
+def _all_numbers(labels: set[str]) -> bool:
+    try:
+        [float(v) for v in labels]
+    except ValueError:
+        return False
+    return True
+
+
+def _sorted_labels(labels: set[str]) -> list[str]:
+    """Distinct labels in order: numerically when they are numbers."""
+    return sorted(labels, key=float) if _all_numbers(labels) else sorted(labels)
 
 
 def _two_classes(labels: list[str], path: str, target: str, loss: str) -> list[str]:
@@ -144,12 +162,10 @@ def _two_classes(labels: list[str], path: str, target: str, loss: str) -> list[s
     distinct = set(labels)
     if len(distinct) != 2:
         shown = ", ".join(map(repr, sorted(distinct)[:5])) + (", ..." if len(distinct) > 5 else "")
+        more = "; for more classes use --loss multinomial" if len(distinct) > 2 else ""
         raise ValueError(f"--loss {loss} needs a target with two distinct values; column "
-                         f"{target!r} of {path} has {len(distinct)}: {shown}")
-    try:
-        return sorted(distinct, key=float)
-    except ValueError:
-        return sorted(distinct)
+                         f"{target!r} of {path} has {len(distinct)}: {shown}{more}")
+    return _sorted_labels(distinct)
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -166,6 +182,10 @@ def _fit(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.data} has no feature columns besides the target {args.target!r}")
     X = table.numbers(features)
     loss: Any = _choose_loss(args.loss, labels)
+    if loss == "multinomial":
+        if args.power is not None:
+            raise ValueError("--power applies to --loss tweedie only; got --loss multinomial")
+        return _fit_multinomial(args, labels, features, X)
     if args.power is not None:
         if loss != "tweedie":
             raise ValueError(f"--power applies to --loss tweedie only; got --loss {loss}")
@@ -194,6 +214,50 @@ def _fit(args: argparse.Namespace) -> int:
         print(f"gdfast fit: warning: {w.message}", file=sys.stderr)
     doc = _modelfile.model_document(obj, res, se, target=args.target, features=features,
                                     classes=classes, solver=args.solver)
+    return _write_model(args, doc)
+
+
+def _fit_multinomial(args: argparse.Namespace, labels: list[str], features: list[str],
+                     X: np.ndarray) -> int:
+    """``gdfast fit --loss multinomial``: one softmax model over the target's labels."""
+    import numpy as np
+
+    from . import _modelfile
+    from ._fitting import fit_objective
+    from ._multinomial_objective import MultinomialObjective
+    from .stats import covariance
+
+    classes = _sorted_labels(set(labels))
+    if len(classes) < 2:
+        raise ValueError(f"--loss multinomial needs a target with at least two distinct values; "
+                         f"column {args.target!r} of {args.data} has {len(classes)}")
+    index = {label: k for k, label in enumerate(classes)}
+    y = np.array([index[v] for v in labels], dtype=np.intp)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        obj = MultinomialObjective(X, y, n_classes=len(classes), alpha=args.alpha,
+                                   fit_intercept=not args.no_intercept)
+        res = fit_objective(obj, args.solver, max_iter=args.max_iter, tol=args.tol)
+        if res.status == "separated":
+            cov = np.full((obj.n_params, obj.n_params), np.nan)
+            warnings.warn("the standard errors and p-values are undefined (nan): with separable "
+                          "classes and --alpha 0 the estimates do not exist; use --alpha > 0")
+        elif not obj.can_form_hessian:
+            cov = np.full((obj.n_params, obj.n_params), np.nan)
+            warnings.warn(f"no standard errors (nan): the Hessian of {obj.n_params} parameters "
+                          "is too large to form")
+        else:
+            cov = covariance(obj, res.w)
+    for w in caught:
+        print(f"gdfast fit: warning: {w.message}", file=sys.stderr)
+    doc = _modelfile.multinomial_document(obj, res, cov, target=args.target, features=features,
+                                          classes=classes, solver=args.solver)
+    return _write_model(args, doc)
+
+
+def _write_model(args: argparse.Namespace, doc: dict[str, Any]) -> int:
+    """Save, print as JSON or print the table of a fitted model, as ``gdfast fit`` asks."""
+    from . import _modelfile
     if args.save:
         with open(args.save, "w") as f:
             json.dump(doc, f, indent=2)

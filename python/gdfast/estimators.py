@@ -459,29 +459,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         res, cov, obj = self._solve(backend, X, index, sw, w0, s,
                                     "LogisticRegression (multinomial)", n_classes=K)
         coef, intercept = obj.coef_intercept(res.w)
-        # coef_ and intercept_ are linear in w (A w: A picks entries, and centres the
-        # intercepts when they are shifted to sum to zero), so their covariance is A cov A^T;
-        # entries fixed at 0 have no error (NaN).
-        index_of = np.full(obj.free.size, -1)
-        index_of[np.flatnonzero(obj.free.ravel())] = np.arange(obj.n_params)
-        index_of = index_of.reshape(obj.free.shape)
-        var = np.diag(cov)
-
-        def variance(j: np.ndarray) -> np.ndarray:
-            out = np.full(j.shape, np.nan)
-            out[j >= 0] = var[j[j >= 0]]
-            return out
-
-        self.coef_stderr_ = np.sqrt(variance(index_of[:d].T))
-        if not s.fit_intercept:
-            self.intercept_stderr_ = np.full(K, np.nan)
-        elif obj.reference:
-            self.intercept_stderr_ = np.sqrt(variance(index_of[d]))
-        else:
-            A = np.zeros((K, obj.n_params))          # b = [0, w_b], then b - mean(b)
-            A[np.arange(1, K), index_of[d, 1:]] = 1.0
-            A -= A.mean(axis=0)
-            self.intercept_stderr_ = np.sqrt(np.einsum("ij,jk,ik->i", A, cov, A))
+        self.coef_stderr_, self.intercept_stderr_ = obj.coef_intercept_stderr(cov)
         self.classes_ = classes
         self.coef_ = coef
         self.intercept_ = intercept
