@@ -286,3 +286,264 @@ def cd_squared_error(X, const double[::1] s, double[::1] r, double[::1] w,
         elif change <= tol:
             full = True
     return sweeps, n_updates, converged
+
+
+# -- proximal Newton for the other losses: the quadratic model by residual updates ------------
+#
+# At w the model of the smooth data term is, with z = Xa w, r_i = s_i loss'(z_i) and
+# h_i = s_i loss''(z_i) (the IRLS weights) and the step's predictions zd = Xa (v - w):
+#
+#     sum_i r_i zd_i + 1/2 sum_i h_i zd_i^2  +  sum_j l2_j/2 v_j^2 + lam_j |v_j|
+#
+# minimised over v by cyclic coordinate descent over a working set of coordinates (the others
+# stay at w). zd is kept (length n), so a coordinate's pull is sum_i x_ij (r_i + h_i zd_i) and
+# its update O(n) (a column's stored entries for CSC); its curvature a_j = sum_i h_i x_ij^2 is
+# computed once per call for the working columns. The Hessian is never formed. Dense columns of
+# a C-ordered X are first gathered into a contiguous (n_working, n) buffer when it fits
+# (``gather``), otherwise read with a stride. Inner active sets as in cd_quadratic; the
+# intercept (index n_coef) is an unpenalised coordinate with x_i = 1.
+
+cdef double model_sweep_dense(const floating[:, :] Xw, const double[::1] r, const double[::1] h,
+                              double[::1] zd, double[::1] w, const double[::1] a,
+                              const double[::1] l2, const double[::1] lam,
+                              const Py_ssize_t[::1] working, const Py_ssize_t[::1] order,
+                              Py_ssize_t n_order, Py_ssize_t n_coef, bint positive,
+                              bint gathered, Py_ssize_t* n_updates) noexcept nogil:
+    """One sweep over working[order[:n_order]]; Xw is X (columns by the working index) or the
+    gathered columns (rows of Xw by position). Returns the largest (a_j + l2_j) |change|."""
+    cdef Py_ssize_t n = r.shape[0], k, p, j, c, i
+    cdef double acc, q, new, delta, biggest = 0.0
+    for k in range(n_order):
+        p = order[k]
+        j = working[p]
+        q = a[p] + (l2[j] if j < n_coef else 0.0)
+        if q <= 0.0:
+            continue
+        acc = 0.0
+        if j == n_coef:                              # the intercept
+            for i in range(n):
+                acc += r[i] + h[i] * zd[i]
+            new = w[j] - acc / q
+        else:
+            if gathered:
+                for i in range(n):
+                    acc += Xw[p, i] * (r[i] + h[i] * zd[i])
+            else:
+                for i in range(n):
+                    acc += Xw[i, j] * (r[i] + h[i] * zd[i])
+            new = soft(a[p] * w[j] - acc, lam[j], positive) / q
+        delta = new - w[j]
+        if delta == 0.0:
+            continue
+        w[j] = new
+        if j == n_coef:
+            for i in range(n):
+                zd[i] += delta
+        elif gathered:
+            for i in range(n):
+                zd[i] += delta * Xw[p, i]
+        else:
+            for i in range(n):
+                zd[i] += delta * Xw[i, j]
+        n_updates[0] += 1
+        if fabs(delta) * q > biggest:
+            biggest = fabs(delta) * q
+    return biggest
+
+
+cdef double model_sweep_csc(const floating[::1] data, const Py_ssize_t[::1] indices,
+                            const Py_ssize_t[::1] indptr, const double[::1] r,
+                            const double[::1] h, double[::1] zd, double[::1] w,
+                            const double[::1] a, const double[::1] l2, const double[::1] lam,
+                            const Py_ssize_t[::1] working, const Py_ssize_t[::1] order,
+                            Py_ssize_t n_order, Py_ssize_t n_coef, bint positive,
+                            Py_ssize_t* n_updates) noexcept nogil:
+    cdef Py_ssize_t n = r.shape[0], k, p, j, i, t
+    cdef double acc, q, new, delta, biggest = 0.0
+    for k in range(n_order):
+        p = order[k]
+        j = working[p]
+        q = a[p] + (l2[j] if j < n_coef else 0.0)
+        if q <= 0.0:
+            continue
+        acc = 0.0
+        if j == n_coef:
+            for i in range(n):
+                acc += r[i] + h[i] * zd[i]
+            new = w[j] - acc / q
+        else:
+            for t in range(indptr[j], indptr[j + 1]):
+                i = indices[t]
+                acc += data[t] * (r[i] + h[i] * zd[i])
+            new = soft(a[p] * w[j] - acc, lam[j], positive) / q
+        delta = new - w[j]
+        if delta == 0.0:
+            continue
+        w[j] = new
+        if j == n_coef:
+            for i in range(n):
+                zd[i] += delta
+        else:
+            for t in range(indptr[j], indptr[j + 1]):
+                zd[indices[t]] += delta * data[t]
+        n_updates[0] += 1
+        if fabs(delta) * q > biggest:
+            biggest = fabs(delta) * q
+    return biggest
+
+
+cdef void curvatures_dense(const floating[:, :] Xw, const double[::1] h,
+                           const Py_ssize_t[::1] working, Py_ssize_t n_coef, bint gathered,
+                           double[::1] a) noexcept nogil:
+    cdef Py_ssize_t n = h.shape[0], p, j, i
+    cdef double acc, x
+    for p in range(working.shape[0]):
+        j = working[p]
+        acc = 0.0
+        if j == n_coef:
+            for i in range(n):
+                acc += h[i]
+        elif gathered:
+            for i in range(n):
+                x = Xw[p, i]
+                acc += h[i] * x * x
+        else:
+            for i in range(n):
+                x = Xw[i, j]
+                acc += h[i] * x * x
+        a[p] = acc
+
+
+cdef void curvatures_csc(const floating[::1] data, const Py_ssize_t[::1] indices,
+                         const Py_ssize_t[::1] indptr, const double[::1] h,
+                         const Py_ssize_t[::1] working, Py_ssize_t n_coef,
+                         double[::1] a) noexcept nogil:
+    cdef Py_ssize_t n = h.shape[0], p, j, i, t
+    cdef double acc
+    for p in range(working.shape[0]):
+        j = working[p]
+        acc = 0.0
+        if j == n_coef:
+            for i in range(n):
+                acc += h[i]
+        else:
+            for t in range(indptr[j], indptr[j + 1]):
+                acc += h[indices[t]] * data[t] * data[t]
+        a[p] = acc
+
+
+cdef void gather_columns(const floating[:, :] X, const Py_ssize_t[::1] working,
+                         Py_ssize_t n_coef, floating[:, ::1] out) noexcept nogil:
+    """out[p] = X[:, working[p]] (the intercept's row left unset), row by row of X."""
+    cdef Py_ssize_t n = X.shape[0], p, i
+    for i in range(n):
+        for p in range(working.shape[0]):
+            if working[p] != n_coef:
+                out[p, i] = X[i, working[p]]
+
+
+#: Gather the working columns of a dense X when they hold at most this many entries.
+GATHER_MAX_ENTRIES = 1 << 25
+
+
+def cd_newton_model(X, const double[::1] r, const double[::1] h, double[::1] w,
+                    double[::1] zd, const double[::1] l2, const double[::1] lam,
+                    const Py_ssize_t[::1] working, bint positive, double tol,
+                    Py_ssize_t max_sweeps):
+    """Coordinate descent on the proximal-Newton model above over the coordinates ``working``
+    (ascending; the intercept, if any, is index ``len(lam)``), from w (updated in place).
+    zd must be zeros on entry and holds ``Xa (w_new - w_old)`` on return. X is a dense 2-D
+    float32/float64 array (any strides) or a tuple (data, indices, indptr, n_rows) of CSC
+    arrays (intp indices). Returns (sweeps, coordinate updates, converged)."""
+    cdef Py_ssize_t n_coef = lam.shape[0], n = r.shape[0], W = working.shape[0]
+    cdef Py_ssize_t p, n_active = 0, sweeps = 0, n_updates = 0
+    cdef double change = 0.0
+    cdef bint converged = False, full = True, gathered = False
+    cdef bint sparse = isinstance(X, tuple)
+    if h.shape[0] != n or zd.shape[0] != n or l2.shape[0] != w.shape[0]:
+        raise ValueError("cd_newton_model: r, h, zd and w, l2 must have matching sizes")
+    for p in range(W):
+        if working[p] < 0 or working[p] >= w.shape[0]:
+            raise ValueError("cd_newton_model: working holds an index out of range")
+    a_arr = np.empty(W)
+    cdef double[::1] a = a_arr
+    everything_arr = np.arange(W, dtype=np.intp)
+    cdef Py_ssize_t[::1] everything = everything_arr
+    active_arr = np.empty(W, dtype=np.intp)
+    cdef Py_ssize_t[::1] active = active_arr
+    cdef const Py_ssize_t[::1] indices
+    cdef const Py_ssize_t[::1] indptr
+    cdef const double[:, :] X64
+    cdef const float[:, :] X32
+    cdef double[:, ::1] G64
+    cdef float[:, ::1] G32
+    cdef const double[::1] d64
+    cdef const float[::1] d32
+    cdef int kind                                    # 0 dense64, 1 dense32, 2 csc64, 3 csc32
+    if sparse:
+        data, indices, indptr = X[0], X[1], X[2]
+        if data.dtype == np.float32:
+            d32, kind = data, 3
+        else:
+            d64, kind = data, 2
+    else:
+        if X.shape[0] != n:
+            raise ValueError("cd_newton_model: X and r must have matching rows")
+        gathered = W * n <= GATHER_MAX_ENTRIES
+        if X.dtype == np.float32:
+            X32, kind = X, 1
+            if gathered:
+                G32 = np.empty((W, n), dtype=np.float32)
+                with nogil:
+                    gather_columns(X32, working, n_coef, G32)
+                X32 = G32
+        else:
+            X64, kind = X, 0
+            if gathered:
+                G64 = np.empty((W, n))
+                with nogil:
+                    gather_columns(X64, working, n_coef, G64)
+                X64 = G64
+    with nogil:
+        if kind == 0:
+            curvatures_dense(X64, h, working, n_coef, gathered, a)
+        elif kind == 1:
+            curvatures_dense(X32, h, working, n_coef, gathered, a)
+        elif kind == 2:
+            curvatures_csc(d64, indices, indptr, h, working, n_coef, a)
+        else:
+            curvatures_csc(d32, indices, indptr, h, working, n_coef, a)
+    while sweeps < max_sweeps:
+        with nogil:
+            if kind == 0:
+                change = model_sweep_dense(X64, r, h, zd, w, a, l2, lam, working,
+                                           everything if full else active,
+                                           W if full else n_active, n_coef, positive, gathered,
+                                           &n_updates)
+            elif kind == 1:
+                change = model_sweep_dense(X32, r, h, zd, w, a, l2, lam, working,
+                                           everything if full else active,
+                                           W if full else n_active, n_coef, positive, gathered,
+                                           &n_updates)
+            elif kind == 2:
+                change = model_sweep_csc(d64, indices, indptr, r, h, zd, w, a, l2, lam, working,
+                                         everything if full else active,
+                                         W if full else n_active, n_coef, positive, &n_updates)
+            else:
+                change = model_sweep_csc(d32, indices, indptr, r, h, zd, w, a, l2, lam, working,
+                                         everything if full else active,
+                                         W if full else n_active, n_coef, positive, &n_updates)
+        sweeps += 1
+        if full:
+            if change <= tol:
+                converged = True
+                break
+            n_active = 0
+            for p in range(W):
+                if working[p] >= n_coef or w[working[p]] != 0.0:
+                    active[n_active] = p
+                    n_active += 1
+            full = False
+        elif change <= tol:
+            full = True
+    return sweeps, n_updates, converged
