@@ -48,6 +48,9 @@ GRAM_MAX_PARAMS = 500
 _FLAT_ITER = 3
 #: Sweeps of the model's coordinate descent per outer iteration, at most.
 _MAX_SWEEPS = 100_000
+#: Proximal Newton's model: after max(_MIN_RESIDUAL_SWEEPS, |W| / 16) sweeps with residual
+#: updates the rest runs in covariance form over the working set W, up to this many entries.
+_MIN_RESIDUAL_SWEEPS, _WORKING_GRAM_MAX = 2, 2000
 
 
 def cd(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None,
@@ -173,8 +176,13 @@ def _proximal_newton(obj: ObjectiveBase, X: Any, passes: CoordinatePasses, w: np
         working = np.concatenate([_working_set(w[:d], grad[:d], lam, positive), tail])
         new = w.copy()
         zd[:] = 0.0
-        sweeps, _, _ = _cd.cd_newton_model(X, r, h, new, zd, l2, lam, working, positive, eta,
-                                           _MAX_SWEEPS)
+        gram = len(working) <= _WORKING_GRAM_MAX
+        first = max(_MIN_RESIDUAL_SWEEPS, len(working) // 16) if gram else _MAX_SWEEPS
+        sweeps, _, done = _cd.cd_newton_model(X, r, h, new, zd, l2, lam, working, positive,
+                                              eta, first)
+        if not done:
+            sweeps += _working_gram_sweeps(X, r, h, new, zd, l2, lam, working, d, positive,
+                                           eta)
         step = new - w
         if not np.any(step):
             monitor.stepped(0.0, sweeps=sweeps, working=len(working))
@@ -188,6 +196,40 @@ def _proximal_newton(obj: ObjectiveBase, X: Any, passes: CoordinatePasses, w: np
             break
         w = passes.advance(w, t, step)
     return monitor.result()
+
+
+def _working_gram_sweeps(X: Any, r: np.ndarray, h: np.ndarray, new: np.ndarray,
+                         zd: np.ndarray, l2: np.ndarray, lam: np.ndarray, working: np.ndarray,
+                         d: int, positive: bool, eta: float) -> int:
+    """The rest of the model's coordinate descent in covariance form over the working set:
+    its weighted Gram matrix ``Xw^T diag(h) Xw`` (one BLAS product over the working columns,
+    n |W|^2, never the full Hessian) makes each further update O(|W|) instead of O(n), which
+    pays once the sweeps outnumber about |W| / 16 (correlated features need many). ``new``
+    and ``zd`` are continued in place; returns the sweeps made."""
+    feats = working[working < d]
+    if isinstance(X, tuple):
+        data, indices, indptr, n = X
+        import scipy.sparse as sp
+        cols = sp.csc_matrix((data, indices, indptr), shape=(n, d))[:, feats]
+        Xw = cols.astype(np.float64).toarray()
+    else:
+        Xw = np.asarray(X[:, feats], dtype=np.float64)
+    intercept = len(feats) < len(working)
+    if intercept:
+        Xw = np.column_stack([Xw, np.ones(len(r))])
+    root = Xw * np.sqrt(h)[:, None]
+    Q = root.T @ root                                    # the data part of the model
+    del root
+    q = r + h * zd                                       # the model's pull at the point reached
+    v0 = new[working].copy()
+    b = Q @ v0 - Xw.T @ q
+    Q[np.diag_indices_from(Q)] += l2[working]
+    v = v0.copy()
+    sweeps, _, _ = _cd.cd_quadratic(Q, b, v, Q @ v, np.ascontiguousarray(lam[feats]),
+                                    len(feats), positive, eta, _MAX_SWEEPS)
+    new[working] = v
+    zd += Xw @ (v - v0)
+    return int(sweeps)
 
 
 def _working_set(coef: np.ndarray, grad: np.ndarray, lam: np.ndarray, positive: bool

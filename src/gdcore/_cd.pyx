@@ -303,34 +303,62 @@ def cd_squared_error(X, const double[::1] s, double[::1] r, double[::1] w,
 # (``gather``), otherwise read with a stride. Inner active sets as in cd_quadratic; the
 # intercept (index n_coef) is an unpenalised coordinate with x_i = 1.
 
-cdef double model_sweep_dense(const floating[:, :] Xw, const double[::1] r, const double[::1] h,
+cdef inline double column_pull(const floating* x, Py_ssize_t stride, const double* r,
+                               const double* h, const double* zd, Py_ssize_t n
+                               ) noexcept nogil:
+    """sum_i x_i (r_i + h_i zd_i), x read with a stride (in elements); four partial sums for
+    the pipelining that a strict floating-point reduction otherwise forbids."""
+    cdef Py_ssize_t i = 0
+    cdef double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
+    while i + 4 <= n:
+        a0 += x[i * stride] * (r[i] + h[i] * zd[i])
+        a1 += x[(i + 1) * stride] * (r[i + 1] + h[i + 1] * zd[i + 1])
+        a2 += x[(i + 2) * stride] * (r[i + 2] + h[i + 2] * zd[i + 2])
+        a3 += x[(i + 3) * stride] * (r[i + 3] + h[i + 3] * zd[i + 3])
+        i += 4
+    while i < n:
+        a0 += x[i * stride] * (r[i] + h[i] * zd[i])
+        i += 1
+    return (a0 + a1) + (a2 + a3)
+
+
+cdef inline double column_curvature(const floating* x, Py_ssize_t stride, const double* h,
+                                    Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef double acc = 0.0, v
+    for i in range(n):
+        v = x[i * stride]
+        acc += h[i] * v * v
+    return acc
+
+
+cdef double model_sweep_dense(const floating* X0, Py_ssize_t row_stride, Py_ssize_t col_stride,
+                              const double[::1] r, const double[::1] h,
                               double[::1] zd, double[::1] w, const double[::1] a,
                               const double[::1] l2, const double[::1] lam,
                               const Py_ssize_t[::1] working, const Py_ssize_t[::1] order,
                               Py_ssize_t n_order, Py_ssize_t n_coef, bint positive,
                               bint gathered, Py_ssize_t* n_updates) noexcept nogil:
-    """One sweep over working[order[:n_order]]; Xw is X (columns by the working index) or the
-    gathered columns (rows of Xw by position). Returns the largest (a_j + l2_j) |change|."""
-    cdef Py_ssize_t n = r.shape[0], k, p, j, c, i
+    """One sweep over working[order[:n_order]]; X0 is X (column j at X0 + j col_stride) or the
+    gathered columns (position p at X0 + p col_stride), rows row_stride apart. Returns the
+    largest (a_j + l2_j) |change|."""
+    cdef Py_ssize_t n = r.shape[0], k, p, j, i
     cdef double acc, q, new, delta, biggest = 0.0
+    cdef const floating* x
     for k in range(n_order):
         p = order[k]
         j = working[p]
         q = a[p] + (l2[j] if j < n_coef else 0.0)
         if q <= 0.0:
             continue
-        acc = 0.0
         if j == n_coef:                              # the intercept
+            acc = 0.0
             for i in range(n):
                 acc += r[i] + h[i] * zd[i]
             new = w[j] - acc / q
         else:
-            if gathered:
-                for i in range(n):
-                    acc += Xw[p, i] * (r[i] + h[i] * zd[i])
-            else:
-                for i in range(n):
-                    acc += Xw[i, j] * (r[i] + h[i] * zd[i])
+            x = X0 + (p if gathered else j) * col_stride
+            acc = column_pull(x, row_stride, &r[0], &h[0], &zd[0], n)
             new = soft(a[p] * w[j] - acc, lam[j], positive) / q
         delta = new - w[j]
         if delta == 0.0:
@@ -339,12 +367,9 @@ cdef double model_sweep_dense(const floating[:, :] Xw, const double[::1] r, cons
         if j == n_coef:
             for i in range(n):
                 zd[i] += delta
-        elif gathered:
-            for i in range(n):
-                zd[i] += delta * Xw[p, i]
         else:
             for i in range(n):
-                zd[i] += delta * Xw[i, j]
+                zd[i] += delta * x[i * row_stride]
         n_updates[0] += 1
         if fabs(delta) * q > biggest:
             biggest = fabs(delta) * q
@@ -392,26 +417,21 @@ cdef double model_sweep_csc(const floating[::1] data, const Py_ssize_t[::1] indi
     return biggest
 
 
-cdef void curvatures_dense(const floating[:, :] Xw, const double[::1] h,
-                           const Py_ssize_t[::1] working, Py_ssize_t n_coef, bint gathered,
-                           double[::1] a) noexcept nogil:
+cdef void curvatures_dense(const floating* X0, Py_ssize_t row_stride, Py_ssize_t col_stride,
+                           const double[::1] h, const Py_ssize_t[::1] working,
+                           Py_ssize_t n_coef, bint gathered, double[::1] a) noexcept nogil:
     cdef Py_ssize_t n = h.shape[0], p, j, i
-    cdef double acc, x
+    cdef double acc
     for p in range(working.shape[0]):
         j = working[p]
-        acc = 0.0
         if j == n_coef:
+            acc = 0.0
             for i in range(n):
                 acc += h[i]
-        elif gathered:
-            for i in range(n):
-                x = Xw[p, i]
-                acc += h[i] * x * x
+            a[p] = acc
         else:
-            for i in range(n):
-                x = Xw[i, j]
-                acc += h[i] * x * x
-        a[p] = acc
+            a[p] = column_curvature(X0 + (p if gathered else j) * col_stride, row_stride,
+                                    &h[0], n)
 
 
 cdef void curvatures_csc(const floating[::1] data, const Py_ssize_t[::1] indices,
@@ -479,7 +499,12 @@ def cd_newton_model(X, const double[::1] r, const double[::1] h, double[::1] w,
     cdef float[:, ::1] G32
     cdef const double[::1] d64
     cdef const float[::1] d32
+    cdef const double* P64 = NULL
+    cdef const float* P32 = NULL
+    cdef Py_ssize_t row_stride = 1, col_stride = 1
     cdef int kind                                    # 0 dense64, 1 dense32, 2 csc64, 3 csc32
+    if W == 0 or n == 0:
+        return 0, 0, True
     if sparse:
         data, indices, indptr = X[0], X[1], X[2]
         if data.dtype == np.float32:
@@ -487,28 +512,36 @@ def cd_newton_model(X, const double[::1] r, const double[::1] h, double[::1] w,
         else:
             d64, kind = data, 2
     else:
-        if X.shape[0] != n:
-            raise ValueError("cd_newton_model: X and r must have matching rows")
-        gathered = W * n <= GATHER_MAX_ENTRIES
+        if X.ndim != 2 or X.shape[0] != n or X.shape[1] != n_coef or n_coef == 0:
+            raise ValueError("cd_newton_model: X must be 2-D with a column per entry of lam "
+                             "and as many rows as r")
+        # the columns of a C-ordered X are gathered (contiguous) when they fit
+        gathered = X.strides[0] != X.itemsize and W * n <= GATHER_MAX_ENTRIES
         if X.dtype == np.float32:
             X32, kind = X, 1
             if gathered:
                 G32 = np.empty((W, n), dtype=np.float32)
                 with nogil:
                     gather_columns(X32, working, n_coef, G32)
-                X32 = G32
+                P32, col_stride = &G32[0, 0], n
+            else:
+                P32 = &X32[0, 0]
+                row_stride, col_stride = X32.strides[0] // 4, X32.strides[1] // 4
         else:
             X64, kind = X, 0
             if gathered:
                 G64 = np.empty((W, n))
                 with nogil:
                     gather_columns(X64, working, n_coef, G64)
-                X64 = G64
+                P64, col_stride = &G64[0, 0], n
+            else:
+                P64 = &X64[0, 0]
+                row_stride, col_stride = X64.strides[0] // 8, X64.strides[1] // 8
     with nogil:
         if kind == 0:
-            curvatures_dense(X64, h, working, n_coef, gathered, a)
+            curvatures_dense(P64, row_stride, col_stride, h, working, n_coef, gathered, a)
         elif kind == 1:
-            curvatures_dense(X32, h, working, n_coef, gathered, a)
+            curvatures_dense(P32, row_stride, col_stride, h, working, n_coef, gathered, a)
         elif kind == 2:
             curvatures_csc(d64, indices, indptr, h, working, n_coef, a)
         else:
@@ -516,12 +549,14 @@ def cd_newton_model(X, const double[::1] r, const double[::1] h, double[::1] w,
     while sweeps < max_sweeps:
         with nogil:
             if kind == 0:
-                change = model_sweep_dense(X64, r, h, zd, w, a, l2, lam, working,
+                change = model_sweep_dense(P64, row_stride, col_stride, r, h, zd, w, a, l2, lam,
+                                           working,
                                            everything if full else active,
                                            W if full else n_active, n_coef, positive, gathered,
                                            &n_updates)
             elif kind == 1:
-                change = model_sweep_dense(X32, r, h, zd, w, a, l2, lam, working,
+                change = model_sweep_dense(P32, row_stride, col_stride, r, h, zd, w, a, l2, lam,
+                                           working,
                                            everything if full else active,
                                            W if full else n_active, n_coef, positive, gathered,
                                            &n_updates)
