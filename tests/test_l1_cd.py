@@ -122,3 +122,13 @@ def test_cd_newton_model_checks_its_arguments():
     with pytest.raises(ValueError, match="column per entry"):
         _cd.cd_newton_model(np.ones((n, d + 1)), z, z, w, z.copy(), l2, lam,
                             np.arange(d, dtype=np.intp), False, 1e-8, 10)
+
+
+def test_auto_takes_cd_for_every_loss_of_objective_at_any_size():
+    from gdfast._solvers import choose_method
+    X, y = wide_logistic(n=60, d=2500)
+    assert choose_method(gdfast.Objective(X, y, alpha=0.05, l1_ratio=1.0)) == "cd"
+    assert choose_method(gdfast.Objective(sp.csr_matrix(X), y, alpha=0.05, l1_ratio=0.5)) == "cd"
+    assert choose_method(gdfast.Objective(X, y + 1, loss="poisson", alpha=0.05,
+                                          l1_ratio=1.0)) == "cd"
+    assert choose_method(gdfast.Objective(X, y, alpha=0.05)) != "cd"     # no L1 part

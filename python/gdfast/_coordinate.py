@@ -1,5 +1,26 @@
 """Coordinate descent ("cd") for L1 and elastic-net penalties: proximal Newton with coordinate
-descent on the quadratic model, in covariance (Gram) form.
+descent on the quadratic model.
+
+For the losses that are not quadratic, on an objective that offers coordinate passes
+(``ObjectiveBase.coordinate_passes``: gdfast's Objective), the Hessian is never formed
+(``_proximal_newton``, glmnet's and newGLMNET's scheme): each outer iteration is one gradient
+pass over cached predictions z (the cost, the full gradient, and the IRLS weights h_i = s_i
+loss''(z_i) with r_i = s_i loss'(z_i)); the KKT check on every feature comes with it. The model
+
+    sum_i r_i zd_i + 1/2 sum_i h_i zd_i^2 + the penalty at w + delta,   zd = Xa delta
+
+is minimised by coordinate descent in C (``_cd.cd_newton_model``, the GIL released) over a
+working set: the non-zeros and the features whose |gradient| exceeds their L1 threshold (the
+others stay at 0 until a later outer iteration's gradient says otherwise, so the cost grows
+with the non-zeros, not with all features). It keeps zd (length n): a coordinate update is
+O(n), a column read directly (F-ordered), from a gathered copy of the working columns
+(C-ordered) or by its stored entries (CSC, converted once). After |W|/16 sweeps the rest runs
+in covariance form over the working set only (its weighted Gram matrix, n |W|^2, a BLAS
+product): correlated features need many sweeps, each then O(|W|). The line search on the
+true cost along the step costs O(n) per trial, from zd.
+
+Other objectives (the multinomial, Dask), and ``selection="random"``, take the path below,
+which forms the Hessian.
 
 Each outer iteration forms, in one pass over X (the existing fused kernels, BLAS syrk over
 blocks of rows: no n-by-d temporary), the cost, the gradient g and the Hessian H of the smooth
@@ -70,7 +91,8 @@ def cd(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback: C
     if positive:
         w = w.copy()
         w[:obj.penalty_n_coef] = np.maximum(w[:obj.penalty_n_coef], 0.0)
-    coordinate = None if obj.loss.quadratic or rng is not None else obj.coordinate_passes(w)
+    coordinate = obj.coordinate_passes(w) if obj.offers_coordinate_passes and rng is None \
+        else None
     if coordinate is not None:
         return _proximal_newton(obj, coordinate[0], coordinate[1], w, max_iter, tol, callback,
                                 positive)

@@ -636,6 +636,11 @@ class Objective(ObjectiveBase):
                          self.n_samples)
         return self._csc
 
+    @property
+    def offers_coordinate_passes(self) -> bool:
+        """Whether :meth:`coordinate_passes` gives passes: every loss but the squared error."""
+        return not self.loss.quadratic
+
     def coordinate_passes(self, w: np.ndarray) -> tuple[Any, CoordinatePasses] | None:
         """For a loss that is not quadratic: X by columns (dense X itself, read with a stride
         when C-ordered; sparse X converted to CSC once and kept) and the passes from ``w`` over
@@ -651,7 +656,7 @@ class Objective(ObjectiveBase):
         (X or (data, indices, indptr, n_rows), CoordinatePasses) or None
             None for the squared error (its coordinate descent reads :meth:`column_access`).
         """
-        if self.loss.quadratic:
+        if not self.offers_coordinate_passes:
             return None
         return self._columns(), _CachedPredictions(self, w)
 

@@ -357,10 +357,19 @@ class ObjectiveBase(ABC):
         """
         return None
 
+    @property
+    def offers_coordinate_passes(self) -> bool:
+        """Whether :meth:`coordinate_passes` gives passes (without making them)."""
+        return False
+
     def coordinate_passes(self, w: np.ndarray) -> tuple[Any, CoordinatePasses] | None:
         """For proximal Newton by coordinate descent without the Hessian (a loss that is not
         quadratic): X by columns (a dense array, or ``(data, indices, indptr, n_rows)`` of a
         CSC copy) and the passes from ``w`` over cached predictions; None when not available.
+
+        Parameters
+        ----------
+        w : ndarray of shape (n_params,)
 
         Returns
         -------
