@@ -72,6 +72,8 @@ _MAX_SWEEPS = 100_000
 #: Proximal Newton's model: after max(_MIN_RESIDUAL_SWEEPS, |W| / 16) sweeps with residual
 #: updates the rest runs in covariance form over the working set W, up to this many entries.
 _MIN_RESIDUAL_SWEEPS, _WORKING_GRAM_MAX = 2, 2000
+#: ... and when its columns hold at most this many entries (it copies them, in float64).
+_WORKING_GRAM_MAX_ENTRIES = 1 << 24
 
 
 def cd(obj: ObjectiveBase, w: np.ndarray, max_iter: int, tol: float, callback: Callback | None,
@@ -198,7 +200,8 @@ def _proximal_newton(obj: ObjectiveBase, X: Any, passes: CoordinatePasses, w: np
         working = np.concatenate([_working_set(w[:d], grad[:d], lam, positive), tail])
         new = w.copy()
         zd[:] = 0.0
-        gram = len(working) <= _WORKING_GRAM_MAX
+        gram = len(working) <= _WORKING_GRAM_MAX and \
+            len(working) * obj.n_samples <= _WORKING_GRAM_MAX_ENTRIES
         first = max(_MIN_RESIDUAL_SWEEPS, len(working) // 16) if gram else _MAX_SWEEPS
         sweeps, _, done = _cd.cd_newton_model(X, r, h, new, zd, l2, lam, working, positive,
                                               eta, first)

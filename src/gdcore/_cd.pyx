@@ -463,7 +463,7 @@ cdef void gather_columns(const floating[:, :] X, const Py_ssize_t[::1] working,
 
 
 #: Gather the working columns of a dense X when they hold at most this many entries.
-GATHER_MAX_ENTRIES = 1 << 25
+GATHER_MAX_ENTRIES = 1 << 24
 
 
 def cd_newton_model(X, const double[::1] r, const double[::1] h, double[::1] w,
