@@ -242,9 +242,9 @@ def _working_gram_sweeps(X: Any, r: np.ndarray, h: np.ndarray, new: np.ndarray,
     intercept = len(feats) < len(working)
     if intercept:
         Xw = np.column_stack([Xw, np.ones(len(r))])
-    root = Xw * np.sqrt(h)[:, None]
-    Q = root.T @ root                                    # the data part of the model
-    del root
+    # the data part of the model (h may have negative entries for a non-canonical link: no
+    # square root of it)
+    Q = Xw.T @ (Xw * h[:, None])
     q = r + h * zd                                       # the model's pull at the point reached
     v0 = new[working].copy()
     b = Q @ v0 - Xw.T @ q
