@@ -71,6 +71,7 @@ def _intercept_only(obj: Objective) -> np.ndarray:
         return w
     e = np.zeros(obj.n_params)
     e[d] = 1.0
+    cost: float | None = None                      # the cost at w, once known
     for _ in range(100):                           # Newton on the intercept alone
         g = obj.gradient(w)[d]
         h = float(obj.hessp(w, e)[d])
@@ -78,17 +79,22 @@ def _intercept_only(obj: Objective) -> np.ndarray:
             break
         step = g / h
         t = 1.0
-        cost = obj.cost(w)
+        if cost is None:
+            cost = obj.cost(w)
+        trial_cost: float | None = None
         while t > 1e-10:
             trial = w.copy()
             trial[d] -= t * step
             try:
-                if obj.cost(trial) <= cost + 1e-15 * abs(cost):
+                trial_cost = obj.cost(trial)
+                if trial_cost <= cost + 1e-15 * abs(cost):
                     break
             except ValueError:                      # an overflow along the step
                 pass
+            trial_cost = None
             t *= 0.5
         w[d] -= t * step
+        cost = trial_cost                           # the accepted trial is the new w
         if abs(t * step) <= 1e-15 * max(1.0, abs(w[d])):
             break
     return w
@@ -113,6 +119,11 @@ def alpha_max(obj: Objective) -> float:
         When a penalty factor is 0 (the unpenalised features would have to be fitted first;
         not supported yet).
     """
+    return _alpha_max(obj, None)
+
+
+def _alpha_max(obj: Objective, w0: np.ndarray | None) -> float:
+    """:func:`alpha_max`, from the intercept-only fit ``w0`` when given (a path has it)."""
     pen = obj.penalty
     if pen.l1_ratio == 0.0:
         return math.inf
@@ -120,7 +131,7 @@ def alpha_max(obj: Objective) -> float:
     if np.any(pf == 0):
         raise ValueError("penalty_factor: a factor of 0 is not supported by gdfast.path yet "
                          "(alpha_max needs the fit of the unpenalised features)")
-    g = obj.gradient(_intercept_only(obj))[:obj.n_features]   # the L2 part adds 0 at coef 0
+    g = obj.gradient(_intercept_only(obj) if w0 is None else w0)[:obj.n_features]
     return float(np.max(np.abs(g) / pf) / pen.l1_ratio) if obj.n_features else 0.0
 
 
@@ -156,10 +167,12 @@ def path(obj: Objective, alphas: Any = None, n_alphas: int = 100, eps: float = 1
     if not isinstance(obj, Objective):
         raise TypeError(f"obj must be a gdfast.Objective; got {type(obj).__name__}")
     top = math.nan
+    w: np.ndarray | None = None                    # the intercept-only fit, made once
     if alphas is None:
         n_alphas = check_scalar(n_alphas, "n_alphas", low=1, integer=True)
         eps = check_scalar(eps, "eps", low=0.0, low_inclusive=False, high=1.0)
-        top = alpha_max(obj)
+        w = _intercept_only(obj)
+        top = _alpha_max(obj, w)
         if not math.isfinite(top):
             raise ValueError("alphas must be given when l1_ratio = 0 (alpha_max is infinite)")
         grid = top * np.logspace(0.0, math.log10(eps), n_alphas) if top > 0 else np.zeros(1)
@@ -170,8 +183,10 @@ def path(obj: Objective, alphas: Any = None, n_alphas: int = 100, eps: float = 1
         grid = np.sort(grid)[::-1]
         if obj.penalty.l1_ratio > 0 and not (obj.penalty.penalty_factor is not None
                                              and np.any(obj.penalty.penalty_factor == 0)):
-            top = alpha_max(obj)
-    w = _intercept_only(obj)
+            w = _intercept_only(obj)
+            top = _alpha_max(obj, w)
+    if w is None:
+        w = _intercept_only(obj)
     results: list[OptimizeResult] = []
     for a in grid:
         sub = obj.with_alpha(float(a))
