@@ -87,6 +87,17 @@ def logistic_contenders(X: np.ndarray, y: np.ndarray, threads: int, alpha: float
             return np.append(m.coef_.ravel(), m.intercept_)
         out[f"scikit-learn {solver}"] = sk
     try:
+        import skglm
+    except ImportError:
+        pass
+    else:
+        def sg() -> np.ndarray:
+            # skglm's objective: mean log loss + alpha |w|_1, gdfast's (alpha the same)
+            m = skglm.SparseLogisticRegression(alpha=alpha, tol=TOL, max_iter=1000,
+                                               fit_intercept=True).fit(X, y)
+            return np.append(m.coef_.ravel(), m.intercept_)
+        out["skglm SparseLogisticRegression"] = sg
+    try:
         import glum
     except ImportError:
         pass

@@ -11,7 +11,7 @@ from . import _dispatch, _sparse_input
 from ._overflow import OverflowInputError, magnitudes, overflow_error, results_finite
 from .losses import Loss, get_loss
 from ._penalty import ElasticNet, check_penalty_factor
-from ._protocols import NewtonPasses, ObjectiveBase
+from ._protocols import CoordinatePasses, NewtonPasses, ObjectiveBase
 from ._validation import (
     check_bool,
     check_n_threads,
@@ -624,6 +624,42 @@ class Objective(ObjectiveBase):
                                                                            self.n_features)
         return H
 
+    def _columns(self) -> Any:
+        """X by columns: X itself when dense, a CSC copy (made once and kept) when sparse."""
+        if not self.is_sparse:
+            return self.X
+        if self._csc is None:
+            Xs: Any = self.X
+            csc = Xs.tocsc()
+            csc.sum_duplicates()
+            self._csc = (csc.data, csc.indices.astype(np.intp), csc.indptr.astype(np.intp),
+                         self.n_samples)
+        return self._csc
+
+    @property
+    def offers_coordinate_passes(self) -> bool:
+        """Whether :meth:`coordinate_passes` gives passes: every loss but the squared error."""
+        return not self.loss.quadratic
+
+    def coordinate_passes(self, w: np.ndarray) -> tuple[Any, CoordinatePasses] | None:
+        """For a loss that is not quadratic: X by columns (dense X itself, read with a stride
+        when C-ordered; sparse X converted to CSC once and kept) and the passes from ``w`` over
+        cached predictions (:meth:`newton_cg_passes`), which also give the IRLS weights:
+        what proximal Newton by coordinate descent reads without forming the Hessian.
+
+        Parameters
+        ----------
+        w : ndarray of shape (n_params,)
+
+        Returns
+        -------
+        (X or (data, indices, indptr, n_rows), CoordinatePasses) or None
+            None for the squared error (its coordinate descent reads :meth:`column_access`).
+        """
+        if not self.offers_coordinate_passes:
+            return None
+        return self._columns(), _CachedPredictions(self, w)
+
     def column_access(self) -> tuple[Any, np.ndarray, Callable[[np.ndarray], np.ndarray]] | None:
         """For the squared error: X by columns, the normalised weights and the residuals.
 
@@ -637,16 +673,7 @@ class Objective(ObjectiveBase):
         """
         if not self.loss.quadratic:
             return None
-        if self.is_sparse:
-            if self._csc is None:
-                Xs: Any = self.X
-                csc = Xs.tocsc()
-                csc.sum_duplicates()
-                self._csc = (csc.data, csc.indices.astype(np.intp), csc.indptr.astype(np.intp),
-                             self.n_samples)
-            X: Any = self._csc
-        else:
-            X = self.X
+        X = self._columns()
         s = (np.full(self.n_samples, 1.0 / self.n_samples) if self.sample_weight is None
              else self.sample_weight / self.weight_sum)
         return X, s, lambda w: self.y - self.predictions(w)
@@ -823,6 +850,10 @@ class _CachedPredictions:
         self.size = float(np.max(np.abs(self.z))) if n else 0.0   # the largest |z| held
         self.r, self.h, self.trial, self.zd = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
         self.g, self.hv, self.diag = np.empty(D), np.empty(D), np.empty(D)
+        # float32 X: the kernels sum the predictions in float32, which a step's predictions
+        # summed in double (line_along's) do not reproduce: advance then computes z afresh
+        self.fresh_after_line_along = obj.X.dtype == np.float32
+        self.fresh = False
 
     def _cost_from_z(self, z: np.ndarray, w: np.ndarray, r: np.ndarray | None = None,
                      h: np.ndarray | None = None) -> float:
@@ -846,12 +877,26 @@ class _CachedPredictions:
 
     def line(self, w: np.ndarray, d: np.ndarray) -> Callable[[float], float]:
         self.kernel.linear(d, self.zd, self.nt)        # zd = Xa d: the change of z along d
+        self.fresh = False
+        return self._phi(w, d)
 
+    def _phi(self, w: np.ndarray, d: np.ndarray) -> Callable[[float], float]:
         def phi(t: float) -> float:
             np.multiply(self.zd, t, out=self.trial)
             np.add(self.trial, self.z, out=self.trial)
             return self._cost_from_z(self.trial, w + t * d)
         return phi
+
+    def weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(s loss'(z), s loss''(z))`` at the point of the last :meth:`cost_gradient`."""
+        return self.r, self.h
+
+    def line_along(self, w: np.ndarray, d: np.ndarray, zd: np.ndarray
+                   ) -> Callable[[float], float]:
+        """:meth:`line` with ``zd = Xa d`` given (no pass over X)."""
+        self.zd[:] = zd
+        self.fresh = self.fresh_after_line_along
+        return self._phi(w, d)
 
     def advance(self, w: np.ndarray, t: float, d: np.ndarray) -> np.ndarray:
         self.z += t * self.zd
@@ -860,7 +905,7 @@ class _CachedPredictions:
         # them): once the predictions have shrunk far below those (a run from a far start),
         # that error would dominate the gradient, so z is computed afresh from w.
         size = float(np.max(np.abs(self.z))) if self.z.size else 0.0
-        if size < _REFRESH_RATIO * self.size:
+        if self.fresh or size < _REFRESH_RATIO * self.size:
             self.linear(w, self.z)
             self.size = float(np.max(np.abs(self.z)))
         else:

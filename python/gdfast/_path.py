@@ -71,6 +71,7 @@ def _intercept_only(obj: Objective) -> np.ndarray:
         return w
     e = np.zeros(obj.n_params)
     e[d] = 1.0
+    cost: float | None = None                      # the cost at w, once known
     for _ in range(100):                           # Newton on the intercept alone
         g = obj.gradient(w)[d]
         h = float(obj.hessp(w, e)[d])
@@ -78,17 +79,22 @@ def _intercept_only(obj: Objective) -> np.ndarray:
             break
         step = g / h
         t = 1.0
-        cost = obj.cost(w)
+        if cost is None:
+            cost = obj.cost(w)
+        trial_cost: float | None = None
         while t > 1e-10:
             trial = w.copy()
             trial[d] -= t * step
             try:
-                if obj.cost(trial) <= cost + 1e-15 * abs(cost):
+                trial_cost = obj.cost(trial)
+                if trial_cost <= cost + 1e-15 * abs(cost):
                     break
             except ValueError:                      # an overflow along the step
                 pass
+            trial_cost = None
             t *= 0.5
         w[d] -= t * step
+        cost = trial_cost                           # the accepted trial is the new w
         if abs(t * step) <= 1e-15 * max(1.0, abs(w[d])):
             break
     return w

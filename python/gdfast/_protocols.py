@@ -92,6 +92,17 @@ class NewtonPasses(Protocol):
     def advance(self, w: np.ndarray, t: float, d: np.ndarray, /) -> np.ndarray: ...
 
 
+class CoordinatePasses(NewtonPasses, Protocol):
+    """Newton-CG's passes plus what proximal Newton by coordinate descent reads (see
+    ObjectiveBase.coordinate_passes): after ``cost_gradient(w)``, the per-sample first and second
+    derivatives of the weighted loss at the cached predictions, and a line along a step whose
+    predictions the caller already holds."""
+
+    def weights(self) -> tuple[np.ndarray, np.ndarray]: ...
+    def line_along(self, w: np.ndarray, d: np.ndarray, zd: np.ndarray, /
+                   ) -> Callable[[float], float]: ...
+
+
 class ContractPasses:
     """Newton-CG's passes over the required contract: cost_gradient, hessp and cost calls, and
     no preconditioner (the Hessian's diagonal needs a pass the contract lacks)."""
@@ -352,6 +363,26 @@ class ObjectiveBase(ABC):
         Returns
         -------
         ndarray of shape (n_params, n_params) or None
+        """
+        return None
+
+    @property
+    def offers_coordinate_passes(self) -> bool:
+        """Whether :meth:`coordinate_passes` gives passes (without making them)."""
+        return False
+
+    def coordinate_passes(self, w: np.ndarray) -> tuple[Any, CoordinatePasses] | None:
+        """For proximal Newton by coordinate descent without the Hessian (a loss that is not
+        quadratic): X by columns (a dense array, or ``(data, indices, indptr, n_rows)`` of a
+        CSC copy) and the passes from ``w`` over cached predictions; None when not available.
+
+        Parameters
+        ----------
+        w : ndarray of shape (n_params,)
+
+        Returns
+        -------
+        (X by columns, CoordinatePasses) or None
         """
         return None
 

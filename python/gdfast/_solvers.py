@@ -59,9 +59,13 @@ DEFAULT_TOL = {"sgd": 1e-4, "adam": 1e-4}           # the others: 1e-8
 AUTO_NEWTON_MAX_PARAMS = 500      # "auto": Newton needs a Hessian of at most this many parameters,
 AUTO_NEWTON_MAX_WORK = 2e8        # ... cheap to build: n * n_params^2 (syrk's flops) at most this
 AUTO_REMOTE_NEWTON_MAX_PARAMS = 1000   # ... or 1000 when each evaluation is a round trip (Dask)
-#: "auto" with an L1 part: proximal Newton ("cd") up to this many parameters. Its Hessian passes
+#: "auto" with an L1 part: proximal Newton ("cd") up to this many parameters where it forms the
+#: Hessian (an objective without coordinate passes, e.g. the multinomial). Its Hessian passes
 #: (BLAS syrk) beat FISTA's many fused passes there: L1 logistic regression at 20,000 x 500 and
 #: x 1,000, 1 thread, 0.84 s against 1.51 s and 2.4 s against 7.1 s (benchmarks/RESULTS-l1.md).
+#: Where the objective offers coordinate passes (no Hessian; every loss of Objective but the
+#: squared error) "auto" takes "cd" at any size: 100,000 x 1,000 at 1 thread, 2.7 s against
+#: FISTA's 21 s (benchmarks/RESULTS-l1.md).
 AUTO_CD_MAX_PARAMS = 2000
 AUTO_PRECONDITION_MAX_PARAMS = 2000   # "auto": L-BFGS's sampled-Hessian preconditioner up to
 AUTO_PRECONDITION_MAX_PASSES = 2.0    # ... this many parameters above 500 when an estimate costs
@@ -98,7 +102,8 @@ well-conditioned data.
         # coordinate descent on the Hessian's model where the Hessian is small and cheap to form
         # (the squared error's covariance updates; proximal Newton for the other losses)
         # the squared error: always (residual updates where the Gram matrix does not pay)
-        if (full.n_params <= AUTO_CD_MAX_PARAMS and full.can_form_hessian) or \
+        if full.offers_coordinate_passes or \
+                (full.n_params <= AUTO_CD_MAX_PARAMS and full.can_form_hessian) or \
                 (full.loss.quadratic and full.column_access() is not None):
             return "cd"
         return "proximal"
@@ -241,14 +246,21 @@ def minimize(obj: ObjectiveLike, method: str = "auto", w0: Any = None, learning_
           restart, for a penalty with an L1 part (``l1_ratio * alpha > 0``; also any other
           objective); each iteration one or two fused passes over X. The stopping rule is
           then on the stationarity (:meth:`Objective.stationarity`) instead of the gradient.
-        - "cd": coordinate descent for a penalty with an L1 part: proximal Newton, each outer
-          iteration one Hessian pass and coordinate descent (in C, active sets) on the
-          quadratic model in covariance form; for the squared error that model is exact
-          (glmnet's covariance updates), and with more than 500 parameters or fewer rows than
-          parameters it updates residuals instead (glmnet's naive updates: one column per
-          coordinate, no Gram matrix). The other losses need a Hessian the objective can form.
-        - "auto" (default): for an L1 part, "cd" for the squared error and where the Hessian
-          has at most 2000 parameters and can be formed, else "proximal"; otherwise "newton" where the Hessian is small and cheap, otherwise "lbfgs"
+        - "cd": coordinate descent for a penalty with an L1 part. For the squared error
+          glmnet's covariance updates (the Gram matrix formed once, coordinate descent in C on
+          it), and with more than 500 parameters or fewer rows than parameters residual updates
+          instead (glmnet's naive updates: one column per coordinate, no Gram matrix). For the
+          other losses of :class:`Objective` proximal Newton without the Hessian (glmnet's and
+          newGLMNET's): each outer iteration one gradient pass (the KKT check on every
+          feature) gives the IRLS weights, coordinate descent in C runs on the quadratic model
+          over a working set (the non-zeros and the KKT violators) with residual updates, in
+          covariance form over that set once it needs many sweeps, and a line search on the
+          true cost costs O(n) per trial; the cost grows with the non-zeros, not the features.
+          Other objectives (multinomial, Dask) form the Hessian each outer iteration and need
+          one they can form; so does ``selection="random"``.
+        - "auto" (default): for an L1 part, "cd" for the squared error, for every loss of
+          :class:`Objective`, and where the Hessian has at most 2000 parameters and can be
+          formed, else "proximal"; otherwise "newton" where the Hessian is small and cheap, otherwise "lbfgs"
           (finished by "newton" or "newton-cg" if it stalls) for dense X and "newton-cg" for
           sparse X (see :func:`choose_method`).
     w0 : array-like, optional
