@@ -94,9 +94,9 @@ def check_start(obj: ObjectiveLike, w: np.ndarray) -> Start:
 
     G is the largest gradient component at the default start (w = 0, or the intercept-only
     point of a loss with a restricted domain: ``ObjectiveBase.start_point``): the stopping
-    rule's target is then the same
-    whatever the start, so a start far from the optimum (whose gradient is huge) cannot make
-    "converged" easy, and a start near it cannot make tol unreachable. G is the gradient at
+    rule's target is then the same whatever the start, so a start far from the optimum (whose
+    gradient is huge) cannot make "converged" easy, and a start near it cannot make tol
+    unreachable. G is the gradient at
     the start only when the gradient at w = 0 is zero (or overflows). It is 0 only when both
     are zero.
 

@@ -17,40 +17,13 @@ keeps ``y + c v`` in [0, 1]). Two passes over X after the intercept's fit.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import scipy.special
 
 from ._objective import Objective
+from ._path import best_intercept
 
 __all__ = ["log_loss_duality_gap"]
-
-
-def _best_intercept(obj: Objective, w: np.ndarray) -> np.ndarray:
-    """w with its intercept replaced by the best one for its coefficients (1-D Newton)."""
-    w = w.copy()
-    if not obj.fit_intercept:
-        return w
-    d = obj.n_features
-    e = np.zeros(obj.n_params)
-    e[d] = 1.0
-    for _ in range(100):
-        g = float(obj.gradient(w)[d])
-        h = float(obj.hessp(w, e)[d])
-        if not (h > 0 and math.isfinite(h)) or g == 0.0:
-            break
-        step, cost, t = g / h, obj.cost(w), 1.0
-        while t > 1e-12:
-            trial = w.copy()
-            trial[d] -= t * step
-            if obj.cost(trial) <= cost:
-                break
-            t *= 0.5
-        w[d] -= t * step
-        if abs(t * step) <= 1e-15 * max(1.0, abs(w[d])):
-            break
-    return w
 
 
 def log_loss_duality_gap(obj: Objective, w: np.ndarray) -> tuple[float, float]:
@@ -80,7 +53,7 @@ def log_loss_duality_gap(obj: Objective, w: np.ndarray) -> tuple[float, float]:
         raise ValueError(f"obj: the duality gap is for the log loss without an offset; got "
                          f"loss={obj.loss.name!r}{' with an offset' if obj.offset is not None else ''}")
     d = obj.n_features
-    w = _best_intercept(obj, np.asarray(w, dtype=np.float64))
+    w = best_intercept(obj, np.asarray(w, dtype=np.float64))
     primal = float(obj.cost(w))
     s = (np.full(obj.n_samples, 1.0 / obj.n_samples) if obj.sample_weight is None
          else obj.sample_weight / obj.weight_sum)

@@ -294,11 +294,7 @@ class ElasticNet(RegressorMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], accept_sparse=["csr", "csc"],
-                          reset=False)
-        z: np.ndarray = np.asarray(X @ self.coef_, dtype=np.float64) + self.intercept_
-        return z
+        return _linear_predict(self, X)
 
 
 class Lasso(ElasticNet):
@@ -534,11 +530,7 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], accept_sparse=["csr", "csc"],
-                          reset=False)
-        z: np.ndarray = np.asarray(X @ self.coef_, dtype=np.float64) + self.intercept_
-        return z
+        return _linear_predict(self, X)
 
 
 class LassoCV(ElasticNetCV):
@@ -579,6 +571,15 @@ n_jobs, positive, random_state, selection, solver, n_threads
 
     def _several_ratios(self) -> bool:
         return False
+
+
+def _linear_predict(est: Any, X: Any) -> np.ndarray:
+    """``X @ coef_ + intercept_`` of a fitted linear estimator, X checked against the fit."""
+    check_is_fitted(est)
+    X = validate_data(est, X, dtype=[np.float64, np.float32], accept_sparse=["csr", "csc"],
+                      reset=False)
+    z: np.ndarray = np.asarray(X @ est.coef_, dtype=np.float64) + est.intercept_
+    return z
 
 
 def _column_scales(X: Any, sw: np.ndarray | None, centred: bool) -> np.ndarray:

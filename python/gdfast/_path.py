@@ -60,14 +60,24 @@ class PathResult:
 
 def _intercept_only(obj: Objective) -> np.ndarray:
     """``[0..., b*]``, b* the best intercept with every coefficient at 0 (zeros without one)."""
-    w = np.zeros(obj.n_params)
+    return best_intercept(obj, np.zeros(obj.n_params))
+
+
+def best_intercept(obj: Objective, w: np.ndarray) -> np.ndarray:
+    """A copy of w whose intercept is the best one for its coefficients (w itself without an
+    intercept): in closed form for the squared error, by Newton's method on the intercept
+    alone otherwise."""
+    w = np.array(w, dtype=np.float64)
     if not obj.fit_intercept:
         return w
     d = obj.n_features
     if obj.loss.quadratic:
         s = obj.sample_weight
-        y = obj.y if obj.offset is None else obj.y - obj.offset
-        w[d] = float(np.mean(y) if s is None else (s @ y) / obj.weight_sum)
+        w[d] = 0.0
+        # y - offset - X coef (no pass over X when the coefficients are 0)
+        r = obj.y - obj.predictions(w) if np.any(w[:d]) else (
+            obj.y if obj.offset is None else obj.y - obj.offset)
+        w[d] = float(np.mean(r) if s is None else (s @ r) / obj.weight_sum)
         return w
     e = np.zeros(obj.n_params)
     e[d] = 1.0

@@ -185,7 +185,7 @@ def _block_summary(block: _Block) -> tuple[int, float, float, float, float]:
     if block.n_rows == 0:
         return 0, 0.0, math.inf, 0.0, math.inf
     assert block.y is not None
-    y_sum = float(math.fsum(block.y if block.sw is None else block.sw * block.y))
+    y_sum = float(np.sum(block.y) if block.sw is None else block.sw @ block.y)
     low = math.inf if block.offset is None else float(np.min(block.offset))
     if block.sw is None:
         return block.n_rows, block.weight_sum, 1.0, y_sum, low

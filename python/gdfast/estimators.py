@@ -49,8 +49,8 @@ from .losses import Loss, get_loss
 from .stats import (GoodnessOfFit, Summary, covariance, goodness_of_fit, residual_df,
                     standard_errors, total_weight)
 
-__all__ = ["LogisticRegression", "LogisticRegressionCV", "LinearRegression", "PoissonRegressor", "GammaRegressor",
-           "TweedieRegressor", "GeneralizedLinearRegressor", "Lasso", "ElasticNet", "LassoCV",
+__all__ = ["LogisticRegression", "LogisticRegressionCV", "LinearRegression", "PoissonRegressor",
+           "GammaRegressor", "TweedieRegressor", "GeneralizedLinearRegressor", "Lasso", "ElasticNet", "LassoCV",
            "ElasticNetCV", "MAX_STDERR_PARAMS"]
 
 #: Standard errors are computed in ``fit`` only up to this many parameters (features + intercept):
@@ -314,9 +314,8 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         The elastic net in gdfast's convention: the penalty is ``alpha * (l1_ratio ||coef||_1 +
         (1 - l1_ratio)/2 ||coef||^2)`` (glmnet's and glum's form; 0: the L2 penalty). With
         ``alpha * l1_ratio > 0`` the solver must handle an L1 part ("auto", "cd" or
-        "proximal"), the standard errors are NaN (``summary()`` says why), and the model must be
-        binary or one-vs-rest on in-memory data (the multinomial model and dask arrays take no
-        L1 penalty yet). scikit-learn's ``LogisticRegression(C=C, l1_ratio=r)`` with
+        "proximal"), the standard errors are NaN (``summary()`` says why), and X must be in
+        memory (dask arrays take no L1 penalty yet). scikit-learn's ``LogisticRegression(C=C, l1_ratio=r)`` with
         ``solver="saga"`` is ``alpha = 1 / (C n)`` and the same ``l1_ratio`` here (n unweighted
         samples).
 
